@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "kvmlab/error.h"
+#include "kvmlab/lab.h"
+
+/* Exit codes shared by every subcommand. */
+enum {
+    EXIT_OK = 0,
+    EXIT_FAIL = 1,  /* the host or libvirt refused; the error says why */
+    EXIT_USAGE = 2, /* bad command line or bad lab file */
+};
+
+typedef struct CliGlobals {
+    bool json;
+    bool quiet;
+    const char *state_dir; /* --state-dir, NULL: default */
+} CliGlobals;
+
+typedef struct CliCommand {
+    const char *name;
+    const char *args;    /* "[FILE]" */
+    const char *summary; /* one line */
+    const char *help;    /* the rest of `kvmlab help NAME` */
+    int (*run)(const CliGlobals *g, int argc, char **argv);
+} CliCommand;
+
+extern const CliCommand cli_cmd_validate, cli_cmd_plan, cli_cmd_up, cli_cmd_down, cli_cmd_status,
+        cli_cmd_init;
+
+/* Print "kvmlab: <message>" for @err on stderr (the one place errors are printed). */
+void cli_print_error(const Error *err);
+
+/* Report a usage problem ("kvmlab: ...", a hint to `kvmlab help CMD`) and return EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Load and validate a lab file, printing located diagnostics. Returns EXIT_OK with *ret set,
+ * EXIT_USAGE for an invalid file, EXIT_FAIL when it cannot be read. */
+int cli_load_lab(const char *path, Lab **ret);
+
+/*
+ * Parse the common "[FILE]" arguments of plan/up/down/status (options first: --json is global).
+ * Stores the file (default "kvmlab.yaml") in *ret_file. Returns EXIT_OK or EXIT_USAGE.
+ */
+int cli_parse_file_args(const char *cmd, int argc, char **argv, const char **ret_file);
+
+/* JSON string output helper: writes "text" with escapes to @f. */
+void cli_json_string(FILE *f, const char *s);
+
+/* Print the help of command @name (NULL: the overview) on stdout. Returns an exit code. */
+int cli_help(const char *name);

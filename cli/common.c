@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "kvmlab/cleanup.h"
+
+void cli_print_error(const Error *err)
+{
+    fprintf(stderr, "kvmlab: %s\n", err && err->message ? err->message : "unknown error");
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("kvmlab: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "; see 'kvmlab help %s'\n", cmd);
+    return EXIT_USAGE;
+}
+
+int cli_load_lab(const char *path, Lab **ret)
+{
+    LabDiags diags = {0};
+    Error err = ERROR_INIT;
+    int r = lab_load_file(path, ret, &diags, &err);
+    if (r == -EINVAL && diags.n > 0) {
+        _cleanup_free_ char *text = lab_diags_format(&diags);
+        fputs(text ? text : "", stderr);
+        fprintf(stderr, "kvmlab: '%s' has %zu problem%s\n", path, diags.n,
+                diags.n == 1 ? "" : "s");
+        lab_diags_clear(&diags);
+        return EXIT_USAGE;
+    }
+    lab_diags_clear(&diags);
+    if (r < 0) {
+        cli_print_error(&err);
+        error_clear(&err);
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
+int cli_parse_file_args(const char *cmd, int argc, char **argv, const char **ret_file)
+{
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            *ret_file = NULL;
+            return -1;
+        }
+        return cli_usage_error(cmd, "unknown option '%s' for '%s'", argv[optind - 1], cmd);
+    }
+    if (argc - optind > 1)
+        return cli_usage_error(cmd, "'%s' takes at most one lab file", cmd);
+    *ret_file = optind < argc ? argv[optind] : "kvmlab.yaml";
+    return EXIT_OK;
+}
+
+void cli_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        switch (*p) {
+        case '"':
+            fputs("\\\"", f);
+            break;
+        case '\\':
+            fputs("\\\\", f);
+            break;
+        case '\n':
+            fputs("\\n", f);
+            break;
+        case '\t':
+            fputs("\\t", f);
+            break;
+        default:
+            if (*p < 0x20)
+                fprintf(f, "\\u%04x", *p);
+            else
+                fputc(*p, f);
+        }
+    }
+    fputc('"', f);
+}

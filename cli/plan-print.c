@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Printing plans: the human table and --json. */
+#include <stdio.h>
+
+#include "cli.h"
+#include "plan-print.h"
+
+static const char *symbol(ActionType t)
+{
+    switch (t) {
+    case ACTION_CREATE:
+        return "+";
+    case ACTION_START:
+        return ">";
+    case ACTION_UPDATE:
+        return "~";
+    case ACTION_RECREATE:
+        return "-/+";
+    case ACTION_DELETE:
+        return "-";
+    case ACTION_NONE:
+        break;
+    }
+    return "=";
+}
+
+static const char *action_name(const Action *a)
+{
+    return a->want ? a->want->name : a->have ? a->have->name : "?";
+}
+
+void cli_plan_print(const Plan *p, bool json, bool show_unchanged, FILE *f)
+{
+    if (json) {
+        fprintf(f, "{\"lab\":");
+        cli_json_string(f, p->lab);
+        fprintf(f, ",\"changes\":%zu,\"actions\":[", plan_changes(p));
+        for (size_t i = 0; i < p->n_actions; i++) {
+            const Action *a = &p->actions[i];
+            fprintf(f, "%s{\"action\":", i ? "," : "");
+            cli_json_string(f, action_type_to_string(a->type));
+            fprintf(f, ",\"kind\":");
+            cli_json_string(f, resource_kind_to_string(a->kind));
+            fprintf(f, ",\"name\":");
+            cli_json_string(f, action_name(a));
+            fprintf(f, ",\"reason\":");
+            cli_json_string(f, a->reason);
+            fprintf(f, "}");
+        }
+        fprintf(f, "]}\n");
+        return;
+    }
+    for (size_t i = 0; i < p->n_actions; i++) {
+        const Action *a = &p->actions[i];
+        if (a->type == ACTION_NONE && !show_unchanged)
+            continue;
+        fprintf(f, "%-3s %-8s %-20s %-16s %s\n", symbol(a->type), resource_kind_to_string(a->kind),
+                action_name(a), action_type_to_string(a->type), a->reason ? a->reason : "");
+    }
+    size_t n = plan_changes(p);
+    if (n == 0)
+        fprintf(f, "Lab '%s' is up to date: nothing to change.\n", p->lab);
+    else
+        fprintf(f, "%zu change%s for lab '%s'.\n", n, n == 1 ? "" : "s", p->lab);
+}

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kvmlab/addr.h"
+#include "kvmlab/error.h"
+
+/*
+ * The lab model: what lab.yaml says, parsed and validated (format v1). Pure data: nothing here
+ * touches the host. Every element remembers where it came from (LabLoc) so later stages (plan,
+ * host checks) can point at the line that caused a problem.
+ */
+
+#define LAB_NAME_MAX 12
+
+typedef struct LabLoc {
+    int line; /* 1-based; 0 when unknown */
+    int col;  /* 1-based */
+} LabLoc;
+
+/* One located problem in a lab file. */
+typedef struct LabDiag {
+    LabLoc loc;
+    char *message; /* whole sentence without the location prefix */
+} LabDiag;
+
+typedef struct LabDiags {
+    char *file; /* path as given by the user */
+    LabDiag *items;
+    size_t n;
+} LabDiags;
+
+typedef enum VmnetType {
+    VMNET_NAT,
+    VMNET_HOSTONLY,
+    VMNET_BRIDGED,
+    VMNET_ISOLATED,
+} VmnetType;
+
+typedef enum VmnetBackend {
+    VMNET_BACKEND_LIBVIRT,
+    VMNET_BACKEND_BRIDGE,
+} VmnetBackend;
+
+typedef enum LabProto {
+    LAB_PROTO_TCP,
+    LAB_PROTO_UDP,
+} LabProto;
+
+typedef struct LabReservation {
+    MacAddr mac;
+    uint32_t ip;
+    LabLoc loc;
+} LabReservation;
+
+typedef struct LabPortForward {
+    LabProto proto;
+    uint16_t host_port;
+    char *node; /* node name (an expanded name such as worker-1, or a base name with count 1) */
+    uint16_t port;
+    LabLoc loc;
+} LabPortForward;
+
+typedef struct LabNetwork {
+    char *name; /* key in the file: vmnet0..vmnet255 or any [a-z][a-z0-9-]* */
+    VmnetType type;
+    VmnetBackend backend;
+    bool has_subnet; /* false: the planner picks a free /24 */
+    Ipv4Net subnet;
+    bool has_dhcp_range; /* false: the VMware plan, N.128-N.254 */
+    uint32_t dhcp_start, dhcp_end;
+    uint32_t lease_seconds; /* 0: the VMware default (1800 s) */
+    char *interface;        /* bridged: the host NIC or bridge */
+    LabReservation *reservations;
+    size_t n_reservations;
+    LabPortForward *port_forwards;
+    size_t n_port_forwards;
+    LabLoc loc;
+} LabNetwork;
+
+typedef enum LabImageKind {
+    LAB_IMAGE_BUILD,
+    LAB_IMAGE_PATH,
+    LAB_IMAGE_URL,
+} LabImageKind;
+
+typedef struct LabImage {
+    char *name;
+    LabImageKind kind;
+    char *source; /* build recipe name, file path or URL */
+    char *os;     /* osinfo short id, may be NULL */
+    char *sha256; /* URL images: lower-case hex, may be NULL */
+    LabLoc loc;
+} LabImage;
+
+typedef enum LabRole {
+    LAB_ROLE_NONE,
+    LAB_ROLE_CONTROL_PLANE,
+    LAB_ROLE_WORKER,
+} LabRole;
+
+typedef struct LabNic {
+    char *network; /* a key of Lab.networks */
+    bool has_ip;
+    uint32_t ip;
+    bool has_mac;
+    MacAddr mac; /* derived from lab/node/index when not given */
+    LabLoc loc;
+} LabNic;
+
+typedef struct LabDisk {
+    uint64_t size_bytes;
+    char *bus; /* NULL: chosen by storage/ from os, machine and hypervisor */
+    LabLoc loc;
+} LabDisk;
+
+/* A node after `count` expansion: count: 2 of "worker" gives worker-1 and worker-2. */
+typedef struct LabNode {
+    char *name;
+    char *base_name; /* the name in the file */
+    unsigned index;  /* 1..count, 0 when count was not given */
+    LabRole role;
+    char *image;   /* a key of Lab.images */
+    char *os;      /* override of the image's os, may be NULL */
+    char *machine; /* pc | q35 | other QEMU machine, may be NULL */
+    unsigned cpus;
+    uint64_t memory_mib;
+    LabDisk *disks;
+    size_t n_disks;
+    LabNic *nics;
+    size_t n_nics;
+    LabLoc loc;
+} LabNode;
+
+typedef struct LabKubernetes {
+    bool present;
+    char *version; /* "1.31" */
+    bool has_pod_subnet;
+    Ipv4Net pod_subnet;
+    bool has_service_subnet;
+    Ipv4Net service_subnet;
+    bool bootstrap;
+    LabLoc loc;
+} LabKubernetes;
+
+typedef struct Lab {
+    char *file; /* path the lab came from, may be NULL */
+    char *name;
+    char *connect; /* "sandbox", a libvirt URI, or NULL for the default */
+    LabNetwork *networks;
+    size_t n_networks;
+    LabImage *images;
+    size_t n_images;
+    LabNode *nodes;
+    size_t n_nodes;
+    LabKubernetes kubernetes;
+} Lab;
+
+/* Defaults the model applies when the file is silent. */
+#define LAB_DEFAULT_CPUS        1
+#define LAB_DEFAULT_MEMORY_MIB  1024
+#define LAB_DEFAULT_LEASE_S     1800
+#define LAB_MAX_LEASE_S         7200
+
+/*
+ * Parse and validate the lab file at @path. On success stores a new Lab in *ret (free with
+ * lab_free()) and returns 0. When the file has problems returns -EINVAL and fills @diags with
+ * every problem found (not just the first), each located at FILE:LINE:COL. Other failures (the
+ * file cannot be read) return a negative errno with @err set.
+ */
+int lab_load_file(const char *path, Lab **ret, LabDiags *diags, Error *err);
+
+/* As lab_load_file() for an in-memory document; @name is used as the file name in diagnostics. */
+int lab_load_string(const char *name, const char *text, size_t len, Lab **ret, LabDiags *diags,
+                    Error *err);
+
+void lab_free(Lab *lab);
+void lab_diags_clear(LabDiags *d);
+
+/* Append "FILE:LINE:COL: message\n" for every diagnostic to a newly allocated string. */
+char *lab_diags_format(const LabDiags *d);
+
+const LabNetwork *lab_find_network(const Lab *lab, const char *name);
+const LabNode *lab_find_node(const Lab *lab, const char *name);
+const LabImage *lab_find_image(const Lab *lab, const char *name);
+
+const char *vmnet_type_to_string(VmnetType t);
+const char *vmnet_backend_to_string(VmnetBackend b);
+const char *lab_proto_to_string(LabProto p);
+const char *lab_role_to_string(LabRole r);
+
+/* Parse "30m", "2h", "1800" (seconds), "1d". 0 or -EINVAL. */
+int lab_duration_parse(const char *s, uint32_t *ret_seconds);
+/* Parse "20G", "512M", "1T", "1048576" (bytes), binary units. 0 or -EINVAL/-ERANGE. */
+int lab_size_parse(const char *s, uint64_t *ret_bytes);

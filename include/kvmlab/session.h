@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+
+#include "kvmlab/engine.h"
+#include "kvmlab/error.h"
+#include "kvmlab/lab.h"
+#include "kvmlab/sandbox.h"
+
+/*
+ * A lab bound to a host: which libvirt it talks to (its sandbox or a URI), the connection, and
+ * the engine backends on it. plan, up, down and status all go through one.
+ */
+typedef struct LabSession {
+    const Lab *lab;      /* borrowed */
+    char *state_root;    /* where sandboxes and per-lab state live */
+    Sandbox *sandbox;    /* NULL when the lab names a libvirt URI */
+    char *uri;           /* the libvirt URI in use */
+    void *conn;          /* virConnectPtr, NULL while there is no host to talk to */
+    bool sandbox_started; /* this session started the sandbox's daemon */
+    EngineBackend backends[RESOURCE_KIND_MAX];
+    size_t n_backends;
+} LabSession;
+
+/* How lab_session_open() treats a sandbox that does not run. */
+typedef enum SessionMode {
+    SESSION_READ,  /* plan/status/down: do not start it; conn stays NULL */
+    SESSION_WRITE, /* up: start it */
+} SessionMode;
+
+/*
+ * The URI a lab's `connect` means: "sandbox" (or no connect and no system libvirtd socket)
+ * gives NULL in *ret_uri and true in *ret_sandbox. Pure apart from checking the socket.
+ */
+int lab_session_resolve(const Lab *lab, char **ret_uri, bool *ret_sandbox, Error *err);
+
+int lab_session_open(const Lab *lab, const char *state_root, SessionMode mode, LabSession **ret,
+                     Error *err);
+void lab_session_free(LabSession *s);
+
+/* Plan what `up` would do: observe, pick subnets, build every resource, diff. */
+int lab_session_plan(LabSession *s, Plan **ret, Error *err);
+
+/* Apply a plan from lab_session_plan() and record the lab's subnets for other labs' picking. */
+int lab_session_apply(LabSession *s, const Plan *plan, EngineProgressFn progress,
+                      void *userdata, Error *err);
+
+/*
+ * Remove everything this lab made: its objects (whatever the file says now), then its sandbox
+ * unless something not made by this lab is still inside it (then *ret_kept_sandbox is true).
+ * Fills *ret_plan with the deletions done (for printing).
+ */
+int lab_session_down(LabSession *s, Plan **ret_plan, bool *ret_kept_sandbox, Error *err);
+
+/* The observed objects of this lab (for status); new array. */
+int lab_session_observe(LabSession *s, Observed **ret, size_t *ret_n, Error *err);

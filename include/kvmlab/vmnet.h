@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kvmlab/addr.h"
+#include "kvmlab/error.h"
+#include "kvmlab/lab.h"
+
+/*
+ * A lab network as a backend-independent model (VmnetSpec), fully resolved against VMware's
+ * address plan, and its realisations. Everything declared here is pure (no host access) except
+ * where a function says it touches libvirt.
+ *
+ * VMware plan on a /24 N.0: N.1 host, N.2 NAT gateway + DNS (nat only), N.3-N.127 static,
+ * N.128-N.254 DHCP pool, leases 1800 s default / 7200 s max; host-only hands out no router.
+ */
+
+#define VMNET_IFNAMSIZ 16
+
+typedef struct VmnetHost {
+    char *name; /* node name (DNS host entry <name>.<lab>.lab and DHCP host name); may be NULL */
+    MacAddr mac;
+    uint32_t ip;
+} VmnetHost;
+
+typedef struct VmnetForward {
+    LabProto proto;
+    uint16_t host_port;
+    uint32_t target_ip;
+    uint16_t target_port;
+    char *node;
+} VmnetForward;
+
+typedef struct VmnetSpec {
+    char *lab;    /* lab name */
+    char *key;    /* name in the lab file: vmnet8 */
+    char *name;   /* libvirt object name: <lab>-<key> */
+    char *bridge; /* Linux bridge name, at most 15 characters */
+    VmnetType type;
+    VmnetBackend backend;
+    bool has_subnet; /* false only for isolated and bridged networks without addresses */
+    bool subnet_picked; /* true when the planner chose the subnet */
+    Ipv4Net subnet;
+    uint32_t host_ip;    /* N.1 (nat, hostonly) */
+    uint32_t gateway_ip; /* N.2 (nat): router and DNS handed to guests */
+    bool dhcp;
+    uint32_t dhcp_start, dhcp_end;
+    uint32_t lease_seconds;     /* default lease */
+    uint32_t max_lease_seconds; /* VMware's max-lease-time; informational for libvirt */
+    char *interface;            /* bridged: the Linux bridge guests join */
+    char *domain;               /* DNS domain: <lab>.lab */
+    VmnetHost *hosts;           /* reservations (file) + node NICs, sorted by IP */
+    size_t n_hosts;
+    VmnetForward *forwards;
+    size_t n_forwards;
+} VmnetSpec;
+
+/* The libvirt object name <lab>-<key> and a Linux bridge name that fits IFNAMSIZ
+ * (<lab>-<key> when short enough, otherwise "kl" + a stable hash). New strings. */
+char *vmnet_object_name(const char *lab, const char *key);
+char *vmnet_bridge_name(const char *lab, const char *key);
+
+/*
+ * Build the resolved spec of network @net of @lab. @subnet is the subnet to use when the file
+ * gives none (NULL when the network needs none or one was given). Node NICs on this network get
+ * host entries: their fixed ip, or a stable address from the static range N.3-N.127 derived
+ * from the lab, node and NIC so a re-created node keeps it. Pure; 0 or negative errno + @err.
+ */
+int vmnet_spec_build(const Lab *lab, const LabNetwork *net, const Ipv4Net *subnet,
+                     VmnetSpec **ret, Error *err);
+void vmnet_spec_free(VmnetSpec *s);
+
+/*
+ * The canonical text of a spec: one "key=value" line per fact, in a fixed order. It is stored in
+ * the libvirt object's metadata and compared field by field by the diff. Lines whose key starts
+ * with "live." can change on a running network (reservations, DNS hosts, lease time); any other
+ * change needs the network re-created. New string.
+ */
+char *vmnet_spec_format(const VmnetSpec *s);
+
+/* FNV-1a 64 of the canonical text as 16 hex digits. New string. */
+char *vmnet_spec_hash(const VmnetSpec *s);
+
+/*
+ * The port forwards of a spec, one "forward=PROTO/HOSTPORT,IP:PORT,NODE" line each in file
+ * order. They are realised as firewall rules, not by the network, so they are not part of the
+ * network's canonical text or hash. New string (empty when there are none).
+ */
+char *vmnet_forwards_format(const VmnetSpec *s);
+
+/* Pure: the libvirt network XML for @s, including the kvmlab <metadata>. New string. */
+int vmnet_libvirt_xml_format(const VmnetSpec *s, char **ret, Error *err);
+
+/* Pure: the <host> element libvirt's virNetworkUpdate() takes for one reservation. */
+char *vmnet_libvirt_dhcp_host_format(const VmnetSpec *s, const VmnetHost *h);
+/* Pure: the DNS <host> element for virNetworkUpdate(). */
+char *vmnet_libvirt_dns_host_format(const VmnetHost *h, const char *domain);
+
+/*
+ * Pure: pick a free /24 for a network without a subnet: the first of 192.168.100.0/24 ..
+ * 192.168.254.0/24, then 10.200.0.0/24 .. 10.254.255.0/24, that overlaps none of @used.
+ * 0, or -ENOSPC when everything is taken.
+ */
+int vmnet_subnet_pick(const Ipv4Net *used, size_t n_used, Ipv4Net *ret);
+
+/* The metadata namespace of every kvmlab object. */
+#define KVMLAB_XMLNS        "https://kvmlab.dev/xmlns/lab/1"
+#define KVMLAB_XMLNS_PREFIX "kvmlab"
+
+/* What an object's <metadata> says about its owner (parsed from libvirt XML; pure). */
+typedef struct VmnetOwner {
+    char *lab;  /* NULL: not a kvmlab object */
+    char *key;  /* the lab file's name for it */
+    char *hash; /* spec hash */
+    char *spec; /* canonical spec text */
+} VmnetOwner;
+
+/* Parse the kvmlab metadata out of a network (or domain) XML document. A document without it
+ * gives an owner with all fields NULL. 0 or -EINVAL with @err set when the XML is malformed. */
+int vmnet_owner_parse(const char *xml, VmnetOwner *ret, Error *err);
+void vmnet_owner_clear(VmnetOwner *o);
+
+/* Pure: the bridge name and the first IPv4 subnet of any libvirt network XML (foreign ones
+ * too), for clash detection. *ret_bridge is a new string or NULL. */
+int vmnet_libvirt_xml_summary(const char *xml, char **ret_bridge, bool *ret_has_subnet,
+                              Ipv4Net *ret_subnet, Error *err);
+
+/*
+ * Host side (touches libvirt): the engine backend for libvirt networks on connection @conn
+ * (a virConnectPtr). The backend borrows the connection.
+ */
+struct EngineBackend;
+void vmnet_libvirt_backend(void *conn, struct EngineBackend *ret);
+
+/* Host side (reads the current network namespace, read-only): every IPv4 subnet that an address
+ * or route of this namespace uses, to keep picked subnets clear of them. */
+int vmnet_host_subnets(Ipv4Net **ret, size_t *ret_n, Error *err);
+
+/* Pure: the DHCP <range> element (with its <lease>) for virNetworkUpdate(). */
+char *vmnet_libvirt_dhcp_range_format(const VmnetSpec *s);
+
+/* Host side: the number of DHCP leases libvirt's dnsmasq holds on network @name (a
+ * virConnectPtr in @conn). 0 or more, or a negative errno with @err set. */
+int vmnet_libvirt_lease_count(void *conn, const char *name, Error *err);

@@ -1,0 +1,456 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The sandbox on the host: namespaces, mounts, the daemon process. Formats no text itself. */
+#include "kvmlab/sandbox.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kvmlab/cleanup.h"
+#include "kvmlab/fsutil.h"
+#include "kvmlab/spawn.h"
+#include "kvmlab/virt.h"
+
+#define LIBVIRTD_BIN       "/usr/sbin/libvirtd"
+#define START_TIMEOUT_MS   60000
+#define STOP_TIMEOUT_MS    10000
+
+/* libvirt's directories and the sandbox subdirectory bind-mounted over each. */
+static const struct {
+    const char *target;
+    const char *sub; /* NULL: the shared cache */
+} binds[] = {
+        {"/etc/libvirt", "etc"},
+        {"/run/libvirt", "run"},
+        {"/var/lib/libvirt", "lib"},
+        {"/var/log/libvirt", "log"},
+        {"/var/cache/libvirt", NULL},
+};
+
+char *sandbox_state_root(void)
+{
+    const char *e = getenv("KVMLAB_STATE_DIR");
+    return strdup(e && *e ? e : "/var/lib/kvmlab");
+}
+
+void sandbox_free(Sandbox *sb)
+{
+    if (!sb)
+        return;
+    free(sb->lab);
+    free(sb->netns);
+    free(sb->dir);
+    free(sb->cache);
+    free(sb->sock);
+    free(sb->uri);
+    free(sb);
+}
+
+int sandbox_new(const char *state_root, const char *lab, Sandbox **ret, Error *err)
+{
+    _cleanup_free_ char *root = state_root ? strdup(state_root) : sandbox_state_root();
+    const char *prefix = getenv("KVMLAB_NETNS_PREFIX");
+    Sandbox *sb = calloc(1, sizeof(*sb));
+
+    if (!sb || !root)
+        goto oom;
+    if (!prefix)
+        prefix = "kvmlab-";
+    sb->lab = strdup(lab);
+    if (asprintf(&sb->netns, "%s%s", prefix, lab) < 0)
+        sb->netns = NULL;
+    if (asprintf(&sb->dir, "%s/sandbox/%s", root, lab) < 0)
+        sb->dir = NULL;
+    if (asprintf(&sb->cache, "%s/cache/libvirt", root) < 0)
+        sb->cache = NULL;
+    if (asprintf(&sb->sock, "%s/sock/libvirt-sock", sb->dir ? sb->dir : "") < 0)
+        sb->sock = NULL;
+    if (asprintf(&sb->uri, "qemu+unix:///system?socket=%s", sb->sock ? sb->sock : "") < 0)
+        sb->uri = NULL;
+    if (!sb->lab || !sb->netns || !sb->dir || !sb->cache || !sb->sock || !sb->uri)
+        goto oom;
+    if (strlen(sb->netns) > 64) {
+        sandbox_free(sb);
+        return error_set(err, -ENAMETOOLONG, "Namespace name '%s%s' is too long", prefix, lab);
+    }
+    /* struct sockaddr_un holds 108 bytes */
+    if (strlen(sb->sock) >= 108) {
+        int r = error_set(err, -ENAMETOOLONG,
+                          "The sandbox socket path '%s' is too long for a UNIX socket; set "
+                          "KVMLAB_STATE_DIR to a shorter directory",
+                          sb->sock);
+        sandbox_free(sb);
+        return r;
+    }
+    *ret = sb;
+    return 0;
+oom:
+    sandbox_free(sb);
+    return error_set(err, -ENOMEM, "Out of memory");
+}
+
+static char *netns_path(const char *netns)
+{
+    char *p = NULL;
+    if (asprintf(&p, "/run/netns/%s", netns) < 0)
+        return NULL;
+    return p;
+}
+
+static bool netns_exists(const char *netns)
+{
+    _cleanup_free_ char *p = netns_path(netns);
+    struct stat st;
+    return p && stat(p, &st) == 0;
+}
+
+static int netns_inode(const char *netns, ino_t *ret)
+{
+    _cleanup_free_ char *p = netns_path(netns);
+    struct stat st;
+    if (!p)
+        return -ENOMEM;
+    if (stat(p, &st) < 0)
+        return -errno;
+    *ret = st.st_ino;
+    return 0;
+}
+
+int sandbox_netns_pids(const char *netns, pid_t **ret, size_t *ret_n, Error *err)
+{
+    ino_t ino;
+    int r = netns_inode(netns, &ino);
+    *ret = NULL;
+    *ret_n = 0;
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0)
+        return error_set_errno(err, r, "Cannot inspect network namespace '%s'", netns);
+
+    DIR *d = opendir("/proc");
+    if (!d)
+        return error_set_errno(err, -errno, "Cannot read '/proc'");
+    pid_t *pids = NULL;
+    size_t n = 0;
+    struct dirent *de;
+    pid_t self = getpid();
+    while ((de = readdir(d))) {
+        char *end;
+        long pid = strtol(de->d_name, &end, 10);
+        if (*end || pid <= 0 || pid == self)
+            continue;
+        char path[64];
+        struct stat st;
+        snprintf(path, sizeof(path), "/proc/%ld/ns/net", pid);
+        if (stat(path, &st) < 0 || st.st_ino != ino)
+            continue;
+        pid_t *np = realloc(pids, (n + 1) * sizeof(*pids));
+        if (!np) {
+            free(pids);
+            closedir(d);
+            return error_set(err, -ENOMEM, "Out of memory");
+        }
+        pids = np;
+        pids[n++] = (pid_t)pid;
+    }
+    closedir(d);
+    *ret = pids;
+    *ret_n = n;
+    return 0;
+}
+
+static pid_t read_pidfile(const Sandbox *sb)
+{
+    _cleanup_free_ char *path = fs_path_join(sb->dir, "libvirtd.pid");
+    _cleanup_free_ char *text = NULL;
+    if (!path || fs_read_all(path, &text, NULL, NULL) < 0)
+        return 0;
+    long pid = strtol(text, NULL, 10);
+    return pid > 0 ? (pid_t)pid : 0;
+}
+
+/* Whether @pid is a libvirtd inside our namespace (a stale pid file may name anything). */
+static bool pid_is_our_daemon(const Sandbox *sb, pid_t pid)
+{
+    char path[64];
+    char comm[32] = "";
+    ino_t ino;
+    struct stat st;
+
+    if (pid <= 0 || kill(pid, 0) < 0)
+        return false;
+    snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    if (!fgets(comm, sizeof(comm), f))
+        comm[0] = 0;
+    fclose(f);
+    comm[strcspn(comm, "\n")] = 0;
+    if (strcmp(comm, "libvirtd") != 0)
+        return false;
+    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+    return netns_inode(sb->netns, &ino) == 0 && stat(path, &st) == 0 && st.st_ino == ino;
+}
+
+bool sandbox_exists(const Sandbox *sb)
+{
+    struct stat st;
+    return netns_exists(sb->netns) || stat(sb->dir, &st) == 0;
+}
+
+static bool daemon_answers(const Sandbox *sb)
+{
+    virt_init();
+    virConnectPtr c = virConnectOpen(sb->uri);
+    if (!c)
+        return false;
+    virConnectClose(c);
+    return true;
+}
+
+bool sandbox_is_running(const Sandbox *sb, pid_t *ret_pid)
+{
+    pid_t pid = read_pidfile(sb);
+    if (!pid_is_our_daemon(sb, pid) || !daemon_answers(sb))
+        return false;
+    if (ret_pid)
+        *ret_pid = pid;
+    return true;
+}
+
+static int write_config(const Sandbox *sb, Error *err)
+{
+    static const char *const subdirs[] = {"etc", "etc/qemu", "etc/qemu/networks",
+                                          "etc/qemu/networks/autostart", "etc/storage",
+                                          "run", "lib", "log", "sock"};
+    int r;
+    for (size_t i = 0; i < ELEMENTSOF(subdirs); i++) {
+        _cleanup_free_ char *p = fs_path_join(sb->dir, subdirs[i]);
+        if (!p)
+            return error_set(err, -ENOMEM, "Out of memory");
+        r = fs_mkdir_p(p, 0700, err);
+        if (r < 0)
+            return r;
+    }
+    r = fs_mkdir_p(sb->cache, 0700, err);
+    if (r < 0)
+        return r;
+
+    _cleanup_free_ char *conf = sandbox_libvirtd_conf_format(sb);
+    _cleanup_free_ char *qconf = sandbox_qemu_conf_format();
+    _cleanup_free_ char *conf_path = fs_path_join(sb->dir, "etc/libvirtd.conf");
+    _cleanup_free_ char *qconf_path = fs_path_join(sb->dir, "etc/qemu.conf");
+    if (!conf || !qconf || !conf_path || !qconf_path)
+        return error_set(err, -ENOMEM, "Out of memory");
+    r = fs_write_atomic(conf_path, conf, 0600, err);
+    if (r < 0)
+        return r;
+    return fs_write_atomic(qconf_path, qconf, 0600, err);
+}
+
+/* Runs in the forked child before exec: a private mount namespace with the sandbox's state
+ * bind-mounted over libvirt's directories, and /sys showing the sandbox's network namespace. */
+static int daemon_child_setup(void *userdata)
+{
+    const Sandbox *sb = userdata;
+
+    if (unshare(CLONE_NEWNS) < 0)
+        return -errno;
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return -errno;
+    /* as `ip netns exec` does: sysfs of the new network namespace (bridges live there) */
+    if (umount2("/sys", MNT_DETACH) < 0 && errno != EINVAL)
+        return -errno;
+    if (mount("sysfs", "/sys", "sysfs", 0, NULL) < 0)
+        return -errno;
+    for (size_t i = 0; i < ELEMENTSOF(binds); i++) {
+        char src[4096];
+        if (binds[i].sub)
+            snprintf(src, sizeof(src), "%s/%s", sb->dir, binds[i].sub);
+        else
+            snprintf(src, sizeof(src), "%s", sb->cache);
+        if (mkdir(binds[i].target, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        if (mount(src, binds[i].target, NULL, MS_BIND, NULL) < 0)
+            return -errno;
+    }
+    /* the daemon must not keep our pipes open */
+    int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+    }
+    return 0;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int netns_create(const Sandbox *sb, Error *err)
+{
+    const char *add[] = {"ip", "netns", "add", sb->netns, NULL};
+    int r = spawn_check(add, NULL, NULL, err);
+    if (r < 0)
+        return r;
+    const char *lo[] = {"ip", "-n", sb->netns, "link", "set", "lo", "up", NULL};
+    return spawn_check(lo, NULL, NULL, err);
+}
+
+static int start_daemon(Sandbox *sb, Error *err)
+{
+    _cleanup_free_ char *pidfile = fs_path_join(sb->dir, "libvirtd.pid");
+    _cleanup_free_ char *conf = fs_path_join(sb->dir, "etc/libvirtd.conf");
+    if (!pidfile || !conf)
+        return error_set(err, -ENOMEM, "Out of memory");
+    unlink(pidfile);
+
+    const char *argv[] = {LIBVIRTD_BIN, "--daemon", "--pid-file", pidfile, "--config", conf, NULL};
+    SpawnOpts o = {
+            .netns = sb->netns,
+            .timeout_ms = START_TIMEOUT_MS,
+            .child_setup = daemon_child_setup,
+            .child_setup_data = sb,
+    };
+    SpawnResult res = {0};
+    int r = spawn_run(argv, &o, &res, err);
+    if (r < 0)
+        return r;
+    if (res.status != 0) {
+        r = error_set(err, -EIO, "The sandbox daemon for lab '%s' did not start (status %d)%s%s",
+                      sb->lab, res.status, res.err && *res.err ? ": " : "",
+                      res.err ? res.err : "");
+        spawn_result_clear(&res);
+        return r;
+    }
+    spawn_result_clear(&res);
+
+    /* --daemon returns once the daemon forked; wait until its socket answers */
+    for (int waited = 0; waited < START_TIMEOUT_MS; waited += 50) {
+        if (sandbox_is_running(sb, NULL))
+            return 0;
+        sleep_ms(50);
+    }
+    return error_set(err, -ETIMEDOUT,
+                     "The sandbox daemon for lab '%s' did not answer within %d s; see '%s/log/"
+                     "libvirtd.log'",
+                     sb->lab, START_TIMEOUT_MS / 1000, sb->dir);
+}
+
+int sandbox_ensure(Sandbox *sb, bool *ret_started, Error *err)
+{
+    if (ret_started)
+        *ret_started = false;
+    if (sandbox_is_running(sb, NULL))
+        return 0;
+
+    bool had_netns = netns_exists(sb->netns);
+    int r = write_config(sb, err);
+    if (r < 0)
+        goto fail;
+    if (!had_netns) {
+        r = netns_create(sb, err);
+        if (r < 0)
+            goto fail;
+    }
+    r = start_daemon(sb, err);
+    if (r < 0)
+        goto fail;
+    if (ret_started)
+        *ret_started = true;
+    return 0;
+fail:
+    /* leave nothing half-made; keep the first error */
+    sandbox_destroy(sb, NULL);
+    return r;
+}
+
+static bool wait_gone(pid_t pid, int timeout_ms)
+{
+    for (int w = 0; w < timeout_ms; w += 20) {
+        if (kill(pid, 0) < 0 && errno == ESRCH)
+            return true;
+        sleep_ms(20);
+    }
+    return false;
+}
+
+/* Tear down libvirt objects through the daemon so it ends its dnsmasq and QEMU cleanly. */
+static void daemon_teardown(const Sandbox *sb)
+{
+    virt_init();
+    virConnectPtr c = virConnectOpen(sb->uri);
+    if (!c)
+        return;
+    virDomainPtr *doms = NULL;
+    int n = virConnectListAllDomains(c, &doms, 0);
+    for (int i = 0; i < n; i++) {
+        if (virDomainIsActive(doms[i]) == 1)
+            virDomainDestroy(doms[i]);
+        virDomainUndefineFlags(doms[i], VIR_DOMAIN_UNDEFINE_NVRAM);
+        virDomainFree(doms[i]);
+    }
+    free(doms);
+    virNetworkPtr *nets = NULL;
+    n = virConnectListAllNetworks(c, &nets, 0);
+    for (int i = 0; i < n; i++) {
+        if (virNetworkIsActive(nets[i]) == 1)
+            virNetworkDestroy(nets[i]);
+        virNetworkUndefine(nets[i]);
+        virNetworkFree(nets[i]);
+    }
+    free(nets);
+    virConnectClose(c);
+}
+
+int sandbox_destroy(Sandbox *sb, Error *err)
+{
+    int ret = 0;
+    pid_t pid = read_pidfile(sb);
+
+    if (pid_is_our_daemon(sb, pid)) {
+        daemon_teardown(sb);
+        kill(pid, SIGTERM);
+        if (!wait_gone(pid, STOP_TIMEOUT_MS)) {
+            kill(pid, SIGKILL);
+            wait_gone(pid, 2000);
+        }
+    }
+
+    /* Whatever still runs in the namespace (QEMU, dnsmasq) was started for this sandbox. */
+    for (int round = 0; round < 2; round++) {
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+        int r = sandbox_netns_pids(sb->netns, &pids, &n, err);
+        if (r < 0 && !ret)
+            ret = r;
+        for (size_t i = 0; i < n; i++)
+            kill(pids[i], round == 0 ? SIGTERM : SIGKILL);
+        for (size_t i = 0; i < n; i++)
+            wait_gone(pids[i], round == 0 ? 3000 : 1000);
+    }
+
+    if (netns_exists(sb->netns)) {
+        const char *del[] = {"ip", "netns", "delete", sb->netns, NULL};
+        int r = spawn_check(del, NULL, NULL, err);
+        if (r < 0 && !ret)
+            ret = r;
+    }
+    int r = fs_rm_rf(sb->dir, err);
+    if (r < 0 && !ret)
+        ret = r;
+    return ret;
+}

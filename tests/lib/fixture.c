@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "fixture.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "kvmlab/cleanup.h"
+#include "kvmlab/fsutil.h"
+#include "kvmlab/spawn.h"
+
+bool fixture_is_root(void)
+{
+    if (geteuid() == 0)
+        return true;
+    fprintf(stderr, "# not root: this test needs namespaces and a private libvirtd\n");
+    return false;
+}
+
+const char *fixture_state_root(void)
+{
+    static char path[4096];
+    if (!path[0]) {
+        const char *b = getenv("KVMLAB_BUILD_ROOT");
+        snprintf(path, sizeof(path), "%s/test-state", b && *b ? b : "/tmp/kvmlab-tests");
+        fs_mkdir_p(path, 0700, NULL);
+    }
+    return path;
+}
+
+const char *fixture_lab_name(const char *prefix)
+{
+    static char name[16];
+    snprintf(name, sizeof(name), "%.6s%d", prefix, (int)(getpid() % 100000));
+    return name;
+}
+
+int fixture_guest_image(const char **ret_kernel, const char **ret_initrd)
+{
+    static char kernel[4096], initrd[4096];
+    if (!kernel[0]) {
+        char script[4096], cache[4096];
+        snprintf(script, sizeof(script), "%s/tests/guest/mkguest.sh", KVMLAB_SOURCE_ROOT);
+        snprintf(cache, sizeof(cache), "%s/guest", fixture_state_root());
+        const char *argv[] = {script, cache, NULL};
+        Error err = ERROR_INIT;
+        _cleanup_free_ char *out = NULL;
+        SpawnOpts o = {.timeout_ms = 300000};
+        if (spawn_check(argv, &o, &out, &err) < 0) {
+            fprintf(stderr, "# cannot build the test guest: %s\n", err.message);
+            error_clear(&err);
+            return -1;
+        }
+        out[strcspn(out, "\n")] = 0;
+        _cleanup_free_ char *env = NULL;
+        if (fs_read_all(out, &env, NULL, &err) < 0) {
+            fprintf(stderr, "# %s\n", err.message);
+            error_clear(&err);
+            return -1;
+        }
+        for (char *l = strtok(env, "\n"); l; l = strtok(NULL, "\n")) {
+            if (strncmp(l, "KERNEL=", 7) == 0)
+                snprintf(kernel, sizeof(kernel), "%s", l + 7);
+            else if (strncmp(l, "INITRD=", 7) == 0)
+                snprintf(initrd, sizeof(initrd), "%s", l + 7);
+        }
+        if (!kernel[0] || !initrd[0]) {
+            fprintf(stderr, "# guest.env '%s' lacks KERNEL or INITRD\n", out);
+            return -1;
+        }
+    }
+    *ret_kernel = kernel;
+    *ret_initrd = initrd;
+    return 0;
+}
+
+int fixture_guest_start(virConnectPtr conn, const char *name, const FixtureNic *nics,
+                        size_t n_nics, const char *console_path, const char *append)
+{
+    const char *kernel, *initrd;
+    if (fixture_guest_image(&kernel, &initrd) < 0)
+        return -1;
+    char *xml = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&xml, &len);
+    /* TCG: KVM does not run normal kernels on these machines */
+    fprintf(f,
+            "<domain type='qemu'>\n"
+            "  <name>%s</name>\n"
+            "  <memory unit='MiB'>256</memory>\n"
+            "  <vcpu>1</vcpu>\n"
+            "  <os>\n"
+            "    <type arch='x86_64' machine='pc'>hvm</type>\n"
+            "    <kernel>%s</kernel>\n"
+            "    <initrd>%s</initrd>\n"
+            "    <cmdline>console=ttyS0 quiet panic=-1 kvmlab.name=%s%s%s</cmdline>\n"
+            "  </os>\n"
+            "  <features><acpi/></features>\n"
+            "  <on_poweroff>destroy</on_poweroff>\n"
+            "  <on_reboot>destroy</on_reboot>\n"
+            "  <on_crash>destroy</on_crash>\n"
+            "  <devices>\n"
+            "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n",
+            name, kernel, initrd, name, append ? " " : "", append ? append : "");
+    for (size_t i = 0; i < n_nics; i++)
+        fprintf(f,
+                "    <interface type='network'>\n"
+                "      <source network='%s'/>\n"
+                "      <mac address='%s'/>\n"
+                "      <model type='virtio'/>\n"
+                "    </interface>\n",
+                nics[i].network, nics[i].mac);
+    fprintf(f,
+            "    <serial type='file'>\n"
+            "      <source path='%s'/>\n"
+            "      <target port='0'/>\n"
+            "    </serial>\n"
+            "    <controller type='usb' model='none'/>\n"
+            "    <memballoon model='none'/>\n"
+            "  </devices>\n"
+            "</domain>\n",
+            console_path);
+    fclose(f);
+    unlink(console_path);
+    virDomainPtr dom = virDomainDefineXML(conn, xml);
+    free(xml);
+    if (!dom) {
+        fprintf(stderr, "# cannot define guest '%s': %s\n", name, virGetLastErrorMessage());
+        return -1;
+    }
+    int r = virDomainCreate(dom);
+    if (r < 0)
+        fprintf(stderr, "# cannot start guest '%s': %s\n", name, virGetLastErrorMessage());
+    virDomainFree(dom);
+    return r < 0 ? -1 : 0;
+}
+
+void fixture_guest_remove(virConnectPtr conn, const char *name)
+{
+    virDomainPtr dom = virDomainLookupByName(conn, name);
+    if (!dom)
+        return;
+    if (virDomainIsActive(dom) == 1)
+        virDomainDestroy(dom);
+    virDomainUndefine(dom);
+    virDomainFree(dom);
+}
+
+char *fixture_console_wait(const char *path, const char *needle, int timeout_s)
+{
+    time_t end = time(NULL) + timeout_s;
+    do {
+        _cleanup_free_ char *text = NULL;
+        if (fs_read_all(path, &text, NULL, NULL) == 0) {
+            for (char *l = strtok(text, "\r\n"); l; l = strtok(NULL, "\r\n")) {
+                char *k = strstr(l, "KVMLAB-E2E: ");
+                if (k && strstr(k, needle))
+                    return strdup(k);
+            }
+        }
+        usleep(200000);
+    } while (time(NULL) < end);
+    return NULL;
+}
+
+char *fixture_line_field(const char *line, const char *key)
+{
+    size_t klen = strlen(key);
+    for (const char *p = line; p && *p;) {
+        if ((p == line || p[-1] == ' ') && strncmp(p, key, klen) == 0 && p[klen] == '=')
+            return strndup(p + klen + 1, strcspn(p + klen + 1, " "));
+        p = strchr(p, ' ');
+        if (p)
+            p++;
+    }
+    return NULL;
+}
+
+int fixture_run(const char *netns, const char *const *argv, char **ret_out, int timeout_ms)
+{
+    SpawnOpts o = {.netns = netns, .timeout_ms = timeout_ms};
+    SpawnResult res = {0};
+    Error err = ERROR_INIT;
+    if (spawn_run(argv, &o, &res, &err) < 0) {
+        fprintf(stderr, "# %s\n", err.message);
+        error_clear(&err);
+        return -1;
+    }
+    if (ret_out)
+        *ret_out = steal_pointer(&res.out);
+    int st = res.status;
+    spawn_result_clear(&res);
+    return st;
+}

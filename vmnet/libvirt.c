@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Host side: libvirt networks as an engine backend. All XML text comes from netxml.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kvmlab/cleanup.h"
+#include "kvmlab/engine.h"
+#include "kvmlab/virt.h"
+#include "kvmlab/vmnet.h"
+
+static int observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
+{
+    virConnectPtr conn = ctx;
+    virNetworkPtr *nets = NULL;
+    int n = virConnectListAllNetworks(conn, &nets, 0);
+    if (n < 0)
+        return virt_error(err, "Cannot list libvirt networks");
+    Observed *out = calloc((size_t)n + 1, sizeof(*out));
+    int r = 0;
+    if (!out) {
+        r = error_set(err, -ENOMEM, "Out of memory");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        Observed *o = &out[i];
+        o->kind = RESOURCE_NETWORK;
+        o->name = strdup(virNetworkGetName(nets[i]));
+        o->active = virNetworkIsActive(nets[i]) == 1;
+        int as = 0;
+        o->autostart = virNetworkGetAutostart(nets[i], &as) == 0 && as;
+        /* the persistent definition carries the metadata of the last `up` */
+        _cleanup_free_ char *xml = virNetworkGetXMLDesc(nets[i], VIR_NETWORK_XML_INACTIVE);
+        if (!xml) {
+            r = virt_error(err, "Cannot read the definition of network '%s'", o->name);
+            goto done;
+        }
+        VmnetOwner owner = {0};
+        if (vmnet_owner_parse(xml, &owner, NULL) == 0) {
+            o->lab = steal_pointer(&owner.lab);
+            o->key = steal_pointer(&owner.key);
+            o->hash = steal_pointer(&owner.hash);
+            o->spec = steal_pointer(&owner.spec);
+        }
+        vmnet_owner_clear(&owner);
+        r = vmnet_libvirt_xml_summary(xml, &o->bridge, &o->has_subnet, &o->subnet, err);
+        if (r < 0) {
+            error_prefix(err, "Network '%s'", o->name);
+            goto done;
+        }
+    }
+    *ret = steal_pointer(&out);
+    *ret_n = (size_t)n;
+done:
+    if (out) {
+        for (int i = 0; i < n; i++)
+            observed_clear(&out[i]);
+        free(out);
+    }
+    for (int i = 0; i < n; i++)
+        virNetworkFree(nets[i]);
+    free(nets);
+    return r;
+}
+
+static int define_and_start(virConnectPtr conn, const Resource *want, Error *err)
+{
+    const VmnetSpec *spec = want->data;
+    _cleanup_free_ char *xml = NULL;
+    int r = vmnet_libvirt_xml_format(spec, &xml, err);
+    if (r < 0)
+        return r;
+    _cleanup_network_ virNetworkPtr net = virNetworkDefineXML(conn, xml);
+    if (!net)
+        return virt_error(err, "Cannot define network '%s'", want->name);
+    if (virNetworkCreate(net) < 0) {
+        r = virt_error(err, "Cannot start network '%s'", want->name);
+        virNetworkUndefine(net);
+        return r;
+    }
+    if (virNetworkSetAutostart(net, 1) < 0) {
+        r = virt_error(err, "Cannot mark network '%s' autostart", want->name);
+        virNetworkDestroy(net);
+        virNetworkUndefine(net);
+        return r;
+    }
+    return 0;
+}
+
+static int create(void *ctx, const Resource *want, Error *err)
+{
+    return define_and_start(ctx, want, err);
+}
+
+static int start(void *ctx, const Observed *have, Error *err)
+{
+    _cleanup_network_ virNetworkPtr net = virNetworkLookupByName(ctx, have->name);
+    if (!net)
+        return virt_error(err, "Cannot find network '%s'", have->name);
+    if (virNetworkCreate(net) < 0)
+        return virt_error(err, "Cannot start network '%s'", have->name);
+    return 0;
+}
+
+static int remove_net(void *ctx, const Observed *have, Error *err)
+{
+    virNetworkPtr net = virNetworkLookupByName(ctx, have->name);
+    if (!net)
+        return virt_error(err, "Cannot find network '%s'", have->name);
+    int r = 0;
+    if (virNetworkIsActive(net) == 1 && virNetworkDestroy(net) < 0)
+        r = virt_error(err, "Cannot stop network '%s'", have->name);
+    else if (virNetworkUndefine(net) < 0)
+        r = virt_error(err, "Cannot undefine network '%s'", have->name);
+    virNetworkFree(net);
+    return r;
+}
+
+/* The values of every "KEY=" line of a canonical spec, as an array of new strings. */
+static size_t spec_values(const char *spec, const char *key, char ***ret)
+{
+    size_t n = 0, klen = strlen(key);
+    char **v = NULL;
+    for (const char *p = spec ? spec : ""; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t l = nl ? (size_t)(nl - p) : strlen(p);
+        if (l > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
+            char **nv = realloc(v, (n + 1) * sizeof(*v));
+            if (!nv)
+                break;
+            v = nv;
+            v[n++] = strndup(p + klen + 1, l - klen - 1);
+        }
+        p += l + (nl ? 1 : 0);
+    }
+    *ret = v;
+    return n;
+}
+
+static void strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static bool strv_contains(char **v, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] && strcmp(v[i], s) == 0)
+            return true;
+    return false;
+}
+
+/* "mac,ip,name" of a canonical host line back into a VmnetHost (name NULL for "-"). */
+static int host_from_line(const char *line, VmnetHost *h)
+{
+    char mac[MAC_STRLEN] = "", ip[IPV4_STRLEN] = "", name[256] = "";
+    if (sscanf(line, "%17[^,],%15[^,],%255s", mac, ip, name) < 2)
+        return -EINVAL;
+    if (addr_mac_parse(mac, &h->mac) < 0 || addr_ipv4_parse(ip, &h->ip) < 0)
+        return -EINVAL;
+    h->name = (name[0] && strcmp(name, "-") != 0) ? strdup(name) : NULL;
+    return 0;
+}
+
+static int net_update(virNetworkPtr net, unsigned cmd, unsigned section, const char *xml,
+                      const char *what, const char *netname, Error *err)
+{
+    unsigned flags = VIR_NETWORK_UPDATE_AFFECT_LIVE | VIR_NETWORK_UPDATE_AFFECT_CONFIG;
+    if (virNetworkUpdate(net, cmd, section, -1, xml, flags) < 0)
+        return virt_error(err, "Cannot %s in network '%s'", what, netname);
+    return 0;
+}
+
+/* Change reservations and DNS hosts of a running network in place (virNetworkUpdate), then
+ * store the new definition (metadata included) for the next start. */
+static int update(void *ctx, const Resource *want, const Observed *have, Error *err)
+{
+    const VmnetSpec *spec = want->data;
+    _cleanup_network_ virNetworkPtr net = virNetworkLookupByName(ctx, have->name);
+    if (!net)
+        return virt_error(err, "Cannot find network '%s'", have->name);
+
+    char **oldv = NULL, **newv = NULL;
+    size_t n_old = spec_values(have->spec, "live.host", &oldv);
+    size_t n_new = spec_values(want->spec, "live.host", &newv);
+    int r = 0;
+
+    for (size_t i = 0; i < n_old && r >= 0; i++) {
+        if (strv_contains(newv, n_new, oldv[i]))
+            continue;
+        VmnetHost h = {0};
+        if (host_from_line(oldv[i], &h) < 0)
+            continue;
+        _cleanup_free_ char *dhcp = vmnet_libvirt_dhcp_host_format(spec, &h);
+        r = net_update(net, VIR_NETWORK_UPDATE_COMMAND_DELETE, VIR_NETWORK_SECTION_IP_DHCP_HOST,
+                       dhcp, "remove a DHCP reservation", have->name, err);
+        if (r >= 0 && h.name) {
+            _cleanup_free_ char *dns = vmnet_libvirt_dns_host_format(&h, spec->domain);
+            r = net_update(net, VIR_NETWORK_UPDATE_COMMAND_DELETE, VIR_NETWORK_SECTION_DNS_HOST,
+                           dns, "remove a DNS host", have->name, err);
+        }
+        free(h.name);
+    }
+    for (size_t i = 0; i < n_new && r >= 0; i++) {
+        if (strv_contains(oldv, n_old, newv[i]))
+            continue;
+        VmnetHost h = {0};
+        if (host_from_line(newv[i], &h) < 0)
+            continue;
+        _cleanup_free_ char *dhcp = vmnet_libvirt_dhcp_host_format(spec, &h);
+        r = net_update(net, VIR_NETWORK_UPDATE_COMMAND_ADD_LAST, VIR_NETWORK_SECTION_IP_DHCP_HOST,
+                       dhcp, "add a DHCP reservation", have->name, err);
+        if (r >= 0 && h.name) {
+            _cleanup_free_ char *dns = vmnet_libvirt_dns_host_format(&h, spec->domain);
+            r = net_update(net, VIR_NETWORK_UPDATE_COMMAND_ADD_LAST, VIR_NETWORK_SECTION_DNS_HOST,
+                           dns, "add a DNS host", have->name, err);
+        }
+        free(h.name);
+    }
+    strv_free(oldv, n_old);
+    strv_free(newv, n_new);
+    if (r < 0)
+        return r;
+
+    /* lease time: libvirt cannot modify a range, but can delete and add it again */
+    char **ol = NULL, **nl = NULL;
+    size_t n_ol = spec_values(have->spec, "live.lease", &ol);
+    size_t n_nl = spec_values(want->spec, "live.lease", &nl);
+    bool lease_changed = n_ol != n_nl || (n_ol && strcmp(ol[0], nl[0]) != 0);
+    strv_free(ol, n_ol);
+    strv_free(nl, n_nl);
+    if (lease_changed && spec->dhcp) {
+        _cleanup_free_ char *range = vmnet_libvirt_dhcp_range_format(spec);
+        r = net_update(net, VIR_NETWORK_UPDATE_COMMAND_DELETE, VIR_NETWORK_SECTION_IP_DHCP_RANGE,
+                       range, "remove the DHCP range", have->name, err);
+        if (r >= 0)
+            r = net_update(net, VIR_NETWORK_UPDATE_COMMAND_ADD_LAST,
+                           VIR_NETWORK_SECTION_IP_DHCP_RANGE, range, "add the DHCP range",
+                           have->name, err);
+        if (r < 0)
+            return r;
+    }
+
+    /* the persistent definition now gets the new metadata (libvirt 9.0 has no
+     * virNetworkSetMetadata); redefining a running network only touches its config */
+    _cleanup_free_ char *xml = NULL;
+    r = vmnet_libvirt_xml_format(spec, &xml, err);
+    if (r < 0)
+        return r;
+    _cleanup_network_ virNetworkPtr redef = virNetworkDefineXML(ctx, xml);
+    if (!redef)
+        return virt_error(err, "Cannot store the new definition of network '%s'", have->name);
+    return 0;
+}
+
+void vmnet_libvirt_backend(void *conn, EngineBackend *ret)
+{
+    *ret = (EngineBackend){
+            .kind = RESOURCE_NETWORK,
+            .label = "network",
+            .observe = observe,
+            .create = create,
+            .start = start,
+            .update = update,
+            .remove = remove_net,
+            .ctx = conn,
+    };
+}
+
+int vmnet_libvirt_lease_count(void *conn, const char *name, Error *err)
+{
+    _cleanup_network_ virNetworkPtr net = virNetworkLookupByName(conn, name);
+    if (!net)
+        return virt_error(err, "Cannot find network '%s'", name);
+    if (virNetworkIsActive(net) != 1)
+        return 0;
+    virNetworkDHCPLeasePtr *leases = NULL;
+    int n = virNetworkGetDHCPLeases(net, NULL, &leases, 0);
+    if (n < 0)
+        return virt_error(err, "Cannot read the DHCP leases of network '%s'", name);
+    for (int i = 0; i < n; i++)
+        virNetworkDHCPLeaseFree(leases[i]);
+    free(leases);
+    return n;
+}
