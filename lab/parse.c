@@ -21,19 +21,19 @@
 
 #include "kvmlab/cleanup.h"
 
-#define NODE_NAME_MAX      32
-#define NETWORK_NAME_MAX   15
-#define IFNAME_MAX         15
-#define NODE_COUNT_MAX     64
-#define NODE_CPUS_MAX      64
-#define MEMORY_MIN_MIB     128
-#define MEMORY_MAX_MIB     (1024ULL * 1024)
-#define DISK_MIN_BYTES     (1ULL << 20)
-#define DISK_MAX_BYTES     (64ULL << 40)
-#define LEASE_MIN_S        60
-#define LEASE_LIMIT_S      (7 * 86400)
-#define KUBEADM_CP_CPUS    2
-#define KUBEADM_CP_MIB     1700
+#define NODE_NAME_MAX        32
+#define NETWORK_NAME_MAX     15
+#define IFNAME_MAX           15
+#define NODE_COUNT_MAX       64
+#define NODE_CPUS_MAX        64
+#define MEMORY_MIN_MIB       128
+#define MEMORY_MAX_MIB       (1024ULL * 1024)
+#define DISK_MIN_BYTES       (1ULL << 20)
+#define DISK_MAX_BYTES       (64ULL << 40)
+#define LEASE_MIN_S          60
+#define LEASE_LIMIT_S        (7 * 86400)
+#define KUBEADM_CP_CPUS      2
+#define KUBEADM_CP_MIB       1700
 #define EDIT_DISTANCE_MAXLEN 64
 
 /* Allocation failure aborts, as libvirt does since it moved to GLib: a parser that half-fails
@@ -118,6 +118,8 @@ struct YNode {
     size_t n_items;
     YPair *pairs;
     size_t n_pairs;
+    bool shared; /* an alias: text, items and pairs belong to the anchored node */
+    bool bad;    /* already reported (an alias to nowhere): stay quiet about it */
 };
 
 typedef struct YAnchor {
@@ -140,6 +142,7 @@ typedef struct NetAux {
 
 /* One entry of `nodes:` in the file, before count expansion. */
 typedef struct NodeEntry {
+    char *label; /* "node 'cp'", or "the node at line 5" when it has no usable name */
     LabLoc loc;
     LabLoc name_loc;
     LabLoc cpus_loc;
@@ -444,13 +447,25 @@ static int y_build(Ctx *c, struct fy_parser *fyp, YNode **ret_root)
         case FYET_ALIAS: {
             LabLoc loc = event_loc(c, ev);
             _cleanup_free_ char *name = token_text(ev->alias.anchor);
-            n = y_anchor_find(c, name);
-            if (!n) {
+            YNode *target = y_anchor_find(c, name);
+            if (!target) {
                 diag(c, loc, "alias '*%s' does not refer to an anchor defined before it", name);
                 /* an empty stand-in keeps the surrounding mapping whole */
                 n = y_new(c, Y_SCALAR, loc);
                 n->text = xstrdup("");
                 n->plain = true;
+                n->bad = true;
+            } else {
+                /* a shallow copy, so that problems with the value point at the alias */
+                n = y_new(c, target->type, loc);
+                n->text = target->text;
+                n->plain = target->plain;
+                n->items = target->items;
+                n->n_items = target->n_items;
+                n->pairs = target->pairs;
+                n->n_pairs = target->n_pairs;
+                n->bad = target->bad;
+                n->shared = true;
             }
             y_attach(stack, depth, n, &root);
             break;
@@ -475,8 +490,8 @@ static bool y_is_null(const YNode *n)
         return true;
     if (n->type != Y_SCALAR || !n->plain)
         return false;
-    return !*n->text || streq(n->text, "~") || streq(n->text, "null") ||
-           streq(n->text, "Null") || streq(n->text, "NULL");
+    return !*n->text || streq(n->text, "~") || streq(n->text, "null") || streq(n->text, "Null") ||
+           streq(n->text, "NULL");
 }
 
 static const char *y_kind(const YNode *n)
@@ -497,6 +512,8 @@ static const char *y_kind(const YNode *n)
 /* "WHAT must be EXPECTED, not VALUE". */
 static void diag_type(Ctx *c, const YNode *n, const char *what, const char *expected)
 {
+    if (n->bad)
+        return;
     if (n->type == Y_SCALAR && !y_is_null(n))
         diag(c, n->loc, "%s must be %s, not '%s'", what, expected, n->text);
     else
@@ -564,14 +581,19 @@ static bool y_want_seq(Ctx *c, const YNode *n, const char *what, const char *exp
     return true;
 }
 
-/* A non-empty scalar's text, or NULL after reporting what was expected. */
-static const char *y_str(Ctx *c, const YNode *n, const char *what)
+/* A non-empty scalar's text, or NULL after reporting that @what must be @expected. */
+static const char *y_text(Ctx *c, const YNode *n, const char *what, const char *expected)
 {
     if (n->type != Y_SCALAR || y_is_null(n)) {
-        diag_type(c, n, what, "a string");
+        diag_type(c, n, what, expected);
         return NULL;
     }
     return n->text;
+}
+
+static const char *y_str(Ctx *c, const YNode *n, const char *what)
+{
+    return y_text(c, n, what, "a string");
 }
 
 static bool y_uint(Ctx *c, const YNode *n, const char *what, uint64_t min, uint64_t max,
@@ -645,7 +667,7 @@ static int y_enum(Ctx *c, const YNode *n, const char *what, const char *const *n
 
 static bool y_ipv4(Ctx *c, const YNode *n, const char *what, uint32_t *ret)
 {
-    const char *s = y_str(c, n, what);
+    const char *s = y_text(c, n, what, "an IPv4 address such as '192.168.208.10'");
     if (!s)
         return false;
     if (addr_ipv4_parse(s, ret) < 0) {
@@ -658,7 +680,7 @@ static bool y_ipv4(Ctx *c, const YNode *n, const char *what, uint32_t *ret)
 static bool y_mac(Ctx *c, const YNode *n, const char *what, MacAddr *ret)
 {
     static const MacAddr zero;
-    const char *s = y_str(c, n, what);
+    const char *s = y_text(c, n, what, "a MAC address such as '52:54:00:12:34:56'");
     if (!s)
         return false;
     if (addr_mac_parse(s, ret) < 0) {
@@ -666,7 +688,9 @@ static bool y_mac(Ctx *c, const YNode *n, const char *what, MacAddr *ret)
         return false;
     }
     if (ret->b[0] & 1) {
-        diag(c, n->loc, "%s '%s' is a multicast address; a NIC needs a unicast one such as '52:54:00:12:34:56'",
+        diag(c, n->loc,
+             "%s '%s' is a multicast address; a NIC needs a unicast one such as "
+             "'52:54:00:12:34:56'",
              what, s);
         return false;
     }
@@ -681,12 +705,12 @@ static bool y_mac(Ctx *c, const YNode *n, const char *what, MacAddr *ret)
  * gateway and guests; anything larger is a typo). */
 static bool y_cidr(Ctx *c, const YNode *n, const char *what, Ipv4Net *ret)
 {
-    const char *s = y_str(c, n, what);
+    const char *s = y_text(c, n, what, "an IPv4 network such as '192.168.208.0/24'");
     if (!s)
         return false;
     int r = addr_cidr_parse(s, ret);
     if (r == -EDOM) {
-        /* host bits set: the syntax is fine, so suggest the network that contains it */
+        /* the syntax is fine: recover address and prefix to say what is wrong with them */
         char buf[IPV4_STRLEN], fixed[CIDR_STRLEN];
         const char *slash = strchr(s, '/');
         size_t len = (size_t)(slash - s);
@@ -694,15 +718,16 @@ static bool y_cidr(Ctx *c, const YNode *n, const char *what, Ipv4Net *ret)
         memcpy(buf, s, len);
         buf[len] = 0;
         (void)addr_ipv4_parse(buf, &a);
-        Ipv4Net net = {.prefix = (unsigned)strtoul(slash + 1, NULL, 10)};
-        net.addr = a & addr_netmask(net.prefix);
-        diag(c, n->loc, "%s '%s' has host bits set; did you mean '%s'?", what, s,
-             addr_cidr_format(&net, fixed));
-        return false;
-    }
-    if (r < 0) {
-        diag(c, n->loc, "%s '%s' is not an IPv4 network in CIDR notation such as '192.168.208.0/24'",
-             what, s);
+        ret->prefix = (unsigned)strtoul(slash + 1, NULL, 10);
+        ret->addr = a & addr_netmask(ret->prefix);
+        if (ret->prefix >= 8 && ret->prefix <= 30) {
+            diag(c, n->loc, "%s '%s' has host bits set; did you mean '%s'?", what, s,
+                 addr_cidr_format(ret, fixed));
+            return false;
+        }
+    } else if (r < 0) {
+        diag(c, n->loc,
+             "%s '%s' is not an IPv4 network in CIDR notation such as '192.168.208.0/24'", what, s);
         return false;
     }
     if (ret->prefix < 8 || ret->prefix > 30) {
@@ -753,8 +778,8 @@ static void check_os(Ctx *c, const YNode *n, char **ret)
     if (!s)
         return;
     if (!name_is_os(s)) {
-        diag(c, n->loc, "os '%s' is not an osinfo short id such as 'debian12', 'centos7.0' or 'win10'",
-             s);
+        diag(c, n->loc,
+             "os '%s' is not an osinfo short id such as 'debian12', 'centos7.0' or 'win10'", s);
         return;
     }
     *ret = xstrdup(s);
@@ -765,12 +790,16 @@ static void check_network_name(Ctx *c, const YNode *k)
     const char *s = k->text;
     if (strncmp(s, "vmnet", 5) == 0 && s[5] && strspn(s + 5, "0123456789") == strlen(s + 5)) {
         if ((s[5] == '0' && s[6]) || strlen(s + 5) > 3 || atoi(s + 5) > 255)
-            diag(c, k->loc, "network name '%s' is not a VMware network: use vmnet0 to vmnet255, without leading zeros",
+            diag(c, k->loc,
+                 "network name '%s' is not a VMware network: use vmnet0 to vmnet255, without "
+                 "leading zeros",
                  s);
         return;
     }
     if (!name_is_simple(s))
-        diag(c, k->loc, "network name '%s' must be vmnet0 to vmnet255, or start with a lower-case letter and contain only lower-case letters, digits and '-'",
+        diag(c, k->loc,
+             "network name '%s' must be vmnet0 to vmnet255, or start with a lower-case letter and "
+             "contain only lower-case letters, digits and '-'",
              s);
     else if (strlen(s) > NETWORK_NAME_MAX)
         diag(c, k->loc, "network name '%s' is longer than %d characters", s, NETWORK_NAME_MAX);
@@ -809,8 +838,7 @@ static const char *net_reserved_role(const LabNetwork *net, uint32_t ip)
 }
 
 /* A guest address on @net: inside the subnet and not one the address plan reserves. */
-static bool check_guest_ip(Ctx *c, const LabNetwork *net, uint32_t ip, LabLoc loc,
-                           const char *what)
+static bool check_guest_ip(Ctx *c, const LabNetwork *net, uint32_t ip, LabLoc loc, const char *what)
 {
     char a[IPV4_STRLEN], cidr[CIDR_STRLEN];
     const char *role;
@@ -860,35 +888,36 @@ static void parse_dhcp(Ctx *c, LabNetwork *net, const NetAux *aux, const YPair *
     const YNode *start = map_get(m, "start"), *end = map_get(m, "end");
     if (start || end) {
         uint32_t s = 0, e = 0;
-        bool ok = true;
-        if (!start || !end) {
+        char a[IPV4_STRLEN], b[IPV4_STRLEN], cidr[CIDR_STRLEN];
+        bool s_ok = start && y_ipv4(c, start, "dhcp start", &s);
+        bool e_ok = end && y_ipv4(c, end, "dhcp end", &e);
+        bool ok = s_ok && e_ok;
+
+        if (!start || !end)
             diag(c, m->loc, "the dhcp range of network '%s' needs both 'start' and 'end'",
                  net->name);
-            ok = false;
-        }
-        if (start && !y_ipv4(c, start, "dhcp start", &s))
-            ok = false;
-        if (end && !y_ipv4(c, end, "dhcp end", &e))
-            ok = false;
         if (!net->has_subnet && !aux->subnet_bad) {
-            diag(c, dp->key->loc, "network '%s' needs a 'subnet' when 'dhcp' gives a range, so the range can be checked",
+            diag(c, dp->key->loc,
+                 "network '%s' needs a 'subnet' when 'dhcp' gives a range, so the range can be "
+                 "checked",
                  net->name);
             ok = false;
         }
-        if (ok && net->has_subnet) {
-            char a[IPV4_STRLEN], b[IPV4_STRLEN], cidr[CIDR_STRLEN];
+        if (net->has_subnet) {
             addr_cidr_format(&net->subnet, cidr);
-            if (!addr_net_contains(&net->subnet, s)) {
+            if (s_ok && !addr_net_contains(&net->subnet, s)) {
                 diag(c, start->loc, "dhcp start '%s' is outside subnet '%s' of network '%s'",
                      addr_ipv4_format(s, a), cidr, net->name);
                 ok = false;
             }
-            if (!addr_net_contains(&net->subnet, e)) {
+            if (e_ok && !addr_net_contains(&net->subnet, e)) {
                 diag(c, end->loc, "dhcp end '%s' is outside subnet '%s' of network '%s'",
                      addr_ipv4_format(e, a), cidr, net->name);
                 ok = false;
             }
-            if (ok && s > e) {
+        }
+        if (ok && net->has_subnet) {
+            if (s > e) {
                 diag(c, start->loc, "dhcp range '%s' to '%s' is empty: 'start' comes after 'end'",
                      addr_ipv4_format(s, a), addr_ipv4_format(e, b));
                 ok = false;
@@ -920,14 +949,14 @@ static void parse_dhcp(Ctx *c, LabNetwork *net, const NetAux *aux, const YPair *
 
     const YNode *lease = map_get(m, "lease");
     if (lease) {
-        const char *s = y_str(c, lease, "dhcp lease");
+        const char *s = y_text(c, lease, "dhcp lease", "a duration such as '30m'");
         uint32_t secs = 0;
         if (!s)
             return;
         int r = lab_duration_parse(s, &secs);
         if (r == -EINVAL)
-            diag(c, lease->loc, "dhcp lease '%s' is not a duration such as '30m', '2h' or '1800' (seconds)",
-                 s);
+            diag(c, lease->loc,
+                 "dhcp lease '%s' is not a duration such as '30m', '2h' or '1800' (seconds)", s);
         else if (r < 0 || secs > LEASE_LIMIT_S)
             diag(c, lease->loc, "dhcp lease '%s' is longer than one week", s);
         else if (secs < LEASE_MIN_S)
@@ -947,7 +976,8 @@ static void parse_reservations(Ctx *c, size_t idx, const YPair *rp)
     if (!y_want_seq(c, rp->value, "'reservations'", "a list of {mac, ip} mappings"))
         return;
     if (aux->type_known && (net->type == VMNET_BRIDGED || net->type == VMNET_ISOLATED)) {
-        diag(c, rp->key->loc, "reservations need kvmlab's DHCP server, which %s network '%s' does not have",
+        diag(c, rp->key->loc,
+             "reservations need kvmlab's DHCP server, which %s network '%s' does not have",
              vmnet_type_to_string(net->type), net->name);
         return;
     }
@@ -958,7 +988,8 @@ static void parse_reservations(Ctx *c, size_t idx, const YPair *rp)
         const YNode *item = rp->value->items[i];
         if (!y_want_map(c, item, "a reservation", "a mapping with 'mac' and 'ip'")) {
             if (y_is_null(item))
-                diag(c, item->loc, "a reservation must be a mapping with 'mac' and 'ip', not an empty value");
+                diag(c, item->loc,
+                     "a reservation must be a mapping with 'mac' and 'ip', not an empty value");
             continue;
         }
         map_check_keys(c, item, keys, where);
@@ -987,7 +1018,8 @@ static void parse_port_forwards(Ctx *c, size_t idx, const YPair *fp)
     LabNetwork *net = &c->lab->networks[idx];
     _cleanup_free_ char *where = xasprintf("in a port forward of network '%s'", net->name);
 
-    if (!y_want_seq(c, fp->value, "'port_forwards'", "a list of {proto, host_port, node, port} mappings"))
+    if (!y_want_seq(c, fp->value, "'port_forwards'",
+                    "a list of {proto, host_port, node, port} mappings"))
         return;
     if (c->net_aux[idx].type_known && net->type != VMNET_NAT) {
         diag(c, fp->key->loc, "port forwards need NAT, and network '%s' is %s", net->name,
@@ -996,9 +1028,12 @@ static void parse_port_forwards(Ctx *c, size_t idx, const YPair *fp)
     }
     for (size_t i = 0; i < fp->value->n_items; i++) {
         const YNode *item = fp->value->items[i];
-        if (!y_want_map(c, item, "a port forward", "a mapping with 'host_port', 'node' and 'port'")) {
+        if (!y_want_map(c, item, "a port forward",
+                        "a mapping with 'host_port', 'node' and 'port'")) {
             if (y_is_null(item))
-                diag(c, item->loc, "a port forward must be a mapping with 'host_port', 'node' and 'port', not an empty value");
+                diag(c, item->loc,
+                     "a port forward must be a mapping with 'host_port', 'node' and 'port', not an "
+                     "empty value");
             continue;
         }
         map_check_keys(c, item, keys, where);
@@ -1048,8 +1083,8 @@ static void parse_port_forwards(Ctx *c, size_t idx, const YPair *fp)
 
 static void parse_network(Ctx *c, const YPair *np)
 {
-    static const char *const keys[] = {"type", "backend", "subnet", "dhcp", "reservations",
-                                       "port_forwards", "interface", NULL};
+    static const char *const keys[] = {"type",         "backend",       "subnet",    "dhcp",
+                                       "reservations", "port_forwards", "interface", NULL};
     Lab *lab = c->lab;
     size_t idx = lab->n_networks;
     LabNetwork *net = ARRAY_PUSH(lab->networks, lab->n_networks);
@@ -1092,8 +1127,8 @@ static void parse_network(Ctx *c, const YPair *np)
     bool bridged = aux->type_known && net->type == VMNET_BRIDGED;
     const YPair *p = map_pair(m, "subnet");
     if (p && bridged) {
-        diag(c, p->key->loc, "bridged network '%s' gets its addresses from the LAN; remove 'subnet'",
-             net->name);
+        diag(c, p->key->loc,
+             "bridged network '%s' gets its addresses from the LAN; remove 'subnet'", net->name);
         /* the rest of the file is checked as if it had none */
         aux->subnet_bad = true;
     } else if (p) {
@@ -1106,26 +1141,32 @@ static void parse_network(Ctx *c, const YPair *np)
 
     const YNode *iface = map_get(m, "interface");
     if (iface && aux->type_known && !bridged) {
-        diag(c, map_pair(m, "interface")->key->loc, "'interface' only applies to bridged networks, and network '%s' is %s",
-             net->name, vmnet_type_to_string(net->type));
+        diag(c, map_pair(m, "interface")->key->loc,
+             "'interface' only applies to bridged networks, and network '%s' is %s", net->name,
+             vmnet_type_to_string(net->type));
     } else if (iface) {
         const char *s = y_str(c, iface, "'interface'");
         if (s && !ifname_is_valid(s))
-            diag(c, iface->loc, "interface '%s' is not a Linux interface name (at most %d characters, no '/', ':' or blanks)",
+            diag(c, iface->loc,
+                 "interface '%s' is not a Linux interface name (at most %d characters, no '/', ':' "
+                 "or blanks)",
                  s, IFNAME_MAX);
         else if (s)
             net->interface = xstrdup(s);
     } else if (bridged) {
-        diag(c, m->loc, "bridged network '%s' needs 'interface', the host NIC or bridge to attach to",
+        diag(c, m->loc,
+             "bridged network '%s' needs 'interface', the host NIC or bridge to attach to",
              net->name);
     }
 
     p = map_pair(m, "dhcp");
     if (p && !y_is_null(p->value) && aux->type_known &&
         (net->type == VMNET_BRIDGED || net->type == VMNET_ISOLATED)) {
-        diag(c, p->key->loc, net->type == VMNET_BRIDGED
-                                     ? "bridged network '%s' uses the LAN's DHCP server; remove 'dhcp'"
-                                     : "isolated network '%s' has no DHCP server; remove 'dhcp' or use type 'hostonly'",
+        diag(c, p->key->loc,
+             net->type == VMNET_BRIDGED
+                     ? "bridged network '%s' uses the LAN's DHCP server; remove 'dhcp'"
+                     : "isolated network '%s' has no DHCP server; remove 'dhcp' or use type "
+                       "'hostonly'",
              net->name);
     } else if (p) {
         parse_dhcp(c, net, aux, p);
@@ -1134,7 +1175,9 @@ static void parse_network(Ctx *c, const YPair *np)
     if (net->has_subnet && net->subnet.prefix != 24 && !range_given && aux->type_known &&
         (net->type == VMNET_NAT || net->type == VMNET_HOSTONLY)) {
         char cidr[CIDR_STRLEN];
-        diag(c, aux->subnet_loc, "subnet '%s' of network '%s' is not a /24, so the default DHCP pool (.128 to .254) does not apply; give 'dhcp' with 'start' and 'end'",
+        diag(c, aux->subnet_loc,
+             "subnet '%s' of network '%s' is not a /24, so the default DHCP pool (.128 to .254) "
+             "does not apply; give 'dhcp' with 'start' and 'end'",
              addr_cidr_format(&net->subnet, cidr), net->name);
     }
 
@@ -1167,7 +1210,9 @@ static void parse_image(Ctx *c, const YPair *ip)
     img->name = xstrdup(ip->key->text);
     img->loc = ip->key->loc;
     if (!name_is_image(img->name))
-        diag(c, ip->key->loc, "image name '%s' must start with a lower-case letter or digit and contain only lower-case letters, digits, '.', '_' and '-'",
+        diag(c, ip->key->loc,
+             "image name '%s' must start with a lower-case letter or digit and contain only "
+             "lower-case letters, digits, '.', '_' and '-'",
              img->name);
 
     _cleanup_free_ char *what = xasprintf("image '%s'", img->name);
@@ -1200,8 +1245,8 @@ static void parse_image(Ctx *c, const YPair *ip)
         const char *s = y_str(c, src->value, swhat);
         if (s && img->kind == LAB_IMAGE_URL && strncmp(s, "http://", 7) != 0 &&
             strncmp(s, "https://", 8) != 0 && strncmp(s, "file://", 7) != 0)
-            diag(c, src->value->loc, "image URL '%s' must start with 'http://', 'https://' or 'file://'",
-                 s);
+            diag(c, src->value->loc,
+                 "image URL '%s' must start with 'http://', 'https://' or 'file://'", s);
         else if (s)
             img->source = xstrdup(s);
     }
@@ -1219,8 +1264,8 @@ static void parse_image(Ctx *c, const YPair *ip)
                 *q = (char)tolower((unsigned char)*q);
         }
     } else if (src && img->kind == LAB_IMAGE_URL) {
-        diag(c, src->key->loc, "image '%s' comes from a URL and needs 'sha256' to verify the download",
-             img->name);
+        diag(c, src->key->loc,
+             "image '%s' comes from a URL and needs 'sha256' to verify the download", img->name);
     }
 
     const YNode *os = map_get(m, "os");
@@ -1256,7 +1301,7 @@ static const char **names_of(const Lab *lab, char kind)
     size_t n = kind == 'n' ? lab->n_networks : kind == 'i' ? lab->n_images : lab->n_nodes;
     const char **v = xcalloc(n + 1, sizeof(*v));
     for (size_t i = 0; i < n; i++)
-        v[i] = kind == 'n' ? lab->networks[i].name
+        v[i] = kind == 'n'   ? lab->networks[i].name
                : kind == 'i' ? lab->images[i].name
                              : lab->nodes[i].name;
     return v;
@@ -1264,7 +1309,7 @@ static const char **names_of(const Lab *lab, char kind)
 
 static void parse_memory(Ctx *c, const YNode *n, uint64_t *ret_mib)
 {
-    const char *s = y_str(c, n, "'memory'");
+    const char *s = y_text(c, n, "'memory'", "a number of MiB or a size such as '2G'");
     uint64_t mib;
     if (!s)
         return;
@@ -1300,10 +1345,11 @@ static void parse_memory(Ctx *c, const YNode *n, uint64_t *ret_mib)
         *ret_mib = mib;
 }
 
-static void parse_disks(Ctx *c, const YNode *seq, const char *machine, LabNode *tmpl)
+static void parse_disks(Ctx *c, const YNode *seq, const NodeEntry *e, const char *machine,
+                        LabNode *tmpl)
 {
     static const char *const keys[] = {"size", "bus", NULL};
-    _cleanup_free_ char *where = xasprintf("in a disk of node '%s'", tmpl->name);
+    _cleanup_free_ char *where = xasprintf("in a disk of %s", e->label);
 
     if (!y_want_seq(c, seq, "'disks'", "a list of {size, bus} mappings"))
         return;
@@ -1321,7 +1367,7 @@ static void parse_disks(Ctx *c, const YNode *seq, const char *machine, LabNode *
             diag(c, item->loc, "a disk needs a 'size' such as '20G'");
             ok = false;
         } else {
-            const char *s = y_str(c, size, "disk size");
+            const char *s = y_text(c, size, "disk size", "a size such as '20G'");
             int r = s ? lab_size_parse(s, &d.size_bytes) : 0;
             ok = false;
             if (!s)
@@ -1331,7 +1377,9 @@ static void parse_disks(Ctx *c, const YNode *seq, const char *machine, LabNode *
             else if (r < 0 || d.size_bytes > DISK_MAX_BYTES)
                 diag(c, size->loc, "disk size '%s' is larger than 64 TiB", s);
             else if (d.size_bytes < DISK_MIN_BYTES)
-                diag(c, size->loc, "disk size '%s' is smaller than 1 MiB (a plain number counts bytes; add a unit such as 'G')",
+                diag(c, size->loc,
+                     "disk size '%s' is smaller than 1 MiB (a plain number counts bytes; add a "
+                     "unit such as 'G')",
                      s);
             else
                 ok = true;
@@ -1341,8 +1389,8 @@ static void parse_disks(Ctx *c, const YNode *seq, const char *machine, LabNode *
             if (b < 0) {
                 ok = false;
             } else if (streq(bus_names[b], "ide") && machine_is_q35(machine)) {
-                diag(c, bus->loc, "machine '%s' (q35) has no IDE bus; use 'sata' or 'virtio' for this disk",
-                     machine);
+                diag(c, bus->loc,
+                     "machine '%s' has no IDE bus; use 'sata' or 'virtio' for this disk", machine);
                 ok = false;
             } else {
                 d.bus = xstrdup(bus_names[b]);
@@ -1361,11 +1409,10 @@ typedef struct NicLocs {
     LabLoc mac;
 } NicLocs;
 
-static void parse_nics(Ctx *c, const YNode *seq, const NodeEntry *e, LabNode *tmpl,
-                       NicLocs **locs)
+static void parse_nics(Ctx *c, const YNode *seq, const NodeEntry *e, LabNode *tmpl, NicLocs **locs)
 {
     static const char *const keys[] = {"network", "ip", "mac", NULL};
-    _cleanup_free_ char *where = xasprintf("in a NIC of node '%s'", tmpl->name);
+    _cleanup_free_ char *where = xasprintf("in a NIC of %s", e->label);
     const Lab *lab = c->lab;
 
     if (!y_want_seq(c, seq, "'networks'", "a list of network names or {network, ip, mac} mappings"))
@@ -1393,19 +1440,22 @@ static void parse_nics(Ctx *c, const YNode *seq, const NodeEntry *e, LabNode *tm
         if (!net) {
             _cleanup_free_ const char **names = names_of(lab, 'n');
             if (lab->n_networks == 0)
-                diag(c, netn->loc, "node '%s' is attached to undefined network '%s'; the lab defines no networks",
-                     tmpl->name, name);
+                diag(c, netn->loc,
+                     "%s is attached to undefined network '%s'; the lab defines no networks",
+                     e->label, name);
             else
                 diag_suggest(c, netn->loc, closest(name, names),
-                             "node '%s' is attached to undefined network '%s'", tmpl->name, name);
+                             "%s is attached to undefined network '%s'", e->label, name);
             ok = false;
         }
         if (ip && y_ipv4(c, ip, "IP", &nic.ip)) {
             char a[IPV4_STRLEN];
             addr_ipv4_format(nic.ip, a);
             if (e->count > 1) {
-                diag(c, ip->loc, "node '%s' has count %u, so all its copies would share IP '%s'; remove 'ip' or list the nodes one by one",
-                     tmpl->name, e->count, a);
+                diag(c, ip->loc,
+                     "%s has count %u, so all its copies would share IP '%s'; remove 'ip' "
+                     "or list the nodes one by one",
+                     e->label, e->count, a);
                 ok = false;
             } else if (net && !net->has_subnet) {
                 if (!c->net_aux[net_idx].subnet_bad)
@@ -1420,8 +1470,10 @@ static void parse_nics(Ctx *c, const YNode *seq, const NodeEntry *e, LabNode *tm
         }
         if (mac && y_mac(c, mac, "MAC", &nic.mac)) {
             if (e->count > 1) {
-                diag(c, mac->loc, "node '%s' has count %u, so all its copies would share MAC '%s'; remove 'mac' or list the nodes one by one",
-                     tmpl->name, e->count, mac->text);
+                diag(c, mac->loc,
+                     "%s has count %u, so all its copies would share MAC '%s'; remove 'mac' "
+                     "or list the nodes one by one",
+                     e->label, e->count, mac->text);
                 ok = false;
             }
             nic.has_mac = true;
@@ -1479,7 +1531,7 @@ static void node_expand(Ctx *c, const LabNode *tmpl, const NicLocs *locs, unsign
             nic->mac = addr_mac_derive(lab->name ? lab->name : "", n->name, (unsigned)i);
         use_mac(c, &nic->mac, locs[i].mac,
                 nic->has_mac ? xasprintf("node '%s'", n->name)
-                             : xasprintf("the MAC derived for node '%s' NIC %zu", n->name, i));
+                             : xasprintf("node '%s' (derived for NIC %zu)", n->name, i));
         if (nic->has_ip) {
             const LabNetwork *net = lab_find_network(lab, nic->network);
             use_ip(c, (size_t)(net - lab->networks), nic->ip, locs[i].ip,
@@ -1490,7 +1542,7 @@ static void node_expand(Ctx *c, const LabNode *tmpl, const NicLocs *locs, unsign
 
 static void parse_node(Ctx *c, const YNode *m)
 {
-    static const char *const keys[] = {"name", "count", "role", "image", "os", "machine",
+    static const char *const keys[] = {"name", "count",  "role",  "image",    "os", "machine",
                                        "cpus", "memory", "disks", "networks", NULL};
     Lab *lab = c->lab;
     NodeEntry *e = ARRAY_PUSH(c->entries, c->n_entries);
@@ -1502,6 +1554,7 @@ static void parse_node(Ctx *c, const YNode *m)
     e->loc = m->loc;
     e->first = lab->n_nodes;
     e->count = 1;
+    e->label = xasprintf("the node at line %d", m->loc.line);
     if (m->type != Y_MAP) {
         diag_type(c, m, "a node", "a mapping with at least 'name' and 'image'");
         return;
@@ -1512,7 +1565,11 @@ static void parse_node(Ctx *c, const YNode *m)
     if (!name)
         diag(c, m->loc, "a node needs a 'name'");
     tmpl.name = xstrdup(s ? s : "");
-    _cleanup_free_ char *where = s ? xasprintf("in node '%s'", s) : xstrdup("in a node");
+    if (s) {
+        free(e->label);
+        e->label = xasprintf("node '%s'", s);
+    }
+    _cleanup_free_ char *where = xasprintf("in %s", e->label);
     map_check_keys(c, m, keys, where);
 
     if ((v = map_get(m, "count")) && y_uint(c, v, "'count'", 1, NODE_COUNT_MAX, &u)) {
@@ -1520,14 +1577,19 @@ static void parse_node(Ctx *c, const YNode *m)
         e->count = (unsigned)u;
     }
     if (s) {
-        e->name_loc = name->loc;
+        /* a node repeated by an alias is reported where the alias is, not at its anchor */
+        e->name_loc = m->shared ? m->loc : name->loc;
         int suffix = e->has_count ? snprintf(NULL, 0, "-%u", e->count) : 0;
         if (!name_is_simple(s) || s[strlen(s) - 1] == '-')
-            diag(c, name->loc, "node name '%s' must start with a lower-case letter, contain only lower-case letters, digits and '-', and not end with '-'",
+            diag(c, name->loc,
+                 "node name '%s' must start with a lower-case letter, contain only lower-case "
+                 "letters, digits and '-', and not end with '-'",
                  s);
         else if (strlen(s) + (size_t)suffix > NODE_NAME_MAX)
-            diag(c, name->loc, suffix ? "node name '%s' is too long: with its '-N' suffix it must fit in %d characters"
-                                      : "node name '%s' is longer than %d characters",
+            diag(c, name->loc,
+                 suffix ? "node name '%s' is too long: with its '-N' suffix it must fit in %d "
+                          "characters"
+                        : "node name '%s' is longer than %d characters",
                  s, NODE_NAME_MAX);
     }
     if ((v = map_get(m, "role"))) {
@@ -1537,24 +1599,26 @@ static void parse_node(Ctx *c, const YNode *m)
     }
 
     if (!(v = map_get(m, "image"))) {
-        diag(c, m->loc, "node '%s' needs an 'image'", tmpl.name);
+        diag(c, m->loc, "%s needs an 'image'", e->label);
     } else if ((s = y_str(c, v, "node 'image'"))) {
         tmpl.image = xstrdup(s);
         if (!lab_find_image(lab, s)) {
             _cleanup_free_ const char **names = names_of(lab, 'i');
             if (lab->n_images == 0)
-                diag(c, v->loc, "node '%s' uses undefined image '%s'; the lab defines no images",
-                     tmpl.name, s);
+                diag(c, v->loc, "%s uses undefined image '%s'; the lab defines no images", e->label,
+                     s);
             else
-                diag_suggest(c, v->loc, closest(s, names), "node '%s' uses undefined image '%s'",
-                             tmpl.name, s);
+                diag_suggest(c, v->loc, closest(s, names), "%s uses undefined image '%s'", e->label,
+                             s);
         }
     }
     if ((v = map_get(m, "os")))
         check_os(c, v, &tmpl.os);
     if ((v = map_get(m, "machine")) && (s = y_str(c, v, "'machine'"))) {
         if (!machine_is_valid(s))
-            diag(c, v->loc, "machine '%s' is not a PC machine type: use 'pc', 'q35' or a versioned 'pc-q35-*' or 'pc-i440fx-*'",
+            diag(c, v->loc,
+                 "machine '%s' is not a PC machine type: use 'pc', 'q35' or a versioned 'pc-q35-*' "
+                 "or 'pc-i440fx-*'",
                  s);
         else
             tmpl.machine = xstrdup(s);
@@ -1569,7 +1633,7 @@ static void parse_node(Ctx *c, const YNode *m)
         parse_memory(c, v, &tmpl.memory_mib);
     }
     if ((v = map_get(m, "disks")))
-        parse_disks(c, v, tmpl.machine, &tmpl);
+        parse_disks(c, v, e, tmpl.machine, &tmpl);
     if ((v = map_get(m, "networks")))
         parse_nics(c, v, e, &tmpl, &locs);
 
@@ -1610,7 +1674,8 @@ static void parse_kubernetes(Ctx *c, const YNode *m)
     const YNode *v;
     const char *s;
 
-    if (!y_want_map(c, m, "'kubernetes'", "a mapping with 'version', 'pod_subnet', 'service_subnet' and 'bootstrap'"))
+    if (!y_want_map(c, m, "'kubernetes'",
+                    "a mapping with 'version', 'pod_subnet', 'service_subnet' and 'bootstrap'"))
         return;
     k->present = true;
     k->loc = m->loc;
@@ -1618,7 +1683,8 @@ static void parse_kubernetes(Ctx *c, const YNode *m)
     /* YAML reads 1.31 as a float; the scalar text as written is what we want */
     if ((v = map_get(m, "version")) && (s = y_str(c, v, "kubernetes 'version'"))) {
         if (!version_is_valid(s))
-            diag(c, v->loc, "kubernetes version '%s' must be MAJOR.MINOR or MAJOR.MINOR.PATCH, such as '1.31'",
+            diag(c, v->loc,
+                 "kubernetes version '%s' must be MAJOR.MINOR or MAJOR.MINOR.PATCH, such as '1.31'",
                  s);
         else
             k->version = xstrdup(s);
@@ -1650,7 +1716,8 @@ static void check_overlaps(Ctx *c)
         for (size_t j = 0; ni->has_subnet && j < i; j++) {
             const LabNetwork *nj = &lab->networks[j];
             if (nj->has_subnet && addr_net_overlaps(&ni->subnet, &nj->subnet)) {
-                diag(c, c->net_aux[i].subnet_loc, "subnet '%s' of network '%s' overlaps subnet '%s' of network '%s'",
+                diag(c, c->net_aux[i].subnet_loc,
+                     "subnet '%s' of network '%s' overlaps subnet '%s' of network '%s'",
                      addr_cidr_format(&ni->subnet, a), ni->name, addr_cidr_format(&nj->subnet, b),
                      nj->name);
                 break;
@@ -1702,7 +1769,9 @@ static void check_forwards(Ctx *c)
                     streq(lab->nodes[c->entries[j].first].base_name, pf->node))
                     base = &c->entries[j];
             if (base) {
-                diag(c, fa->node_loc, "port forward targets '%s', which has count %u; name one of its copies, such as '%s'",
+                diag(c, fa->node_loc,
+                     "port forward targets '%s', which has count %u; name one of its copies, such "
+                     "as '%s'",
                      pf->node, base->count, lab->nodes[base->first].name);
             } else {
                 _cleanup_free_ const char **names = names_of(lab, 'o');
@@ -1714,7 +1783,9 @@ static void check_forwards(Ctx *c)
             for (size_t j = 0; j < node->n_nics && !attached; j++)
                 attached = streq(node->nics[j].network, net->name);
             if (!attached)
-                diag(c, fa->node_loc, "port forward on network '%s' targets node '%s', which has no NIC on that network",
+                diag(c, fa->node_loc,
+                     "port forward on network '%s' targets node '%s', which has no NIC on that "
+                     "network",
                      net->name, pf->node);
         }
         for (size_t j = 0; j < i; j++) {
@@ -1722,7 +1793,8 @@ static void check_forwards(Ctx *c)
             const LabNetwork *other = &lab->networks[fb->net];
             const LabPortForward *pg = &other->port_forwards[fb->pf];
             if (pg->proto == pf->proto && pg->host_port == pf->host_port) {
-                diag(c, fa->host_port_loc, "host port %s/%u is already forwarded by network '%s' at line %d",
+                diag(c, fa->host_port_loc,
+                     "host port %s/%u is already forwarded by network '%s' at line %d",
                      lab_proto_to_string(pf->proto), pf->host_port, other->name,
                      fb->host_port_loc.line);
                 break;
@@ -1762,7 +1834,9 @@ static void check_duplicates(Ctx *c)
         qsort(c->macs, c->n_macs, sizeof(*c->macs), mac_use_cmp);
     for (size_t i = 0; i < c->n_macs; i++) {
         for (size_t j = 0; j < i; j++) {
-            if (addr_mac_equal(&c->macs[i].mac, &c->macs[j].mac)) {
+            /* copies of one name derive one MAC: that is the duplicate name, reported below */
+            if (addr_mac_equal(&c->macs[i].mac, &c->macs[j].mac) &&
+                !streq(c->macs[i].owner, c->macs[j].owner)) {
                 diag(c, c->macs[i].loc, "MAC '%s' of %s is already used by %s at line %d",
                      addr_mac_format(&c->macs[i].mac, s), c->macs[i].owner, c->macs[j].owner,
                      c->macs[j].loc.line);
@@ -1775,7 +1849,8 @@ static void check_duplicates(Ctx *c)
     for (size_t i = 0; i < c->n_ips; i++) {
         for (size_t j = 0; j < i; j++) {
             if (c->ips[i].net == c->ips[j].net && c->ips[i].ip == c->ips[j].ip) {
-                diag(c, c->ips[i].loc, "IP '%s' of %s on network '%s' is already used by %s at line %d",
+                diag(c, c->ips[i].loc,
+                     "IP '%s' of %s on network '%s' is already used by %s at line %d",
                      addr_ipv4_format(c->ips[i].ip, s), c->ips[i].owner,
                      lab->networks[c->ips[i].net].name, c->ips[j].owner, c->ips[j].loc.line);
                 break;
@@ -1814,14 +1889,17 @@ static void check_kubernetes(Ctx *c)
         any_cp = true;
         /* kubeadm's preflight refuses these; say so now rather than after a boot */
         if (n->cpus < KUBEADM_CP_CPUS)
-            diag(c, en->cpus_loc.line ? en->cpus_loc : en->loc, "control-plane node '%s' needs at least %d CPUs for kubeadm, not %u",
-                 n->base_name, KUBEADM_CP_CPUS, n->cpus);
+            diag(c, en->cpus_loc.line ? en->cpus_loc : en->loc,
+                 "%s needs at least %d CPUs as a kubeadm control plane, not %u", en->label,
+                 KUBEADM_CP_CPUS, n->cpus);
         if (n->memory_mib < KUBEADM_CP_MIB)
-            diag(c, en->memory_loc.line ? en->memory_loc : en->loc, "control-plane node '%s' needs at least %d MiB of memory for kubeadm, not %" PRIu64,
-                 n->base_name, KUBEADM_CP_MIB, n->memory_mib);
+            diag(c, en->memory_loc.line ? en->memory_loc : en->loc,
+                 "%s needs at least %d MiB of memory as a kubeadm control plane, not %" PRIu64,
+                 en->label, KUBEADM_CP_MIB, n->memory_mib);
     }
     if (!any_cp)
-        diag(c, c->k8s_bootstrap_loc, "kubernetes 'bootstrap: true' needs at least one node with role 'control-plane'");
+        diag(c, c->k8s_bootstrap_loc,
+             "kubernetes 'bootstrap: true' needs at least one node with role 'control-plane'");
 }
 
 /* ---- the lab ---------------------------------------------------------------------------- */
@@ -1832,10 +1910,13 @@ static void check_lab_name(Ctx *c, const YNode *v)
     if (!s)
         return;
     if (!name_is_simple(s))
-        diag(c, v->loc, "lab name '%s' must start with a lower-case letter and contain only lower-case letters, digits and '-'",
+        diag(c, v->loc,
+             "lab name '%s' must start with a lower-case letter and contain only lower-case "
+             "letters, digits and '-'",
              s);
     else if (strlen(s) > LAB_NAME_MAX)
-        diag(c, v->loc, "lab name '%s' is longer than %d characters; it prefixes every object the lab makes",
+        diag(c, v->loc,
+             "lab name '%s' is longer than %d characters; it prefixes every object the lab makes",
              s, LAB_NAME_MAX);
     /* kept even when invalid, so derived MACs and messages still have a name */
     c->lab->name = xstrdup(s);
@@ -1843,8 +1924,8 @@ static void check_lab_name(Ctx *c, const YNode *v)
 
 static void parse_lab(Ctx *c, const YNode *root)
 {
-    static const char *const keys[] = {"lab", "connect", "networks", "images", "nodes",
-                                       "kubernetes", NULL};
+    static const char *const keys[] = {"lab",   "connect",    "networks", "images",
+                                       "nodes", "kubernetes", NULL};
     const YNode *v;
 
     if (!root || y_is_null(root)) {
@@ -1858,15 +1939,15 @@ static void parse_lab(Ctx *c, const YNode *root)
     map_check_keys(c, root, keys, "in the lab");
 
     if (!(v = map_get(root, "lab")))
-        diag(c, root->loc, "the lab needs 'lab', its name");
+        diag(c, root->loc, "the lab file needs 'lab', the lab's name");
     else
         check_lab_name(c, v);
 
     const char *s;
     if ((v = map_get(root, "connect")) && (s = y_str(c, v, "'connect'"))) {
         if (!streq(s, "sandbox") && !strstr(s, "://"))
-            diag(c, v->loc, "connect '%s' must be 'sandbox' or a libvirt URI such as 'qemu:///system'",
-                 s);
+            diag(c, v->loc,
+                 "connect '%s' must be 'sandbox' or a libvirt URI such as 'qemu:///system'", s);
         else
             c->lab->connect = xstrdup(s);
     }
@@ -1910,9 +1991,11 @@ static void ctx_clear(Ctx *c)
         free(c->diags[i].message);
     free(c->diags);
     for (size_t i = 0; i < c->n_ynodes; i++) {
-        free(c->ynodes[i]->text);
-        free(c->ynodes[i]->items);
-        free(c->ynodes[i]->pairs);
+        if (!c->ynodes[i]->shared) {
+            free(c->ynodes[i]->text);
+            free(c->ynodes[i]->items);
+            free(c->ynodes[i]->pairs);
+        }
         free(c->ynodes[i]);
     }
     free(c->ynodes);
@@ -1920,6 +2003,8 @@ static void ctx_clear(Ctx *c)
         free(c->anchors[i].name);
     free(c->anchors);
     free(c->net_aux);
+    for (size_t i = 0; i < c->n_entries; i++)
+        free(c->entries[i].label);
     free(c->entries);
     free(c->forwards);
     for (size_t i = 0; i < c->n_macs; i++)
@@ -1949,7 +2034,8 @@ static void diags_sort(LabDiag *v, size_t n)
     }
 }
 
-/* As lab_load_file(), from memory; @name is used in diagnostics and as Lab.file. */
+/* As lab_load_file(), from memory; @name is used in diagnostics and as Lab.file. @ret may be
+ * NULL to only validate. */
 int lab_load_string(const char *name, const char *text, size_t len, Lab **ret, LabDiags *diags,
                     Error *err)
 {
@@ -2009,7 +2095,7 @@ int lab_load_string(const char *name, const char *text, size_t len, Lab **ret, L
             c.n_diags = 0;
         }
         r = -EINVAL;
-    } else {
+    } else if (ret) {
         *ret = steal_pointer(&c.lab);
     }
 

@@ -169,6 +169,30 @@ static void metadata_write(FILE *f, const VmnetSpec *s, const char *hash, const 
     fputs("  </metadata>\n", f);
 }
 
+/* The DHCP range with its lease time, at indentation @level. */
+static void range_write(FILE *f, const VmnetSpec *s, int level)
+{
+    char a[IPV4_STRLEN], b[IPV4_STRLEN];
+    indent(f, level);
+    fprintf(f, "<range start='%s' end='%s'>\n", addr_ipv4_format(s->dhcp_start, a),
+            addr_ipv4_format(s->dhcp_end, b));
+    lease_write(f, s->lease_seconds, level + 1);
+    indent(f, level);
+    fputs("</range>\n", f);
+}
+
+/* The <range> element virNetworkUpdate() takes to replace the DHCP range (lease included). */
+char *vmnet_libvirt_dhcp_range_format(const VmnetSpec *s)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    range_write(f, s, 0);
+    return memstream_finish(f, &buf, true);
+}
+
 /*
  * The addresses, DHCP and dnsmasq options. nat: N.1 first (the host's source address), then
  * N.2 with the DHCP range, and options that hand N.2 out as router and DNS (dnsmasq would
@@ -176,7 +200,7 @@ static void metadata_write(FILE *f, const VmnetSpec *s, const char *hash, const 
  */
 static void ip_write(FILE *f, const VmnetSpec *s)
 {
-    char a[IPV4_STRLEN], b[IPV4_STRLEN];
+    char a[IPV4_STRLEN];
     uint32_t dhcp_ip = s->type == VMNET_NAT ? s->gateway_ip : s->host_ip;
 
     if (s->type == VMNET_NAT)
@@ -184,10 +208,7 @@ static void ip_write(FILE *f, const VmnetSpec *s)
                 s->subnet.prefix);
     fprintf(f, "  <ip address='%s' prefix='%u'>\n", addr_ipv4_format(dhcp_ip, a), s->subnet.prefix);
     fputs("    <dhcp>\n", f);
-    fprintf(f, "      <range start='%s' end='%s'>\n", addr_ipv4_format(s->dhcp_start, a),
-            addr_ipv4_format(s->dhcp_end, b));
-    lease_write(f, s->lease_seconds, 4);
-    fputs("      </range>\n", f);
+    range_write(f, s, 3);
     for (size_t i = 0; i < s->n_hosts; i++)
         dhcp_host_write(f, &s->hosts[i], 3);
     fputs("    </dhcp>\n", f);
@@ -273,9 +294,10 @@ int vmnet_libvirt_xml_format(const VmnetSpec *s, char **ret, Error *err)
     }
     fputs("</network>\n", f);
 
-    if (!memstream_finish(f, &buf, false))
+    char *out = memstream_finish(f, &buf, false);
+    if (!out)
         return error_set(err, -ENOMEM, "Out of memory");
-    *ret = steal_pointer(&buf);
+    *ret = out;
     return 0;
 }
 
@@ -335,8 +357,8 @@ int vmnet_owner_parse(const char *xml, VmnetOwner *ret, Error *err)
         size_t n = strlen(msg);
         while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
             n--;
-        return error_set(err, -EINVAL, "Cannot parse the XML document: %.*s (line %d)", (int)n,
-                         msg, ctxt->lastError.line);
+        return error_set(err, -EINVAL, "Cannot parse the XML document: %.*s (line %d)", (int)n, msg,
+                         ctxt->lastError.line);
     }
 
     for (xmlNode *md = xmlDocGetRootElement(doc)->children; md; md = md->next) {

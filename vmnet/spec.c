@@ -40,8 +40,8 @@ char *vmnet_object_name(const char *lab, const char *key)
     return s;
 }
 
-/* "<lab>-<key>" when that is a valid interface name of at most 15 characters, otherwise "kl"
- * followed by 12 hex digits of a hash of lab and key (14 characters). New string. */
+/* "<lab>-<key>" when that is a valid interface name of at most 11 characters, otherwise "kl"
+ * followed by 9 hex digits of a hash of lab and key (11 characters). New string. */
 char *vmnet_bridge_name(const char *lab, const char *key)
 {
     _cleanup_free_ char *name = vmnet_object_name(lab, key);
@@ -49,12 +49,14 @@ char *vmnet_bridge_name(const char *lab, const char *key)
 
     if (!name)
         return NULL;
-    if (ifname_valid(name))
+    /* libvirt names a helper device "<bridge>-nic" and shortens it past 15 characters, so two
+     * long bridge names could share one: readable names only up to 11 characters */
+    if (ifname_valid(name) && strlen(name) <= VMNET_BRIDGE_READABLE_MAX)
         return steal_pointer(&name);
     uint64_t h = hash_fnv1a_str(HASH_FNV_INIT, "kvmlab-bridge");
     h = hash_fnv1a_str(h, lab);
     h = hash_fnv1a_str(h, key);
-    if (asprintf(&s, "kl%012" PRIx64, h >> 16) < 0)
+    if (asprintf(&s, "kl%09" PRIx64, h >> 28) < 0)
         return NULL;
     return s;
 }
@@ -126,10 +128,12 @@ static int hosts_add(VmnetSpec *s, const char *name, const MacAddr *mac, uint32_
     for (size_t i = 0; i < s->n_hosts; i++) {
         const VmnetHost *h = &s->hosts[i];
         if (h->ip == ip)
-            return error_set(err, -EEXIST, "Address '%s' on network '%s' is given to both %s and %s",
-                             ipbuf, s->key, host_owner(h, other, sizeof(other)), what);
+            return error_set(err, -EEXIST,
+                             "Address '%s' on network '%s' is given to both %s and %s", ipbuf,
+                             s->key, host_owner(h, other, sizeof(other)), what);
         if (addr_mac_equal(&h->mac, mac))
-            return error_set(err, -EEXIST, "MAC address '%s' on network '%s' is given to both %s and %s",
+            return error_set(err, -EEXIST,
+                             "MAC address '%s' on network '%s' is given to both %s and %s",
                              addr_mac_format(mac, macbuf), s->key,
                              host_owner(h, other, sizeof(other)), what);
     }
@@ -188,8 +192,8 @@ static int hosts_build(VmnetSpec *s, const Lab *lab, const LabNetwork *net, Erro
     int r;
 
     for (size_t i = 0; i < net->n_reservations; i++) {
-        r = hosts_add(s, NULL, &net->reservations[i].mac, net->reservations[i].ip,
-                      "a reservation", err);
+        r = hosts_add(s, NULL, &net->reservations[i].mac, net->reservations[i].ip, "a reservation",
+                      err);
         if (r < 0)
             return r;
     }
@@ -212,7 +216,7 @@ static int hosts_build(VmnetSpec *s, const Lab *lab, const LabNetwork *net, Erro
         const LabNode *node = &lab->nodes[i];
         for (size_t j = 0; j < node->n_nics; j++) {
             const LabNic *nic = &node->nics[j];
-            uint32_t ip;
+            uint32_t ip = 0;
             if (nic->has_ip || strcmp(nic->network, net->name) != 0)
                 continue;
             r = static_address_pick(s, node->name, (unsigned)j, lo, hi, &ip, err);
@@ -227,10 +231,19 @@ static int hosts_build(VmnetSpec *s, const Lab *lab, const LabNetwork *net, Erro
     return 0;
 }
 
-/* Networks without DHCP get no host entries, but fixed node addresses must still fit. */
-static int static_ips_check(const VmnetSpec *s, const Lab *lab, Error *err)
+/* Networks without DHCP get no host entries, but fixed node addresses must still fit; DHCP
+ * settings on them would be silently lost, so they are refused. */
+static int static_ips_check(const VmnetSpec *s, const Lab *lab, const LabNetwork *net, Error *err)
 {
     char ipbuf[IPV4_STRLEN], netbuf[CIDR_STRLEN];
+    const char *what = net->n_reservations   ? "reservations"
+                       : net->has_dhcp_range ? "a DHCP range"
+                       : net->lease_seconds  ? "a lease time"
+                                             : NULL;
+
+    if (what)
+        return error_set(err, -EINVAL, "Network '%s' of type '%s' has no DHCP, so %s cannot apply",
+                         s->key, vmnet_type_to_string(s->type), what);
 
     for (size_t i = 0; i < lab->n_nodes; i++) {
         const LabNode *node = &lab->nodes[i];
@@ -277,22 +290,25 @@ static int forwards_build(VmnetSpec *s, const Lab *lab, const LabNetwork *net, E
                              "need a 'nat' network",
                              proto, pf->host_port, s->key, vmnet_type_to_string(s->type));
         if (!node)
-            return error_set(err, -EINVAL, "Port forward '%s/%u' targets node '%s', which does not exist",
-                             proto, pf->host_port, pf->node);
+            return error_set(err, -EINVAL,
+                             "Port forward '%s/%u' targets node '%s', which does not exist", proto,
+                             pf->host_port, pf->node);
         for (size_t j = 0; j < node->n_nics && !nic; j++)
             if (strcmp(node->nics[j].network, s->key) == 0)
                 nic = &node->nics[j];
         if (!nic)
-            return error_set(err, -EINVAL,
-                             "Port forward '%s/%u' targets node '%s', which has no NIC on network '%s'",
-                             proto, pf->host_port, pf->node, s->key);
+            return error_set(
+                    err, -EINVAL,
+                    "Port forward '%s/%u' targets node '%s', which has no NIC on network '%s'",
+                    proto, pf->host_port, pf->node, s->key);
 
         const VmnetHost *h = NULL;
         for (size_t k = 0; k < s->n_hosts && !h; k++)
             if (addr_mac_equal(&s->hosts[k].mac, &nic->mac))
                 h = &s->hosts[k];
         if (!h) /* every NIC on a nat network has a host entry: a bug if we get here */
-            return error_set(err, -EINVAL, "Port forward '%s/%u': node '%s' has no address on network '%s'",
+            return error_set(err, -EINVAL,
+                             "Port forward '%s/%u': node '%s' has no address on network '%s'",
                              proto, pf->host_port, pf->node, s->key);
 
         VmnetForward *f = &s->forwards[s->n_forwards];
@@ -349,8 +365,7 @@ static int plan_apply(VmnetSpec *s, const LabNetwork *net, Error *err)
                          "Lease time '%us' of network '%s' is shorter than the 2 minutes dnsmasq "
                          "accepts",
                          s->lease_seconds, s->key);
-    s->max_lease_seconds =
-            s->lease_seconds > LAB_MAX_LEASE_S ? s->lease_seconds : LAB_MAX_LEASE_S;
+    s->max_lease_seconds = s->lease_seconds > LAB_MAX_LEASE_S ? s->lease_seconds : LAB_MAX_LEASE_S;
     return 0;
 }
 
@@ -359,8 +374,8 @@ static int plan_apply(VmnetSpec *s, const LabNetwork *net, Error *err)
  * none. Stores a new spec in *ret (free with vmnet_spec_free()); 0 or a negative errno with
  * @err set.
  */
-int vmnet_spec_build(const Lab *lab, const LabNetwork *net, const Ipv4Net *subnet,
-                     VmnetSpec **ret, Error *err)
+int vmnet_spec_build(const Lab *lab, const LabNetwork *net, const Ipv4Net *subnet, VmnetSpec **ret,
+                     Error *err)
 {
     _cleanup_(vmnet_spec_freep) VmnetSpec *s = calloc(1, sizeof(*s));
     char netbuf[CIDR_STRLEN];
@@ -381,7 +396,8 @@ int vmnet_spec_build(const Lab *lab, const LabNetwork *net, const Ipv4Net *subne
         s->subnet_picked = true;
         s->subnet = *subnet;
     }
-    if (s->has_subnet && (s->subnet.prefix > 32 || (s->subnet.addr & ~addr_netmask(s->subnet.prefix))))
+    if (s->has_subnet &&
+        (s->subnet.prefix > 32 || (s->subnet.addr & ~addr_netmask(s->subnet.prefix))))
         return error_set(err, -EINVAL, "Subnet '%s' of network '%s' has host bits set",
                          addr_cidr_format(&s->subnet, netbuf), s->key);
 
@@ -411,12 +427,12 @@ int vmnet_spec_build(const Lab *lab, const LabNetwork *net, const Ipv4Net *subne
         /* until kvmlab makes its own bridge for a NIC, guests join the named bridge itself */
         if (!(s->bridge = strdup(net->interface)))
             return error_set(err, -ENOMEM, "Out of memory");
-        r = static_ips_check(s, lab, err);
+        r = static_ips_check(s, lab, net, err);
         if (r < 0)
             return r;
         break;
     case VMNET_ISOLATED:
-        r = static_ips_check(s, lab, err);
+        r = static_ips_check(s, lab, net, err);
         if (r < 0)
             return r;
         break;
@@ -434,9 +450,19 @@ int vmnet_spec_build(const Lab *lab, const LabNetwork *net, const Ipv4Net *subne
     return 0;
 }
 
-/* The canonical text; see vmnet.h and the format notes in the test data. Only facts that the
- * realised network carries are listed: an isolated or bridged network's subnet only validates
- * static node addresses, so changing it must not re-create anything. */
+/*
+ * The canonical text (see vmnet.h), one "key=value" line per fact in this order, a line only
+ * when it applies:
+ *   type=, backend=, name=, bridge=,
+ *   subnet=, host=, gateway= (nat), dhcp=START-END      (nat, hostonly)
+ *   interface=                                          (bridged)
+ *   domain=, live.lease=SECONDS, live.max-lease=SECONDS (nat, hostonly)
+ *   live.host=MAC,IP,NAME-or-"-"                        (one per host, sorted by IP)
+ * Only facts the realised network carries are listed: an isolated or bridged network's subnet
+ * only validates static node addresses, a picked subnet is the same network as one written in
+ * the file, and port forwards are firewall rules (vmnet_forwards_format()), so none of those
+ * changes may re-create the network.
+ */
 char *vmnet_spec_format(const VmnetSpec *s)
 {
     char *buf = NULL;

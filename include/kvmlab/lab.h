@@ -192,7 +192,7 @@ const char *vmnet_backend_to_string(VmnetBackend b);
 const char *lab_proto_to_string(LabProto p);
 const char *lab_role_to_string(LabRole r);
 
-/* Parse "30m", "2h", "1800" (seconds), "1d". 0 or -EINVAL. */
+/* Parse "30m", "2h", "1800" (seconds), "1d", "1h30m". 0, -EINVAL, or -ERANGE past 32 bits. */
 int lab_duration_parse(const char *s, uint32_t *ret_seconds);
 /* Parse "20G", "512M", "1T", "1048576" (bytes), binary units. 0 or -EINVAL/-ERANGE. */
 int lab_size_parse(const char *s, uint64_t *ret_bytes);

@@ -19,6 +19,8 @@
  */
 
 #define VMNET_IFNAMSIZ 16
+/* longest readable bridge name: libvirt appends "-nic" to it for a helper device */
+#define VMNET_BRIDGE_READABLE_MAX 11
 
 typedef struct VmnetHost {
     char *name; /* node name (DNS host entry <name>.<lab>.lab and DHCP host name); may be NULL */

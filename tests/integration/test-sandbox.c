@@ -160,7 +160,7 @@ static void test_stale_pidfile(void **state)
         skip();
     Error err = ERROR_INIT;
     /* a pid file naming some other process must not be mistaken for our daemon */
-    char dir[4096], pidfile[4096];
+    char dir[4096], pidfile[4200];
     snprintf(dir, sizeof(dir), "%s", sb->dir);
     assert_int_equal(mkdir(dir, 0700) == 0 || errno == EEXIST, 1);
     snprintf(pidfile, sizeof(pidfile), "%s/libvirtd.pid", dir);

@@ -1,0 +1,598 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * lab.yaml -> Lab: the README example gives the right model; every validation rule has a bad
+ * file under tests/data/lab-parse/ whose diagnostics are compared with a golden .out file
+ * (KVMLAB_REGENERATE=1 rewrites them; review the diff); the ok-*.yaml files must be accepted.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "golden.h"
+#include "kvmlab/lab.h"
+
+static char *source_path(const char *rel)
+{
+    const char *root = getenv("KVMLAB_SOURCE_ROOT");
+    char *p = NULL;
+    if (asprintf(&p, "%s/%s", root && *root ? root : KVMLAB_SOURCE_ROOT, rel) < 0)
+        return NULL;
+    return p;
+}
+
+static uint32_t ip(const char *s)
+{
+    uint32_t a = 0;
+    assert_int_equal(addr_ipv4_parse(s, &a), 0);
+    return a;
+}
+
+static void assert_net(const Ipv4Net *n, const char *cidr)
+{
+    char buf[CIDR_STRLEN];
+    assert_string_equal(addr_cidr_format(n, buf), cidr);
+}
+
+static void assert_mac(const MacAddr *m, const char *s)
+{
+    char buf[MAC_STRLEN];
+    assert_string_equal(addr_mac_format(m, buf), s);
+}
+
+/* Load tests/data/lab-parse/<name> under its bare name, so goldens do not depend on paths. */
+static int load_case(const char *name, Lab **ret, LabDiags *diags)
+{
+    char rel[256];
+    snprintf(rel, sizeof(rel), "lab-parse/%s", name);
+    char *text = golden_read(rel);
+    assert_non_null(text);
+    Error err = ERROR_INIT;
+    int r = lab_load_string(name, text, strlen(text), ret, diags, &err);
+    assert_false(error_is_set(&err));
+    free(text);
+    return r;
+}
+
+static int load_text(const char *text, Lab **ret, LabDiags *diags)
+{
+    Error err = ERROR_INIT;
+    int r = lab_load_string("inline.yaml", text, strlen(text), ret, diags, &err);
+    assert_false(error_is_set(&err));
+    return r;
+}
+
+/* Parse text that must be accepted, failing with its diagnostics otherwise. */
+static Lab *load_ok(const char *text)
+{
+    Lab *lab = NULL;
+    LabDiags d = {0};
+    int r = load_text(text, &lab, &d);
+    if (r != 0) {
+        char *s = lab_diags_format(&d);
+        fprintf(stderr, "unexpected diagnostics:\n%s", s);
+        free(s);
+    }
+    assert_int_equal(r, 0);
+    assert_int_equal(d.n, 0);
+    assert_non_null(lab);
+    lab_diags_clear(&d);
+    return lab;
+}
+
+/* Parse text that must be refused; returns the formatted diagnostics. */
+static char *load_bad(const char *text)
+{
+    Lab *lab = NULL;
+    LabDiags d = {0};
+    assert_int_equal(load_text(text, &lab, &d), -EINVAL);
+    assert_null(lab);
+    assert_true(d.n > 0);
+    char *s = lab_diags_format(&d);
+    lab_diags_clear(&d);
+    return s;
+}
+
+static void test_example(void **state)
+{
+    char *path = source_path("examples/kvmlab.yaml");
+    Lab *lab = NULL;
+    LabDiags d = {0};
+    Error err = ERROR_INIT;
+
+    assert_int_equal(lab_load_file(path, &lab, &d, &err), 0);
+    assert_int_equal(d.n, 0);
+    assert_non_null(lab);
+    assert_string_equal(lab->file, path);
+    assert_string_equal(lab->name, "cka");
+    assert_string_equal(lab->connect, "sandbox");
+
+    /* networks, in file order */
+    assert_int_equal(lab->n_networks, 4);
+    const LabNetwork *n8 = lab_find_network(lab, "vmnet8");
+    assert_ptr_equal(n8, &lab->networks[0]);
+    assert_int_equal(n8->type, VMNET_NAT);
+    assert_int_equal(n8->backend, VMNET_BACKEND_LIBVIRT);
+    assert_true(n8->has_subnet);
+    assert_net(&n8->subnet, "192.168.208.0/24");
+    assert_false(n8->has_dhcp_range);
+    assert_int_equal(n8->lease_seconds, 0);
+    assert_int_equal(n8->n_port_forwards, 1);
+    assert_int_equal(n8->port_forwards[0].proto, LAB_PROTO_TCP);
+    assert_int_equal(n8->port_forwards[0].host_port, 2222);
+    assert_string_equal(n8->port_forwards[0].node, "cp");
+    assert_int_equal(n8->port_forwards[0].port, 22);
+    assert_int_equal(n8->port_forwards[0].loc.line, 7);
+    assert_int_equal(n8->loc.line, 4);
+    assert_int_equal(n8->loc.col, 3);
+
+    const LabNetwork *n1 = lab_find_network(lab, "vmnet1");
+    assert_int_equal(n1->type, VMNET_HOSTONLY);
+    assert_net(&n1->subnet, "192.168.201.0/24");
+    assert_null(n1->interface);
+
+    const LabNetwork *n0 = lab_find_network(lab, "vmnet0");
+    assert_int_equal(n0->type, VMNET_BRIDGED);
+    assert_false(n0->has_subnet);
+    assert_string_equal(n0->interface, "lan0");
+
+    const LabNetwork *n5 = lab_find_network(lab, "vmnet5");
+    assert_int_equal(n5->type, VMNET_NAT);
+    assert_net(&n5->subnet, "10.55.0.0/24");
+    assert_true(n5->has_dhcp_range);
+    assert_int_equal(n5->dhcp_start, ip("10.55.0.100"));
+    assert_int_equal(n5->dhcp_end, ip("10.55.0.200"));
+    assert_int_equal(n5->lease_seconds, 1800);
+    assert_int_equal(n5->n_reservations, 1);
+    assert_mac(&n5->reservations[0].mac, "52:54:00:aa:bb:01");
+    assert_int_equal(n5->reservations[0].ip, ip("10.55.0.10"));
+    assert_null(lab_find_network(lab, "vmnet9"));
+
+    /* images */
+    assert_int_equal(lab->n_images, 1);
+    const LabImage *img = lab_find_image(lab, "debian12");
+    assert_non_null(img);
+    assert_int_equal(img->kind, LAB_IMAGE_BUILD);
+    assert_string_equal(img->source, "debian-12");
+    assert_null(img->os);
+    assert_null(img->sha256);
+
+    /* nodes, expanded: count 2 gives worker-1 and worker-2 */
+    assert_int_equal(lab->n_nodes, 4);
+    assert_string_equal(lab->nodes[0].name, "cp");
+    assert_string_equal(lab->nodes[1].name, "old");
+    assert_string_equal(lab->nodes[2].name, "worker-1");
+    assert_string_equal(lab->nodes[3].name, "worker-2");
+    assert_null(lab_find_node(lab, "worker"));
+
+    const LabNode *cp = lab_find_node(lab, "cp");
+    assert_string_equal(cp->base_name, "cp");
+    assert_int_equal(cp->index, 0);
+    assert_int_equal(cp->role, LAB_ROLE_CONTROL_PLANE);
+    assert_string_equal(cp->image, "debian12");
+    assert_int_equal(cp->cpus, 2);
+    assert_int_equal(cp->memory_mib, 2048);
+    assert_int_equal(cp->n_disks, 1);
+    assert_int_equal(cp->disks[0].size_bytes, 20ULL << 30);
+    assert_null(cp->disks[0].bus);
+    assert_int_equal(cp->n_nics, 2);
+    assert_string_equal(cp->nics[0].network, "vmnet8");
+    assert_false(cp->nics[0].has_ip);
+    assert_false(cp->nics[0].has_mac);
+    assert_string_equal(cp->nics[1].network, "vmnet1");
+    assert_true(cp->nics[1].has_ip);
+    assert_int_equal(cp->nics[1].ip, ip("192.168.201.10"));
+
+    const LabNode *old = lab_find_node(lab, "old");
+    assert_int_equal(old->role, LAB_ROLE_NONE);
+    assert_string_equal(old->os, "centos7.0");
+    assert_string_equal(old->machine, "pc");
+    assert_int_equal(old->cpus, LAB_DEFAULT_CPUS);
+    assert_int_equal(old->memory_mib, LAB_DEFAULT_MEMORY_MIB);
+    assert_int_equal(old->n_disks, 0);
+    assert_int_equal(old->n_nics, 1);
+
+    for (unsigned i = 1; i <= 2; i++) {
+        const LabNode *w = &lab->nodes[1 + i];
+        assert_string_equal(w->base_name, "worker");
+        assert_int_equal(w->index, i);
+        assert_int_equal(w->role, LAB_ROLE_WORKER);
+        assert_int_equal(w->memory_mib, 1536);
+        assert_int_equal(w->cpus, 1);
+        assert_int_equal(w->n_disks, 2);
+        assert_int_equal(w->disks[0].size_bytes, 20ULL << 30);
+        assert_null(w->disks[0].bus);
+        assert_int_equal(w->disks[1].size_bytes, 5ULL << 30);
+        assert_string_equal(w->disks[1].bus, "sata");
+        assert_int_equal(w->n_nics, 2);
+        assert_int_equal(w->loc.line, 22);
+    }
+
+    /* every NIC has a MAC derived from lab, node and index, and they all differ */
+    MacAddr macs[16];
+    size_t n_macs = 0;
+    for (size_t i = 0; i < lab->n_nodes; i++) {
+        const LabNode *node = &lab->nodes[i];
+        for (size_t j = 0; j < node->n_nics; j++) {
+            MacAddr want = addr_mac_derive("cka", node->name, (unsigned)j);
+            assert_true(addr_mac_equal(&node->nics[j].mac, &want));
+            assert_int_equal(node->nics[j].mac.b[0], 0x52);
+            assert_int_equal(node->nics[j].mac.b[1], 0x54);
+            assert_int_equal(node->nics[j].mac.b[2], 0x00);
+            for (size_t k = 0; k < n_macs; k++)
+                assert_false(addr_mac_equal(&macs[k], &node->nics[j].mac));
+            macs[n_macs++] = node->nics[j].mac;
+        }
+    }
+    assert_int_equal(n_macs, 7);
+
+    assert_true(lab->kubernetes.present);
+    assert_string_equal(lab->kubernetes.version, "1.31");
+    assert_true(lab->kubernetes.has_pod_subnet);
+    assert_net(&lab->kubernetes.pod_subnet, "10.244.0.0/16");
+    assert_false(lab->kubernetes.has_service_subnet);
+    assert_true(lab->kubernetes.bootstrap);
+
+    lab_free(lab);
+    free(path);
+}
+
+/* The same file gives the same MACs: a re-created node keeps its lease. */
+static void test_example_stable(void **state)
+{
+    char *path = source_path("examples/kvmlab.yaml");
+    Lab *a = NULL, *b = NULL;
+    Error err = ERROR_INIT;
+    assert_int_equal(lab_load_file(path, &a, NULL, &err), 0);
+    assert_int_equal(lab_load_file(path, &b, NULL, &err), 0);
+    for (size_t i = 0; i < a->n_nodes; i++)
+        for (size_t j = 0; j < a->nodes[i].n_nics; j++)
+            assert_true(addr_mac_equal(&a->nodes[i].nics[j].mac, &b->nodes[i].nics[j].mac));
+    lab_free(a);
+    lab_free(b);
+    free(path);
+
+    /* another lab name gives other MACs */
+    Lab *x = load_ok("lab: one\nnetworks: {vmnet8: {type: nat}}\nimages: {i: {build: d}}\n"
+                     "nodes: [{name: n, image: i, networks: [vmnet8]}]\n");
+    Lab *y = load_ok("lab: two\nnetworks: {vmnet8: {type: nat}}\nimages: {i: {build: d}}\n"
+                     "nodes: [{name: n, image: i, networks: [vmnet8]}]\n");
+    assert_false(addr_mac_equal(&x->nodes[0].nics[0].mac, &y->nodes[0].nics[0].mac));
+    lab_free(x);
+    lab_free(y);
+}
+
+static void test_networks_example(void **state)
+{
+    char *path = source_path("examples/networks.yaml");
+    Lab *lab = NULL;
+    LabDiags d = {0};
+    Error err = ERROR_INIT;
+
+    assert_int_equal(lab_load_file(path, &lab, &d, &err), 0);
+    assert_string_equal(lab->name, "netdemo");
+    assert_string_equal(lab->connect, "sandbox");
+    assert_int_equal(lab->n_networks, 3);
+    assert_int_equal(lab->n_nodes, 0);
+    assert_int_equal(lab->n_images, 0);
+    assert_int_equal(lab_find_network(lab, "vmnet8")->type, VMNET_NAT);
+    assert_net(&lab_find_network(lab, "vmnet8")->subnet, "192.168.208.0/24");
+    assert_int_equal(lab_find_network(lab, "vmnet1")->type, VMNET_HOSTONLY);
+    assert_net(&lab_find_network(lab, "vmnet1")->subnet, "192.168.201.0/24");
+    const LabNetwork *n2 = lab_find_network(lab, "vmnet2");
+    assert_int_equal(n2->type, VMNET_ISOLATED);
+    assert_false(n2->has_subnet);
+    assert_false(lab->kubernetes.present);
+    lab_free(lab);
+    free(path);
+}
+
+static void test_missing_file(void **state)
+{
+    Lab *lab = NULL;
+    LabDiags d = {0};
+    Error err = ERROR_INIT;
+
+    assert_int_equal(lab_load_file("/nonexistent/lab.yaml", &lab, &d, &err), -ENOENT);
+    assert_null(lab);
+    assert_int_equal(d.n, 0);
+    assert_true(error_is_set(&err));
+    assert_non_null(strstr(err.message, "'/nonexistent/lab.yaml'"));
+    error_clear(&err);
+}
+
+/* A syntax error in a real file is located under the path the user gave. */
+static void test_file_syntax_error(void **state)
+{
+    char *path = source_path("tests/data/lab-parse/syntax-error.yaml");
+    Lab *lab = NULL;
+    LabDiags d = {0};
+    Error err = ERROR_INIT;
+
+    assert_int_equal(lab_load_file(path, &lab, &d, &err), -EINVAL);
+    assert_false(error_is_set(&err));
+    assert_int_equal(d.n, 1);
+    assert_string_equal(d.file, path);
+    assert_int_equal(d.items[0].loc.line, 4);
+    char *s = lab_diags_format(&d);
+    assert_true(strncmp(s, path, strlen(path)) == 0);
+    assert_non_null(strstr(s, ":4:"));
+    free(s);
+    lab_diags_clear(&d);
+    free(path);
+}
+
+/* Every problem of a file is reported, in file order. */
+static void test_many_problems(void **state)
+{
+    Lab *lab = NULL;
+    LabDiags d = {0};
+
+    assert_int_equal(load_case("many-problems.yaml", &lab, &d), -EINVAL);
+    assert_null(lab);
+    assert_true(d.n >= 15);
+    for (size_t i = 1; i < d.n; i++)
+        assert_true(d.items[i - 1].loc.line <= d.items[i].loc.line);
+    /* one from each section, so a walker that stops early is caught */
+    char *s = lab_diags_format(&d);
+    assert_non_null(strstr(s, "many-problems.yaml:1:6: lab name 'Many'"));
+    assert_non_null(strstr(s, "did you mean 'networks'?"));
+    assert_non_null(strstr(s, "did you mean '192.168.208.0/24'?"));
+    assert_non_null(strstr(s, "undefined node 'ghost'"));
+    assert_non_null(strstr(s, "bridged network 'vmnet0' needs 'interface'"));
+    assert_non_null(strstr(s, "undefined image 'bsae'; did you mean 'base'?"));
+    assert_non_null(strstr(s, "undefined network 'vmnet7'; did you mean 'vmnet8'?"));
+    assert_non_null(strstr(s, "disk size 'huge'"));
+    assert_non_null(strstr(s, "unknown key 'cni'"));
+    free(s);
+    lab_diags_clear(&d);
+}
+
+/* A reused LabDiags holds only the new file's problems. */
+static void test_diags_reused(void **state)
+{
+    Lab *lab = NULL;
+    LabDiags d = {0};
+
+    assert_int_equal(load_case("many-problems.yaml", &lab, &d), -EINVAL);
+    assert_int_equal(load_case("connect.yaml", &lab, &d), -EINVAL);
+    assert_int_equal(d.n, 1);
+    assert_string_equal(d.file, "connect.yaml");
+    lab_diags_clear(&d);
+    lab_diags_clear(&d);
+}
+
+static void test_wide_subnet_model(void **state)
+{
+    Lab *lab = NULL;
+    LabDiags d = {0};
+
+    assert_int_equal(load_case("ok-wide-subnet.yaml", &lab, &d), 0);
+    const LabNetwork *n = lab_find_network(lab, "lab-net");
+    assert_int_equal(n->backend, VMNET_BACKEND_BRIDGE);
+    assert_net(&n->subnet, "10.20.0.0/16");
+    assert_true(n->has_dhcp_range);
+    assert_int_equal(n->dhcp_start, ip("10.20.1.0"));
+    assert_int_equal(n->dhcp_end, ip("10.20.1.255"));
+    assert_int_equal(n->lease_seconds, 5400);
+    assert_int_equal(n->port_forwards[0].proto, LAB_PROTO_UDP);
+    const LabImage *img = lab_find_image(lab, "dns");
+    assert_int_equal(img->kind, LAB_IMAGE_URL);
+    assert_string_equal(img->source, "https://example.org/dns.qcow2");
+    assert_string_equal(img->sha256,
+                        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+    const LabNode *node = lab_find_node(lab, "dns");
+    assert_string_equal(node->machine, "pc-q35-8.2");
+    assert_int_equal(node->disks[0].size_bytes, 512ULL << 20);
+    assert_string_equal(node->disks[0].bus, "scsi");
+    assert_int_equal(node->disks[1].size_bytes, 1ULL << 40);
+    assert_true(node->nics[0].has_mac);
+    assert_mac(&node->nics[0].mac, "52:54:00:00:00:53");
+    assert_int_equal(node->nics[0].ip, ip("10.20.0.53"));
+    assert_false(node->nics[1].has_mac);
+    assert_string_equal(lab->kubernetes.version, "1.30");
+    assert_false(lab->kubernetes.bootstrap);
+    lab_free(lab);
+}
+
+/* Values YAML would read as numbers keep the text as written. */
+static void test_scalar_text(void **state)
+{
+    Lab *lab = load_ok("lab: v\nkubernetes: {version: 1.30}\n");
+    assert_string_equal(lab->kubernetes.version, "1.30");
+    lab_free(lab);
+
+    lab = load_ok("lab: m\nimages: {i: {build: d}}\n"
+                  "nodes: [{name: a, image: i, memory: 4G}, {name: b, image: i, memory: \"3072\"},"
+                  " {name: c, image: i, memory: 512MiB}]\n");
+    assert_int_equal(lab->nodes[0].memory_mib, 4096);
+    assert_int_equal(lab->nodes[1].memory_mib, 3072);
+    assert_int_equal(lab->nodes[2].memory_mib, 512);
+    lab_free(lab);
+}
+
+/* A node with count may only be reached by its expanded names. */
+static void test_count_names(void **state)
+{
+    Lab *lab = load_ok(
+            "lab: c\nnetworks: {vmnet8: {type: nat, port_forwards: "
+            "[{host_port: 2201, node: w-1, port: 22}, {host_port: 2202, node: w-2, port: 22}]}}\n"
+            "images: {i: {build: d}}\n"
+            "nodes: [{name: w, count: 2, image: i, networks: [vmnet8]},"
+            " {name: one, count: 1, image: i}]\n");
+    assert_int_equal(lab->n_nodes, 3);
+    assert_string_equal(lab->nodes[2].name, "one-1");
+    assert_int_equal(lab->nodes[2].index, 1);
+    lab_free(lab);
+
+    char *s = load_bad("lab: c\nnetworks: {vmnet8: {type: nat, port_forwards: "
+                       "[{host_port: 2201, node: one, port: 22}]}}\n"
+                       "images: {i: {build: d}}\nnodes: [{name: one, count: 1, image: i, networks: "
+                       "[vmnet8]}]\n");
+    assert_string_equal(s, "inline.yaml:2:72: port forward targets 'one', which has count 1; name "
+                           "one of its copies, such as 'one-1'\n");
+    free(s);
+}
+
+/* libfyaml must not print anything itself: only cli/ prints. */
+static void test_quiet(void **state)
+{
+    fflush(stderr);
+    FILE *saved = stderr;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    stderr = mem;
+    char *s = load_bad("lab: x\nnetworks: [\n");
+    stderr = saved;
+    fclose(mem);
+    assert_int_equal(len, 0);
+    assert_non_null(strstr(s, "invalid YAML"));
+    free(s);
+    free(buf);
+}
+
+static void test_bad_case(void **state)
+{
+    const char *name = *state;
+    char file[128], out[160];
+    Lab *lab = NULL;
+    LabDiags d = {0};
+
+    snprintf(file, sizeof(file), "%s.yaml", name);
+    snprintf(out, sizeof(out), "lab-parse/%s.out", name);
+    assert_int_equal(load_case(file, &lab, &d), -EINVAL);
+    assert_null(lab);
+    assert_true(d.n > 0);
+    for (size_t i = 0; i < d.n; i++) {
+        assert_true(d.items[i].loc.line > 0);
+        assert_true(d.items[i].loc.col > 0);
+    }
+    char *s = lab_diags_format(&d);
+    assert_int_equal(golden_check(out, s), 0);
+    free(s);
+    lab_diags_clear(&d);
+}
+
+static void test_ok_case(void **state)
+{
+    const char *name = *state;
+    char file[128];
+    Lab *lab = NULL;
+    LabDiags d = {0};
+
+    snprintf(file, sizeof(file), "%s.yaml", name);
+    int r = load_case(file, &lab, &d);
+    if (r != 0) {
+        char *s = lab_diags_format(&d);
+        fprintf(stderr, "%s", s);
+        free(s);
+    }
+    assert_int_equal(r, 0);
+    assert_non_null(lab);
+    assert_int_equal(d.n, 0);
+    lab_free(lab);
+}
+
+/* Every file under tests/data/lab-parse/: *.yaml with a golden .out, ok-*.yaml accepted. */
+#define BAD_CASES(X)                                                                               \
+    X("alias-unknown")                                                                             \
+    X("bridged")                                                                                   \
+    X("connect")                                                                                   \
+    X("dhcp-no-subnet")                                                                            \
+    X("dhcp-range")                                                                                \
+    X("duplicates")                                                                                \
+    X("empty")                                                                                     \
+    X("images")                                                                                    \
+    X("isolated")                                                                                  \
+    X("kubernetes")                                                                                \
+    X("kubernetes-cp-small")                                                                       \
+    X("lab-missing")                                                                               \
+    X("lab-name")                                                                                  \
+    X("lab-name-long")                                                                             \
+    X("many-problems")                                                                             \
+    X("multi-doc")                                                                                 \
+    X("network-names")                                                                             \
+    X("network-type")                                                                              \
+    X("node-networks")                                                                             \
+    X("nodes")                                                                                     \
+    X("not-a-mapping")                                                                             \
+    X("overlap")                                                                                   \
+    X("port-forwards")                                                                             \
+    X("reservations")                                                                              \
+    X("subnet-invalid")                                                                            \
+    X("subnet-not-24")                                                                             \
+    X("syntax-error")                                                                              \
+    X("syntax-indent")                                                                             \
+    X("unknown-keys")                                                                              \
+    X("wrong-types")                                                                               \
+    X("wrong-types-values")
+#define OK_CASES(X)                                                                                \
+    X("ok-anchors")                                                                                \
+    X("ok-minimal")                                                                                \
+    X("ok-small-cp-no-bootstrap")                                                                  \
+    X("ok-wide-subnet")
+
+#define NAME(n) n ".yaml",
+static const char *const case_files[] = {BAD_CASES(NAME) OK_CASES(NAME)};
+
+/* A case file that is not in the lists above would never run: refuse it. */
+static void test_cases_listed(void **state)
+{
+    char *dir = golden_path("lab-parse");
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    size_t n = 0;
+
+    assert_non_null(d);
+    while ((de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+        if (len < 5 || strcmp(de->d_name + len - 5, ".yaml") != 0)
+            continue;
+        bool listed = false;
+        for (size_t i = 0; i < sizeof(case_files) / sizeof(case_files[0]); i++)
+            listed = listed || strcmp(case_files[i], de->d_name) == 0;
+        if (!listed)
+            fprintf(stderr, "tests/data/lab-parse/%s is not listed in %s\n", de->d_name, __FILE__);
+        assert_true(listed);
+        n++;
+    }
+    closedir(d);
+    assert_int_equal(n, sizeof(case_files) / sizeof(case_files[0]));
+    free(dir);
+}
+
+#define BAD(n) {"bad/" n, test_bad_case, NULL, NULL, (void *)n},
+#define OK(n)  {"ok/" n, test_ok_case, NULL, NULL, (void *)n},
+
+int main(void)
+{
+    /* one macro expansion per line */
+    /* clang-format off */
+    const struct CMUnitTest tests[] = {
+            BAD_CASES(BAD)
+            OK_CASES(OK)
+            cmocka_unit_test(test_example),
+            cmocka_unit_test(test_example_stable),
+            cmocka_unit_test(test_networks_example),
+            cmocka_unit_test(test_missing_file),
+            cmocka_unit_test(test_file_syntax_error),
+            cmocka_unit_test(test_many_problems),
+            cmocka_unit_test(test_diags_reused),
+            cmocka_unit_test(test_wide_subnet_model),
+            cmocka_unit_test(test_scalar_text),
+            cmocka_unit_test(test_count_names),
+            cmocka_unit_test(test_quiet),
+            cmocka_unit_test(test_cases_listed),
+    };
+    /* clang-format on */
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
