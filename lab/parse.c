@@ -1295,15 +1295,23 @@ static bool machine_is_q35(const char *s)
     return s && (streq(s, "q35") || strncmp(s, "pc-q35", 6) == 0);
 }
 
+typedef enum NameKind {
+    NAMES_NETWORKS,
+    NAMES_IMAGES,
+    NAMES_NODES,
+} NameKind;
+
 /* The names of all networks, images or nodes, NULL-terminated, for did-you-mean. */
-static const char **names_of(const Lab *lab, char kind)
+static const char **names_of(const Lab *lab, NameKind kind)
 {
-    size_t n = kind == 'n' ? lab->n_networks : kind == 'i' ? lab->n_images : lab->n_nodes;
+    size_t n = kind == NAMES_NETWORKS ? lab->n_networks
+               : kind == NAMES_IMAGES ? lab->n_images
+                                      : lab->n_nodes;
     const char **v = xcalloc(n + 1, sizeof(*v));
     for (size_t i = 0; i < n; i++)
-        v[i] = kind == 'n'   ? lab->networks[i].name
-               : kind == 'i' ? lab->images[i].name
-                             : lab->nodes[i].name;
+        v[i] = kind == NAMES_NETWORKS ? lab->networks[i].name
+               : kind == NAMES_IMAGES ? lab->images[i].name
+                                      : lab->nodes[i].name;
     return v;
 }
 
@@ -1438,7 +1446,7 @@ static void parse_nics(Ctx *c, const YNode *seq, const NodeEntry *e, LabNode *tm
         const LabNetwork *net = lab_find_network(lab, name);
         size_t net_idx = net ? (size_t)(net - lab->networks) : 0;
         if (!net) {
-            _cleanup_free_ const char **names = names_of(lab, 'n');
+            _cleanup_free_ const char **names = names_of(lab, NAMES_NETWORKS);
             if (lab->n_networks == 0)
                 diag(c, netn->loc,
                      "%s is attached to undefined network '%s'; the lab defines no networks",
@@ -1603,7 +1611,7 @@ static void parse_node(Ctx *c, const YNode *m)
     } else if ((s = y_str(c, v, "node 'image'"))) {
         tmpl.image = xstrdup(s);
         if (!lab_find_image(lab, s)) {
-            _cleanup_free_ const char **names = names_of(lab, 'i');
+            _cleanup_free_ const char **names = names_of(lab, NAMES_IMAGES);
             if (lab->n_images == 0)
                 diag(c, v->loc, "%s uses undefined image '%s'; the lab defines no images", e->label,
                      s);
@@ -1774,7 +1782,7 @@ static void check_forwards(Ctx *c)
                      "as '%s'",
                      pf->node, base->count, lab->nodes[base->first].name);
             } else {
-                _cleanup_free_ const char **names = names_of(lab, 'o');
+                _cleanup_free_ const char **names = names_of(lab, NAMES_NODES);
                 diag_suggest(c, fa->node_loc, closest(pf->node, names),
                              "port forward targets undefined node '%s'", pf->node);
             }
