@@ -21,10 +21,13 @@ static int run(const CliGlobals *g, int argc, char **argv)
     Error err = ERROR_INIT;
     LabSession *s = NULL;
     Plan *plan = NULL;
-    bool kept = false;
+    bool kept = false, had_sandbox = false;
     int ret = EXIT_FAIL;
-    if (lab_session_open(lab, NULL, SESSION_READ, &s, &err) < 0 ||
-        lab_session_down(s, &plan, &kept, &err) < 0) {
+    if (lab_session_open(lab, NULL, SESSION_READ, &s, &err) < 0)
+        goto fail;
+    had_sandbox = s->sandbox && sandbox_exists(s->sandbox);
+    if (lab_session_down(s, &plan, &kept, &err) < 0) {
+fail:
         cli_print_error(&err);
         goto done;
     }
@@ -37,7 +40,7 @@ static int run(const CliGlobals *g, int argc, char **argv)
         if (s->sandbox && kept)
             printf("kept the sandbox of lab '%s': it holds objects kvmlab did not make\n",
                    lab->name);
-        else if (s->sandbox)
+        else if (had_sandbox)
             printf("removed the sandbox of lab '%s'\n", lab->name);
         printf("Lab '%s' is down.\n", lab->name);
     }

@@ -68,6 +68,10 @@ int cli_parse_file_args(const char *cmd, int argc, char **argv, const char **ret
 
 void cli_json_string(FILE *f, const char *s)
 {
+    if (!s) {
+        fputs("null", f);
+        return;
+    }
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
         switch (*p) {

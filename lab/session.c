@@ -263,6 +263,13 @@ int lab_session_plan(LabSession *s, Plan **ret, Error *err)
         Ipv4Net picked, *subnet = NULL;
         char cidr[CIDR_STRLEN];
 
+        if (net->backend == VMNET_BACKEND_BRIDGE) {
+            r = error_set(err, -ENOTSUP,
+                          "Network '%s' asks for backend 'bridge', which this version of kvmlab "
+                          "cannot make yet; use backend 'libvirt'",
+                          net->name);
+            goto fail;
+        }
         w->kind = RESOURCE_NETWORK;
         w->key = strdup(net->name);
         w->name = vmnet_object_name(lab->name, net->name);

@@ -56,6 +56,10 @@ char *vmnet_bridge_name(const char *lab, const char *key)
     uint64_t h = hash_fnv1a_str(HASH_FNV_INIT, "kvmlab-bridge");
     h = hash_fnv1a_str(h, lab);
     h = hash_fnv1a_str(h, key);
+    /* mix the high bits so names of similar keys look different too */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
     if (asprintf(&s, "kl%09" PRIx64, h >> 28) < 0)
         return NULL;
     return s;
