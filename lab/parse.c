@@ -30,7 +30,7 @@
 #define MEMORY_MAX_MIB       (1024ULL * 1024)
 #define DISK_MIN_BYTES       (1ULL << 20)
 #define DISK_MAX_BYTES       (64ULL << 40)
-#define LEASE_MIN_S          60
+#define LEASE_MIN_S          120 /* libvirt and dnsmasq refuse shorter leases */
 #define LEASE_LIMIT_S        (7 * 86400)
 #define KUBEADM_CP_CPUS      2
 #define KUBEADM_CP_MIB       1700
