@@ -247,7 +247,10 @@ static int update(void *ctx, const Resource *want, const Observed *have, Error *
     /* the persistent definition now gets the new metadata (libvirt 9.0 has no
      * virNetworkSetMetadata); redefining a running network only touches its config */
     _cleanup_free_ char *xml = NULL;
-    r = vmnet_libvirt_xml_format(spec, &xml, err);
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    if (virNetworkGetUUIDString(net, uuid) < 0)
+        return virt_error(err, "Cannot read the UUID of network '%s'", have->name);
+    r = vmnet_libvirt_xml_format_uuid(spec, uuid, &xml, err);
     if (r < 0)
         return r;
     _cleanup_network_ virNetworkPtr redef = virNetworkDefineXML(ctx, xml);

@@ -234,6 +234,11 @@ static void ip_write(FILE *f, const VmnetSpec *s)
  */
 int vmnet_libvirt_xml_format(const VmnetSpec *s, char **ret, Error *err)
 {
+    return vmnet_libvirt_xml_format_uuid(s, NULL, ret, err);
+}
+
+int vmnet_libvirt_xml_format_uuid(const VmnetSpec *s, const char *uuid, char **ret, Error *err)
+{
     _cleanup_free_ char *text = NULL, *hash = NULL, *buf = NULL;
     size_t len = 0;
     char mac[MAC_STRLEN];
@@ -251,6 +256,11 @@ int vmnet_libvirt_xml_format(const VmnetSpec *s, char **ret, Error *err)
     fputs("  <name>", f);
     xml_escape(f, s->name);
     fputs("</name>\n", f);
+    if (uuid) {
+        fputs("  <uuid>", f);
+        xml_escape(f, uuid);
+        fputs("</uuid>\n", f);
+    }
     metadata_write(f, s, hash, text);
 
     if (s->type == VMNET_BRIDGED) {

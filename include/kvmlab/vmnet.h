@@ -95,6 +95,8 @@ char *vmnet_forwards_format(const VmnetSpec *s);
 
 /* Pure: the libvirt network XML for @s, including the kvmlab <metadata>. New string. */
 int vmnet_libvirt_xml_format(const VmnetSpec *s, char **ret, Error *err);
+/* The same with the <uuid> of an existing network, to redefine it in place. */
+int vmnet_libvirt_xml_format_uuid(const VmnetSpec *s, const char *uuid, char **ret, Error *err);
 
 /* Pure: the <host> element libvirt's virNetworkUpdate() takes for one reservation. */
 char *vmnet_libvirt_dhcp_host_format(const VmnetSpec *s, const VmnetHost *h);
