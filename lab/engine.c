@@ -34,6 +34,8 @@ const char *resource_kind_to_string(ResourceKind k)
     switch (k) {
     case RESOURCE_NETWORK:
         return "network";
+    case RESOURCE_PORTFWD:
+        return "forwards";
     case RESOURCE_KIND_MAX:
         break;
     }

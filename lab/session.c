@@ -54,8 +54,15 @@ void lab_session_free(LabSession *s)
 static void setup_backends(LabSession *s)
 {
     s->n_backends = 0;
-    if (s->conn)
-        vmnet_libvirt_backend(s->conn, &s->backends[s->n_backends++]);
+    if (!s->conn)
+        return;
+    vmnet_libvirt_backend(s->conn, &s->backends[s->n_backends++]);
+    /* port forwards live in the namespace the lab's networks live in: the sandbox's, or this
+     * host's own for a local system daemon (a remote URI gets none) */
+    if (s->sandbox)
+        vmnet_nft_backend(s->sandbox->netns, &s->backends[s->n_backends++]);
+    else if (s->uri && strstr(s->uri, ":///"))
+        vmnet_nft_backend(NULL, &s->backends[s->n_backends++]);
 }
 
 int lab_session_open(const Lab *lab, const char *state_root, SessionMode mode, LabSession **ret,
@@ -219,6 +226,70 @@ static void spec_data_free(void *p)
     vmnet_spec_free(p);
 }
 
+static void forward_set_free(void *p)
+{
+    VmnetForwardSet *set = p;
+    if (!set)
+        return;
+    free(set->lab);
+    free(set->forwards);
+    free(set);
+}
+
+/* One resource for all port forwards of the lab: its nftables table. The forwards' target
+ * addresses come from the networks' specs, planned just before. */
+static int plan_forwards(const Lab *lab, Plan *p, Error *err)
+{
+    VmnetForwardSet *set = calloc(1, sizeof(*set));
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = NULL;
+
+    if (!set || !(set->lab = strdup(lab->name)) || !(f = open_memstream(&buf, &len)))
+        goto oom;
+    for (size_t i = 0; i < p->n_want; i++) {
+        const VmnetSpec *spec = p->want[i].kind == RESOURCE_NETWORK ? p->want[i].data : NULL;
+        if (!spec || spec->n_forwards == 0)
+            continue;
+        VmnetForward *v = realloc(set->forwards, (set->n + spec->n_forwards) * sizeof(*v));
+        if (!v)
+            goto oom;
+        set->forwards = v;
+        memcpy(v + set->n, spec->forwards, spec->n_forwards * sizeof(*v));
+        set->n += spec->n_forwards;
+        char *text = vmnet_forwards_format(spec);
+        fputs(text ? text : "", f);
+        free(text);
+    }
+    fclose(f);
+    f = NULL;
+    if (set->n == 0) {
+        /* no forwards: a table left from an earlier up is deleted by the diff */
+        forward_set_free(set);
+        free(buf);
+        return 0;
+    }
+    Resource *w = &p->want[p->n_want++];
+    w->kind = RESOURCE_PORTFWD;
+    w->key = strdup("port_forwards");
+    w->name = vmnet_nft_table_name(lab->name);
+    w->spec = buf;
+    if (asprintf(&w->hash, "%016llx",
+                 (unsigned long long)hash_fnv1a_str(HASH_FNV_INIT, buf)) < 0)
+        w->hash = NULL;
+    w->data = set;
+    w->data_free = forward_set_free;
+    if (!w->key || !w->name || !w->hash)
+        return error_set(err, -ENOMEM, "Out of memory");
+    return 0;
+oom:
+    if (f)
+        fclose(f);
+    free(buf);
+    forward_set_free(set);
+    return error_set(err, -ENOMEM, "Out of memory");
+}
+
 int lab_session_plan(LabSession *s, Plan **ret, Error *err)
 {
     const Lab *lab = s->lab;
@@ -252,7 +323,7 @@ int lab_session_plan(LabSession *s, Plan **ret, Error *err)
         if (lab->networks[i].has_subnet)
             netlist_add(&used, &lab->networks[i].subnet);
 
-    p->want = calloc(lab->n_networks + 1, sizeof(*p->want));
+    p->want = calloc(lab->n_networks + 2, sizeof(*p->want));
     if (!p->want) {
         r = error_set(err, -ENOMEM, "Out of memory");
         goto fail;
@@ -320,6 +391,9 @@ int lab_session_plan(LabSession *s, Plan **ret, Error *err)
             goto fail;
         }
     }
+    r = plan_forwards(lab, p, err);
+    if (r < 0)
+        goto fail;
     r = engine_diff(p, err);
     if (r < 0)
         goto fail;

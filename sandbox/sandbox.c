@@ -230,17 +230,25 @@ bool sandbox_is_running(const Sandbox *sb, pid_t *ret_pid)
 
 static int write_config(const Sandbox *sb, Error *err)
 {
-    static const char *const subdirs[] = {"etc", "etc/qemu", "etc/qemu/networks",
-                                          "etc/qemu/networks/autostart", "etc/storage",
-                                          "run", "lib", "log", "sock"};
+    /* libvirt's dnsmasq drops to an unprivileged user and must still read its hosts files under
+     * /var/lib/libvirt and /run/libvirt: those bind-mount sources are world-traversable (their
+     * parents are not walked through the mount); the configuration stays root's */
+    static const struct {
+        const char *sub;
+        mode_t mode;
+    } subdirs[] = {{"etc", 0700}, {"etc/qemu", 0700}, {"etc/qemu/networks", 0700},
+                   {"etc/qemu/networks/autostart", 0700}, {"etc/storage", 0700},
+                   {"run", 0755}, {"lib", 0755}, {"log", 0700}, {"sock", 0700}};
     int r;
     for (size_t i = 0; i < ELEMENTSOF(subdirs); i++) {
-        _cleanup_free_ char *p = fs_path_join(sb->dir, subdirs[i]);
+        _cleanup_free_ char *p = fs_path_join(sb->dir, subdirs[i].sub);
         if (!p)
             return error_set(err, -ENOMEM, "Out of memory");
         r = fs_mkdir_p(p, 0700, err);
         if (r < 0)
             return r;
+        if (chmod(p, subdirs[i].mode) < 0)
+            return error_set_errno(err, -errno, "Cannot set the mode of '%s'", p);
     }
     r = fs_mkdir_p(sb->cache, 0700, err);
     if (r < 0)

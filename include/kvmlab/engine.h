@@ -16,6 +16,7 @@
 
 typedef enum ResourceKind {
     RESOURCE_NETWORK, /* a libvirt network */
+    RESOURCE_PORTFWD, /* the lab's nftables table of port forwards */
     RESOURCE_KIND_MAX,
 } ResourceKind;
 

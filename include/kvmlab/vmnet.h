@@ -149,3 +149,28 @@ char *vmnet_libvirt_dhcp_range_format(const VmnetSpec *s);
 /* Host side: the number of DHCP leases libvirt's dnsmasq holds on network @name (a
  * virConnectPtr in @conn). 0 or more, or a negative errno with @err set. */
 int vmnet_libvirt_lease_count(void *conn, const char *name, Error *err);
+
+/*
+ * Port forwards (VMware NAT's incoming TCP/UDP) as the lab's own nftables table
+ * "ip kvmlab-<lab>": DNAT from any local address's host port to the node's address and port,
+ * for traffic arriving from outside (prerouting) and made on the host itself (output).
+ */
+typedef struct VmnetForwardSet {
+    char *lab;
+    VmnetForward *forwards; /* borrowed from the networks' specs */
+    size_t n;
+} VmnetForwardSet;
+
+/* "kvmlab-<lab>". New string. */
+char *vmnet_nft_table_name(const char *lab);
+
+/* Pure: the whole table as nft input (one atomic "table ... { }" block), with a comment that
+ * carries the lab and @hash so observation can tell ours from others. New string. */
+char *vmnet_nft_table_format(const VmnetForwardSet *set, const char *hash);
+
+/* Pure: lab and hash from a table's comment ("kvmlab lab=LAB hash=HASH"); 0 or -ENOENT. */
+int vmnet_nft_comment_parse(const char *listing, char **ret_lab, char **ret_hash);
+
+/* Host side: the engine backend for the port-forward table in network namespace @netns (NULL:
+ * the namespace this process runs in). @netns is borrowed. */
+void vmnet_nft_backend(const char *netns, struct EngineBackend *ret);

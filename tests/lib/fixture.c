@@ -153,13 +153,19 @@ void fixture_guest_remove(virConnectPtr conn, const char *name)
 
 char *fixture_console_wait(const char *path, const char *needle, int timeout_s)
 {
+    return fixture_console_wait2(path, needle, NULL, timeout_s);
+}
+
+char *fixture_console_wait2(const char *path, const char *needle, const char *needle2,
+                            int timeout_s)
+{
     time_t end = time(NULL) + timeout_s;
     do {
         _cleanup_free_ char *text = NULL;
         if (fs_read_all(path, &text, NULL, NULL) == 0) {
             for (char *l = strtok(text, "\r\n"); l; l = strtok(NULL, "\r\n")) {
                 char *k = strstr(l, "KVMLAB-E2E: ");
-                if (k && strstr(k, needle))
+                if (k && strstr(k, needle) && (!needle2 || strstr(k, needle2)))
                     return strdup(k);
             }
         }

@@ -42,6 +42,9 @@ void fixture_guest_remove(virConnectPtr conn, const char *name);
 /* Wait until the console file holds a line containing @needle, or @timeout_s passes.
  * Returns a new string with that whole line (from "KVMLAB-E2E: "), or NULL. */
 char *fixture_console_wait(const char *path, const char *needle, int timeout_s);
+/* The same for a line that holds both @needle and @needle2. */
+char *fixture_console_wait2(const char *path, const char *needle, const char *needle2,
+                            int timeout_s);
 
 /* The value of "key=" in a KVMLAB-E2E line (up to the next space). New string or NULL. */
 char *fixture_line_field(const char *line, const char *key);

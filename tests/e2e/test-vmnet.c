@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * VMnets as a guest sees them: a node with a NIC on VMnet8 (NAT) and one on VMnet1 (host-only)
+ * boots the test guest with the node's derived MACs. On NAT it gets its reservation with router
+ * and DNS N.2; on host-only no router at all. A TCP port forward from the host side (the sandbox's
+ * namespace) reaches a listener in the guest, and the node's DNS name resolves. down removes the
+ * forward table. All traffic stays inside the sandbox's namespace.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fixture.h"
+#include "kvmlab/session.h"
+#include "kvmlab/virt.h"
+#include "kvmlab/vmnet.h"
+
+static Lab *lab;
+static LabSession *session;
+static char console[4096];
+static char guest[64];
+
+static int setup(void **state)
+{
+    if (!fixture_is_root())
+        return 0;
+    const char *name = fixture_lab_name("e2ev");
+    char *text = NULL;
+    if (asprintf(&text,
+                 "lab: %s\n"
+                 "connect: sandbox\n"
+                 "networks:\n"
+                 "  vmnet8:\n"
+                 "    type: nat\n"
+                 "    subnet: 192.168.208.0/24\n"
+                 "    port_forwards: [{proto: tcp, host_port: 2222, node: cp, port: 22}]\n"
+                 "  vmnet1: {type: hostonly, subnet: 192.168.201.0/24}\n"
+                 "images:\n"
+                 "  debian12: {build: debian-12}\n"
+                 "nodes:\n"
+                 "  - {name: cp, image: debian12, networks: [vmnet8, vmnet1]}\n",
+                 name) < 0)
+        return -1;
+    LabDiags d = {0};
+    Error err = ERROR_INIT;
+    int r = lab_load_string("vmnet.yaml", text, strlen(text), &lab, &d, &err);
+    free(text);
+    if (r < 0) {
+        char *s = lab_diags_format(&d);
+        fprintf(stderr, "# %s%s\n", s ? s : "", err.message ? err.message : "");
+        free(s);
+        return -1;
+    }
+    snprintf(console, sizeof(console), "%s/%s-console.log", fixture_state_root(), name);
+    snprintf(guest, sizeof(guest), "%s-cp", name);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    if (session) {
+        if (session->conn)
+            fixture_guest_remove(session->conn, guest);
+        Plan *p = NULL;
+        bool kept = false;
+        lab_session_down(session, &p, &kept, NULL);
+        plan_free(p);
+        if (session->sandbox)
+            sandbox_destroy(session->sandbox, NULL);
+        lab_session_free(session);
+    }
+    lab_free(lab);
+    unlink(console);
+    return 0;
+}
+
+/* The reservation the plan made for node @node on network @key. */
+static uint32_t reserved_ip(const Plan *p, const char *key, const char *node)
+{
+    for (size_t i = 0; i < p->n_want; i++) {
+        const VmnetSpec *s = p->want[i].data;
+        if (p->want[i].kind != RESOURCE_NETWORK || strcmp(p->want[i].key, key) != 0)
+            continue;
+        for (size_t h = 0; h < s->n_hosts; h++)
+            if (s->hosts[h].name && strcmp(s->hosts[h].name, node) == 0)
+                return s->hosts[h].ip;
+    }
+    return 0;
+}
+
+/* The LEASE line of the NIC with @mac (two NICs report in either order). */
+static char *lease_for(const char *mac)
+{
+    char want[64];
+    snprintf(want, sizeof(want), "mac=%s ", mac);
+    return fixture_console_wait2(console, "LEASE ", want, 180);
+}
+
+static void test_guest_on_vmnets(void **state)
+{
+    if (!lab)
+        skip();
+    Error err = ERROR_INIT;
+    Plan *plan = NULL;
+    int r = lab_session_open(lab, fixture_state_root(), SESSION_WRITE, &session, &err);
+    if (r >= 0)
+        r = lab_session_plan(session, &plan, &err);
+    if (r >= 0)
+        r = lab_session_apply(session, plan, NULL, NULL, &err);
+    if (r < 0)
+        fprintf(stderr, "# %s\n", err.message);
+    assert_int_equal(r, 0);
+
+    const LabNode *cp = lab_find_node(lab, "cp");
+    assert_non_null(cp);
+    assert_int_equal(cp->n_nics, 2);
+    char mac8[MAC_STRLEN], mac1[MAC_STRLEN], ip8[IPV4_STRLEN], ip1[IPV4_STRLEN];
+    addr_mac_format(&cp->nics[0].mac, mac8);
+    addr_mac_format(&cp->nics[1].mac, mac1);
+    uint32_t r8 = reserved_ip(plan, "vmnet8", "cp"), r1 = reserved_ip(plan, "vmnet1", "cp");
+    assert_true(r8 != 0 && r1 != 0);
+    addr_ipv4_format(r8, ip8);
+    addr_ipv4_format(r1, ip1);
+    plan_free(plan);
+
+    char n8[64], n1[64];
+    snprintf(n8, sizeof(n8), "%s-vmnet8", lab->name);
+    snprintf(n1, sizeof(n1), "%s-vmnet1", lab->name);
+    FixtureNic nics[] = {{n8, mac8}, {n1, mac1}};
+    assert_int_equal(fixture_guest_start(session->conn, guest, nics, 2, console,
+                                         "kvmlab.hold=180 kvmlab.listen=22"),
+                     0);
+
+    /* NAT: the node's reservation, router and DNS on N.2 */
+    char *l8 = lease_for(mac8);
+    assert_non_null(l8);
+    printf("# vmnet8: %s\n", l8);
+    char *v = fixture_line_field(l8, "ip");
+    assert_string_equal(v, ip8);
+    free(v);
+    v = fixture_line_field(l8, "router");
+    assert_string_equal(v, "192.168.208.2");
+    free(v);
+    v = fixture_line_field(l8, "dns");
+    assert_string_equal(v, "192.168.208.2");
+    free(v);
+    free(l8);
+
+    /* host-only: the reservation, and no router handed out */
+    char *l1 = lease_for(mac1);
+    assert_non_null(l1);
+    printf("# vmnet1: %s\n", l1);
+    v = fixture_line_field(l1, "ip");
+    assert_string_equal(v, ip1);
+    free(v);
+    v = fixture_line_field(l1, "router");
+    assert_string_equal(v, "");
+    free(v);
+    free(l1);
+
+    /* the port forward: host side (the sandbox's namespace) N.1:2222 -> guest:22 */
+    char *listen = fixture_console_wait(console, "LISTEN proto=tcp port=22", 120);
+    assert_non_null(listen);
+    free(listen);
+    char *out = NULL;
+    const char *nc[] = {"busybox", "nc", "-w", "10", "192.168.208.1", "2222", NULL};
+    int st = fixture_run(session->sandbox->netns, nc, &out, 30000);
+    printf("# nc 192.168.208.1:2222 -> %s", out ? out : "(nothing)\n");
+    assert_int_equal(st, 0);
+    assert_non_null(strstr(out, "KVMLAB-PONG"));
+    assert_non_null(strstr(out, " 22"));
+    free(out);
+    char *conn = fixture_console_wait(console, "CONNECT port=22", 30);
+    assert_non_null(conn);
+    free(conn);
+
+    /* the node's name resolves through the network's DNS on N.2 */
+    char fqdn[64];
+    snprintf(fqdn, sizeof(fqdn), "cp.%s.lab", lab->name);
+    const char *ns[] = {"busybox", "nslookup", fqdn, "192.168.208.2", NULL};
+    st = fixture_run(session->sandbox->netns, ns, &out, 20000);
+    printf("# nslookup %s: %s", fqdn, out ? out : "(nothing)\n");
+    assert_int_equal(st, 0);
+    assert_non_null(strstr(out, ip8));
+    free(out);
+    error_clear(&err);
+}
+
+static void test_down_removes_forwards(void **state)
+{
+    if (!session)
+        skip();
+    Error err = ERROR_INIT;
+    Plan *p = NULL;
+    bool kept = false;
+    const char *list[] = {"nft", "list", "tables", NULL};
+    char *out = NULL;
+    assert_int_equal(fixture_run(session->sandbox->netns, list, &out, 10000), 0);
+    assert_non_null(strstr(out, "kvmlab-"));
+    free(out);
+    /* the guest is not kvmlab's (no node domains yet): down keeps the sandbox for it */
+    assert_int_equal(lab_session_down(session, &p, &kept, &err), 0);
+    assert_true(kept);
+    assert_int_equal(p->n_actions, 3); /* two networks and the forward table */
+    plan_free(p);
+    assert_int_equal(fixture_run(session->sandbox->netns, list, &out, 10000), 0);
+    assert_null(strstr(out, "kvmlab-"));
+    free(out);
+    error_clear(&err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_guest_on_vmnets),
+            cmocka_unit_test(test_down_removes_forwards),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

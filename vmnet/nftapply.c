@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Host side: the port-forward table through libnftables, inside the lab's network namespace. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nftables/libnftables.h>
+
+#include "kvmlab/cleanup.h"
+#include "kvmlab/engine.h"
+#include "kvmlab/vmnet.h"
+
+typedef struct NftJob {
+    const char *netns;
+    const char *cmd;
+    char *out;
+    char *errout;
+    int rc;
+    int setns_error;
+} NftJob;
+
+/* setns() moves only the calling thread, so a short-lived thread runs libnftables inside the
+ * namespace while the rest of the process stays where it is. */
+static void *nft_thread(void *p)
+{
+    NftJob *j = p;
+    if (j->netns) {
+        char path[256];
+        snprintf(path, sizeof(path), "/run/netns/%s", j->netns);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
+            j->setns_error = -errno;
+            if (fd >= 0)
+                close(fd);
+            return NULL;
+        }
+        close(fd);
+    }
+    struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+    if (!ctx) {
+        j->rc = -ENOMEM;
+        return NULL;
+    }
+    nft_ctx_buffer_output(ctx);
+    nft_ctx_buffer_error(ctx);
+    j->rc = nft_run_cmd_from_buffer(ctx, j->cmd);
+    const char *o = nft_ctx_get_output_buffer(ctx);
+    const char *e = nft_ctx_get_error_buffer(ctx);
+    j->out = strdup(o ? o : "");
+    j->errout = strdup(e ? e : "");
+    nft_ctx_free(ctx);
+    return NULL;
+}
+
+/* Run @cmd; output in *ret_out (may be NULL). 0, or a negative errno with @err set. */
+static int nft_run(const char *netns, const char *cmd, char **ret_out, const char *what,
+                   Error *err)
+{
+    NftJob j = {.netns = netns, .cmd = cmd};
+    pthread_t t;
+    int r = pthread_create(&t, NULL, nft_thread, &j);
+    if (r != 0)
+        return error_set_errno(err, -r, "Cannot %s", what);
+    pthread_join(t, NULL);
+    if (j.setns_error < 0)
+        r = error_set_errno(err, j.setns_error, "Cannot %s: cannot enter network namespace '%s'",
+                            what, netns);
+    else if (j.rc != 0)
+        r = error_set(err, -EIO, "Cannot %s: %.*s", what,
+                      (int)strcspn(j.errout ? j.errout : "", "\n"), j.errout ? j.errout : "");
+    else
+        r = 0;
+    if (r == 0 && ret_out)
+        *ret_out = steal_pointer(&j.out);
+    free(j.out);
+    free(j.errout);
+    return r;
+}
+
+static int observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
+{
+    const char *netns = ctx;
+    _cleanup_free_ char *tables = NULL;
+    int r = nft_run(netns, "list tables ip", &tables, "list nftables tables", err);
+    if (r < 0)
+        return r;
+    Observed *out = NULL;
+    size_t n = 0;
+    for (char *l = strtok(tables, "\n"); l; l = strtok(NULL, "\n")) {
+        char name[128];
+        if (sscanf(l, "table ip %127s", name) != 1 || strncmp(name, "kvmlab-", 7) != 0)
+            continue;
+        _cleanup_free_ char *cmd = NULL, *listing = NULL;
+        if (asprintf(&cmd, "list table ip %s", name) < 0)
+            continue;
+        Error ignore = ERROR_INIT;
+        if (nft_run(netns, cmd, &listing, "read a table", &ignore) < 0) {
+            error_clear(&ignore);
+            continue;
+        }
+        Observed *no = realloc(out, (n + 1) * sizeof(*no));
+        if (!no)
+            break;
+        out = no;
+        Observed *o = &out[n++];
+        memset(o, 0, sizeof(*o));
+        o->kind = RESOURCE_PORTFWD;
+        o->name = strdup(name);
+        o->active = true;
+        if (vmnet_nft_comment_parse(listing, &o->lab, &o->hash) == 0)
+            o->key = strdup("port_forwards");
+    }
+    *ret = out;
+    *ret_n = n;
+    return 0;
+}
+
+static int create(void *ctx, const Resource *want, Error *err)
+{
+    const VmnetForwardSet *set = want->data;
+    _cleanup_free_ char *text = vmnet_nft_table_format(set, want->hash);
+    if (!text)
+        return error_set(err, -ENOMEM, "Out of memory");
+    return nft_run(ctx, text, NULL, "add the port forwards", err);
+}
+
+static int remove_table(void *ctx, const Observed *have, Error *err)
+{
+    _cleanup_free_ char *cmd = NULL;
+    if (asprintf(&cmd, "delete table ip %s", have->name) < 0)
+        return error_set(err, -ENOMEM, "Out of memory");
+    return nft_run(ctx, cmd, NULL, "remove the port forwards", err);
+}
+
+/* Replace the table in one transaction, so no packet sees it half-made. */
+static int replace(void *ctx, const Resource *want, const Observed *have, Error *err)
+{
+    const VmnetForwardSet *set = want->data;
+    _cleanup_free_ char *text = vmnet_nft_table_format(set, want->hash);
+    _cleanup_free_ char *cmd = NULL;
+    if (!text || asprintf(&cmd, "delete table ip %s\n%s", have->name, text) < 0)
+        return error_set(err, -ENOMEM, "Out of memory");
+    return nft_run(ctx, cmd, NULL, "replace the port forwards", err);
+}
+
+static int start(void *ctx, const Observed *have, Error *err)
+{
+    (void)ctx;
+    (void)have;
+    (void)err;
+    return 0; /* a table is active while it exists */
+}
+
+void vmnet_nft_backend(const char *netns, EngineBackend *ret)
+{
+    *ret = (EngineBackend){
+            .kind = RESOURCE_PORTFWD,
+            .label = "port-forwards",
+            .observe = observe,
+            .create = create,
+            .start = start,
+            .update = replace,
+            .remove = remove_table,
+            .ctx = (void *)netns,
+    };
+}
