@@ -27,7 +27,7 @@ static int run(const CliGlobals *g, int argc, char **argv)
         goto fail;
     had_sandbox = s->sandbox && sandbox_exists(s->sandbox);
     if (lab_session_down(s, &plan, &kept, &err) < 0) {
-fail:
+    fail:
         cli_print_error(&err);
         goto done;
     }

@@ -80,8 +80,8 @@ static int run(const CliGlobals *g, int argc, char **argv)
             printf(",\"active\":%s,\"leases\":%d}", o->active ? "true" : "false",
                    leases < 0 ? 0 : leases);
         } else {
-            printf("%-18s %-9s %-16s %-18s %-15s %-15s %-33s %-6s %d\n", o->name, v[0], v[1],
-                   v[2], v[3], v[4], v[5], o->active ? "yes" : "no", leases < 0 ? 0 : leases);
+            printf("%-18s %-9s %-16s %-18s %-15s %-15s %-33s %-6s %d\n", o->name, v[0], v[1], v[2],
+                   v[3], v[4], v[5], o->active ? "yes" : "no", leases < 0 ? 0 : leases);
         }
         for (size_t c = 0; c < ELEMENTSOF(columns); c++)
             free(v[c]);

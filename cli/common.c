@@ -33,8 +33,7 @@ int cli_load_lab(const char *path, Lab **ret)
     if (r == -EINVAL && diags.n > 0) {
         _cleanup_free_ char *text = lab_diags_format(&diags);
         fputs(text ? text : "", stderr);
-        fprintf(stderr, "kvmlab: '%s' has %zu problem%s\n", path, diags.n,
-                diags.n == 1 ? "" : "s");
+        fprintf(stderr, "kvmlab: '%s' has %zu problem%s\n", path, diags.n, diags.n == 1 ? "" : "s");
         lab_diags_clear(&diags);
         return EXIT_USAGE;
     }

@@ -21,8 +21,7 @@ static void usage(FILE *f)
                "VM labs on libvirt: VMware's VMnet networks, disks and kubeadm-ready nodes from "
                "one lab file.\n\nCommands:\n");
     for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-        fprintf(f, "  %-9s %-8s %s\n", commands[i]->name, commands[i]->args,
-                commands[i]->summary);
+        fprintf(f, "  %-9s %-8s %s\n", commands[i]->name, commands[i]->args, commands[i]->summary);
     fprintf(f, "  %-9s %-8s %s\n", "help", "[CMD]", "Show help for a command");
     fprintf(f, "\nOptions:\n"
                "  --json            machine-readable output (plan, status, up, down)\n"

@@ -96,8 +96,9 @@ size_t plan_changes(const Plan *p)
     return n;
 }
 
-/* Split "k=v\n" lines; returns the value of @key in @spec (pointer into spec) or NULL. The same
- * key may repeat (one line per host): compare whole multisets via collect_values(). */
+/* The values of every "KEY=" line of @spec, in order, one per line, as a new string. Specs list
+ * repeated keys (one line per host) in a canonical order, so comparing these strings compares the
+ * sets. */
 static char *collect_values(const char *spec, const char *key)
 {
     char *buf = NULL;
@@ -233,8 +234,8 @@ static int check_clash(const Plan *p, const Resource *w, Error *err)
             return error_set(err, -EEXIST,
                              "Cannot create %s '%s' for '%s': bridge '%s' is already used by "
                              "'%s', which belongs to %s%s%s",
-                             resource_kind_to_string(w->kind), w->name, w->key, w->bridge,
-                             o->name, whose, who, close);
+                             resource_kind_to_string(w->kind), w->name, w->key, w->bridge, o->name,
+                             whose, who, close);
         if (w->has_subnet && o->has_subnet && addr_net_overlaps(&w->subnet, &o->subnet))
             return error_set(err, -EEXIST,
                              "Cannot create %s '%s' for '%s': subnet '%s' overlaps '%s' of '%s', "
@@ -281,6 +282,10 @@ int engine_diff(Plan *p, Error *err)
         } else {
             bool live_only = false;
             _cleanup_free_ char *changes = engine_spec_changes(o->spec, w->spec, &live_only);
+            /* a different hash over the same text (an older kvmlab's hash): nothing to update
+             * in place, so make the object anew */
+            if (!changes || !*changes)
+                live_only = false;
             if (live_only && o->active)
                 r = push_action(p, ACTION_UPDATE, w->kind, w, o,
                                 fmt("changed: %s", changes ? changes : "?"));
@@ -317,8 +322,8 @@ int engine_apply(const Plan *plan, const EngineBackend *backends, size_t n_backe
         const EngineBackend *be = backend_for(backends, n_backends, a->kind);
         if (a->type == ACTION_NONE)
             continue;
-        if (!be) {
-            r = error_set(err, -ENOTSUP, "No backend for %s resources",
+        if (!be || !be->create || !be->start || !be->update || !be->remove) {
+            r = error_set(err, -ENOTSUP, "No backend can make %s resources on this host",
                           resource_kind_to_string(a->kind));
             break;
         }
@@ -347,8 +352,14 @@ int engine_apply(const Plan *plan, const EngineBackend *backends, size_t n_backe
         case ACTION_NONE:
             break;
         }
-        if (r < 0)
+        if (r < 0) {
+            if (!error_is_set(err))
+                error_set_errno(err, r, "Cannot %s %s '%s'", action_type_to_string(a->type),
+                                resource_kind_to_string(a->kind),
+                                a->want ? a->want->name : a->have->name);
             break;
+        }
+        r = 0;
         if (progress)
             progress(a, 1, userdata);
     }
@@ -357,7 +368,17 @@ int engine_apply(const Plan *plan, const EngineBackend *backends, size_t n_backe
         while (n_created > 0) {
             const Resource *w = created[--n_created];
             const EngineBackend *be = backend_for(backends, n_backends, w->kind);
-            Observed o = {.kind = w->kind, .name = w->name, .lab = plan->lab, .active = true};
+            /* what this run made is exactly what it wanted */
+            Observed o = {.kind = w->kind,
+                          .name = w->name,
+                          .lab = plan->lab,
+                          .key = w->key,
+                          .hash = w->hash,
+                          .spec = w->spec,
+                          .bridge = w->bridge,
+                          .has_subnet = w->has_subnet,
+                          .subnet = w->subnet,
+                          .active = true};
             be->remove(be->ctx, &o, NULL);
         }
     }

@@ -274,8 +274,7 @@ static int plan_forwards(const Lab *lab, Plan *p, Error *err)
     w->key = strdup("port_forwards");
     w->name = vmnet_nft_table_name(lab->name);
     w->spec = buf;
-    if (asprintf(&w->hash, "%016llx",
-                 (unsigned long long)hash_fnv1a_str(HASH_FNV_INIT, buf)) < 0)
+    if (asprintf(&w->hash, "%016llx", (unsigned long long)hash_fnv1a_str(HASH_FNV_INIT, buf)) < 0)
         w->hash = NULL;
     w->data = set;
     w->data_free = forward_set_free;
@@ -316,8 +315,7 @@ int lab_session_plan(LabSession *s, Plan **ret, Error *err)
     free(host);
     other_labs_subnets(s, &used);
     for (size_t i = 0; i < p->n_have; i++)
-        if (p->have[i].has_subnet &&
-            !(p->have[i].lab && strcmp(p->have[i].lab, lab->name) == 0))
+        if (p->have[i].has_subnet && !(p->have[i].lab && strcmp(p->have[i].lab, lab->name) == 0))
             netlist_add(&used, &p->have[i].subnet);
     for (size_t i = 0; i < lab->n_networks; i++)
         if (lab->networks[i].has_subnet)
@@ -367,8 +365,9 @@ int lab_session_plan(LabSession *s, Plan **ret, Error *err)
                     goto fail;
                 }
                 subnet = &picked;
-                r = asprintf(&w->note, "subnet %s picked: clear of host routes, other networks "
-                                       "and other labs",
+                r = asprintf(&w->note,
+                             "subnet %s picked: clear of host routes, other networks "
+                             "and other labs",
                              addr_cidr_format(&picked, cidr));
             }
             if (r < 0)
@@ -427,8 +426,8 @@ static int record_subnets(LabSession *s, const Plan *plan, Error *err)
     return fs_write_atomic(file, text ? text : "", 0600, err);
 }
 
-int lab_session_apply(LabSession *s, const Plan *plan, EngineProgressFn progress,
-                      void *userdata, Error *err)
+int lab_session_apply(LabSession *s, const Plan *plan, EngineProgressFn progress, void *userdata,
+                      Error *err)
 {
     if (!s->conn)
         return error_set(err, -ENOTCONN, "Lab '%s' has no host connection", s->lab->name);

@@ -20,20 +20,17 @@
 #include "kvmlab/spawn.h"
 #include "kvmlab/virt.h"
 
-#define LIBVIRTD_BIN       "/usr/sbin/libvirtd"
-#define START_TIMEOUT_MS   60000
-#define STOP_TIMEOUT_MS    10000
+#define LIBVIRTD_BIN     "/usr/sbin/libvirtd"
+#define START_TIMEOUT_MS 60000
+#define STOP_TIMEOUT_MS  10000
 
 /* libvirt's directories and the sandbox subdirectory bind-mounted over each. */
 static const struct {
     const char *target;
     const char *sub; /* NULL: the shared cache */
 } binds[] = {
-        {"/etc/libvirt", "etc"},
-        {"/run/libvirt", "run"},
-        {"/var/lib/libvirt", "lib"},
-        {"/var/log/libvirt", "log"},
-        {"/var/cache/libvirt", NULL},
+        {"/etc/libvirt", "etc"},     {"/run/libvirt", "run"},      {"/var/lib/libvirt", "lib"},
+        {"/var/log/libvirt", "log"}, {"/var/cache/libvirt", NULL},
 };
 
 char *sandbox_state_root(void)
@@ -236,9 +233,15 @@ static int write_config(const Sandbox *sb, Error *err)
     static const struct {
         const char *sub;
         mode_t mode;
-    } subdirs[] = {{"etc", 0700}, {"etc/qemu", 0700}, {"etc/qemu/networks", 0700},
-                   {"etc/qemu/networks/autostart", 0700}, {"etc/storage", 0700},
-                   {"run", 0755}, {"lib", 0755}, {"log", 0700}, {"sock", 0700}};
+    } subdirs[] = {{"etc", 0700},
+                   {"etc/qemu", 0700},
+                   {"etc/qemu/networks", 0700},
+                   {"etc/qemu/networks/autostart", 0700},
+                   {"etc/storage", 0700},
+                   {"run", 0755},
+                   {"lib", 0755},
+                   {"log", 0700},
+                   {"sock", 0700}};
     int r;
     for (size_t i = 0; i < ELEMENTSOF(subdirs); i++) {
         _cleanup_free_ char *p = fs_path_join(sb->dir, subdirs[i].sub);
@@ -339,8 +342,7 @@ static int start_daemon(Sandbox *sb, Error *err)
         return r;
     if (res.status != 0) {
         r = error_set(err, -EIO, "The sandbox daemon for lab '%s' did not start (status %d)%s%s",
-                      sb->lab, res.status, res.err && *res.err ? ": " : "",
-                      res.err ? res.err : "");
+                      sb->lab, res.status, res.err && *res.err ? ": " : "", res.err ? res.err : "");
         spawn_result_clear(&res);
         return r;
     }

@@ -42,8 +42,7 @@ int addr_ipv4_parse(const char *s, uint32_t *ret)
 
 char *addr_ipv4_format(uint32_t a, char *buf)
 {
-    snprintf(buf, IPV4_STRLEN, "%u.%u.%u.%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff,
-             a & 0xff);
+    snprintf(buf, IPV4_STRLEN, "%u.%u.%u.%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
     return buf;
 }
 

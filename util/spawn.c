@@ -76,8 +76,7 @@ static void child_exec(const char *const *argv, const SpawnOpts *o, int in_fd, i
         snprintf(path, sizeof(path), "/run/netns/%s", o->netns);
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
-            dprintf(err_fd, "cannot enter network namespace '%s': %s\n", o->netns,
-                    strerror(errno));
+            dprintf(err_fd, "cannot enter network namespace '%s': %s\n", o->netns, strerror(errno));
             _exit(127);
         }
     }

@@ -22,8 +22,8 @@ static void rules_write(FILE *f, const VmnetForwardSet *set)
         const VmnetForward *fw = &set->forwards[i];
         /* only traffic for one of the host's own addresses is forwarded, as VMware does */
         fprintf(f, "\t\tfib daddr type local %s dport %u dnat to %s:%u comment \"%s\"\n",
-                lab_proto_to_string(fw->proto), fw->host_port,
-                addr_ipv4_format(fw->target_ip, ip), fw->target_port, fw->node ? fw->node : "");
+                lab_proto_to_string(fw->proto), fw->host_port, addr_ipv4_format(fw->target_ip, ip),
+                fw->target_port, fw->node ? fw->node : "");
     }
 }
 

@@ -58,8 +58,7 @@ static void *nft_thread(void *p)
 }
 
 /* Run @cmd; output in *ret_out (may be NULL). 0, or a negative errno with @err set. */
-static int nft_run(const char *netns, const char *cmd, char **ret_out, const char *what,
-                   Error *err)
+static int nft_run(const char *netns, const char *cmd, char **ret_out, const char *what, Error *err)
 {
     NftJob j = {.netns = netns, .cmd = cmd};
     pthread_t t;

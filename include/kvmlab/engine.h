@@ -23,15 +23,15 @@ typedef enum ResourceKind {
 /* A desired resource, fully specified. */
 typedef struct Resource {
     ResourceKind kind;
-    char *key;  /* the lab file's name: vmnet8 */
-    char *name; /* the object name: <lab>-<key> */
-    char *hash; /* hash of the canonical spec */
-    char *spec; /* canonical spec text, "key=value" lines; "live." keys change in place */
-    char *note; /* what planning decided on its own (a picked subnet), may be NULL */
-    char *bridge;     /* Linux bridge the object claims, may be NULL */
+    char *key;    /* the lab file's name: vmnet8 */
+    char *name;   /* the object name: <lab>-<key> */
+    char *hash;   /* hash of the canonical spec */
+    char *spec;   /* canonical spec text, "key=value" lines; "live." keys change in place */
+    char *note;   /* what planning decided on its own (a picked subnet), may be NULL */
+    char *bridge; /* Linux bridge the object claims, may be NULL */
     bool has_subnet;
-    Ipv4Net subnet;   /* address range the object claims */
-    void *data;       /* kind-specific realisation input (VmnetSpec *) */
+    Ipv4Net subnet; /* address range the object claims */
+    void *data;     /* kind-specific realisation input (VmnetSpec *) */
     void (*data_free)(void *);
 } Resource;
 
@@ -39,7 +39,7 @@ typedef struct Resource {
 typedef struct Observed {
     ResourceKind kind;
     char *name;
-    char *lab;  /* owner lab from the metadata; NULL: not a kvmlab object */
+    char *lab; /* owner lab from the metadata; NULL: not a kvmlab object */
     char *key;
     char *hash;
     char *spec;

@@ -14,7 +14,10 @@ typedef struct Error {
     char *message; /* owned, NULL when clear */
 } Error;
 
-#define ERROR_INIT {0, NULL}
+#define ERROR_INIT                                                                                 \
+    {                                                                                              \
+        0, NULL                                                                                    \
+    }
 
 /* Fill @err (when non-NULL and still clear) with the formatted sentence. Returns @code, which is
  * forced negative (a zero or positive code becomes -EIO). */

@@ -160,10 +160,10 @@ typedef struct Lab {
 } Lab;
 
 /* Defaults the model applies when the file is silent. */
-#define LAB_DEFAULT_CPUS        1
-#define LAB_DEFAULT_MEMORY_MIB  1024
-#define LAB_DEFAULT_LEASE_S     1800
-#define LAB_MAX_LEASE_S         7200
+#define LAB_DEFAULT_CPUS       1
+#define LAB_DEFAULT_MEMORY_MIB 1024
+#define LAB_DEFAULT_LEASE_S    1800
+#define LAB_MAX_LEASE_S        7200
 
 /*
  * Parse and validate the lab file at @path. On success stores a new Lab in *ret (free with

@@ -13,11 +13,11 @@
  * the engine backends on it. plan, up, down and status all go through one.
  */
 typedef struct LabSession {
-    const Lab *lab;      /* borrowed */
-    char *state_root;    /* where sandboxes and per-lab state live */
-    Sandbox *sandbox;    /* NULL when the lab names a libvirt URI */
-    char *uri;           /* the libvirt URI in use */
-    void *conn;          /* virConnectPtr, NULL while there is no host to talk to */
+    const Lab *lab;       /* borrowed */
+    char *state_root;     /* where sandboxes and per-lab state live */
+    Sandbox *sandbox;     /* NULL when the lab names a libvirt URI */
+    char *uri;            /* the libvirt URI in use */
+    void *conn;           /* virConnectPtr, NULL while there is no host to talk to */
     bool sandbox_started; /* this session started the sandbox's daemon */
     EngineBackend backends[RESOURCE_KIND_MAX];
     size_t n_backends;
@@ -43,8 +43,8 @@ void lab_session_free(LabSession *s);
 int lab_session_plan(LabSession *s, Plan **ret, Error *err);
 
 /* Apply a plan from lab_session_plan() and record the lab's subnets for other labs' picking. */
-int lab_session_apply(LabSession *s, const Plan *plan, EngineProgressFn progress,
-                      void *userdata, Error *err);
+int lab_session_apply(LabSession *s, const Plan *plan, EngineProgressFn progress, void *userdata,
+                      Error *err);
 
 /*
  * Remove everything this lab made: its objects (whatever the file says now), then its sandbox

@@ -43,7 +43,7 @@ typedef struct VmnetSpec {
     char *bridge; /* Linux bridge name, at most 15 characters */
     VmnetType type;
     VmnetBackend backend;
-    bool has_subnet; /* false only for isolated and bridged networks without addresses */
+    bool has_subnet;    /* false only for isolated and bridged networks without addresses */
     bool subnet_picked; /* true when the planner chose the subnet */
     Ipv4Net subnet;
     uint32_t host_ip;    /* N.1 (nat, hostonly) */
@@ -71,8 +71,8 @@ char *vmnet_bridge_name(const char *lab, const char *key);
  * host entries: their fixed ip, or a stable address from the static range N.3-N.127 derived
  * from the lab, node and NIC so a re-created node keeps it. Pure; 0 or negative errno + @err.
  */
-int vmnet_spec_build(const Lab *lab, const LabNetwork *net, const Ipv4Net *subnet,
-                     VmnetSpec **ret, Error *err);
+int vmnet_spec_build(const Lab *lab, const LabNetwork *net, const Ipv4Net *subnet, VmnetSpec **ret,
+                     Error *err);
 void vmnet_spec_free(VmnetSpec *s);
 
 /*

@@ -100,8 +100,8 @@ static void test_nat_lease(void **state)
     char netname[64];
     snprintf(netname, sizeof(netname), "%s-vmnet8", lab->name);
     FixtureNic nic = {netname, mac};
-    assert_int_equal(
-            fixture_guest_start(session->conn, guest, &nic, 1, console, "kvmlab.hold=120"), 0);
+    assert_int_equal(fixture_guest_start(session->conn, guest, &nic, 1, console, "kvmlab.hold=120"),
+                     0);
 
     char *lease = fixture_console_wait(console, "LEASE ", 180);
     if (!lease) {

@@ -79,8 +79,8 @@ int fixture_guest_image(const char **ret_kernel, const char **ret_initrd)
     return 0;
 }
 
-int fixture_guest_start(virConnectPtr conn, const char *name, const FixtureNic *nics,
-                        size_t n_nics, const char *console_path, const char *append)
+int fixture_guest_start(virConnectPtr conn, const char *name, const FixtureNic *nics, size_t n_nics,
+                        const char *console_path, const char *append)
 {
     const char *kernel, *initrd;
     if (fixture_guest_image(&kernel, &initrd) < 0)

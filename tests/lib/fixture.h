@@ -33,8 +33,8 @@ typedef struct FixtureNic {
  * Define and start a TCG test guest NAME on @conn with @nics, its console written to
  * @console_path, extra kernel command line @append (may be NULL). 0 or -1.
  */
-int fixture_guest_start(virConnectPtr conn, const char *name, const FixtureNic *nics,
-                        size_t n_nics, const char *console_path, const char *append);
+int fixture_guest_start(virConnectPtr conn, const char *name, const FixtureNic *nics, size_t n_nics,
+                        const char *console_path, const char *append);
 
 /* Destroy and undefine NAME (missing is fine). */
 void fixture_guest_remove(virConnectPtr conn, const char *name);

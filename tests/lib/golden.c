@@ -75,7 +75,8 @@ int golden_check(const char *relpath, const char *actual)
         el--;
     while (al > actual && al[-1] != '\n')
         al--;
-    fprintf(stderr, "golden mismatch in tests/data/%s at line %d\n  expected: %.*s\n  actual:   %.*s\n",
+    fprintf(stderr,
+            "golden mismatch in tests/data/%s at line %d\n  expected: %.*s\n  actual:   %.*s\n",
             relpath, line, (int)strcspn(el, "\n"), el, (int)strcspn(al, "\n"), al);
     fprintf(stderr, "---- actual output ----\n%s-----------------------\n", actual);
     free(expected);

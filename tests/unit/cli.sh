@@ -1,0 +1,47 @@
+#!/bin/sh
+# The command line without a host: help, version, validate and exit codes. TAP output.
+#   cli.sh KVMLAB_BINARY
+set -u
+K=$(realpath "$1")
+ROOT=${KVMLAB_SOURCE_ROOT:?}
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+n=0; bad=0
+check() { # description, expected exit, command...
+  desc=$1; want=$2; shift 2
+  n=$((n + 1))
+  "$@" >"$T/out" 2>"$T/err"; got=$?
+  if [ "$got" = "$want" ]; then echo "ok $n - $desc"; else
+    bad=$((bad + 1)); echo "not ok $n - $desc (exit $got, wanted $want)"; sed 's/^/# /' "$T/err"; fi
+}
+grep_out() { # description, file, pattern
+  n=$((n + 1))
+  if grep -q -- "$3" "$T/$2"; then echo "ok $n - $1"; else
+    bad=$((bad + 1)); echo "not ok $n - $1 ('$3' not in $2)"; sed 's/^/# /' "$T/$2"; fi
+}
+echo "TAP version 13"
+check "--version" 0 "$K" --version;                    grep_out "version printed" out "^kvmlab [0-9]"
+check "--help" 0 "$K" --help;                          grep_out "help lists up" out "up .*Make the lab real"
+check "help validate" 0 "$K" help validate;            grep_out "command help" out "FILE:LINE:COL"
+check "no command" 2 "$K"
+check "unknown command" 2 "$K" frobnicate;             grep_out "unknown command named" err "unknown command 'frobnicate'"
+check "unknown option" 2 "$K" --frob;                  grep_out "unknown option named" err "unknown option '--frob'"
+check "unknown subcommand option" 2 "$K" validate --frob x.yaml
+check "help for unknown command" 2 "$K" help frobnicate
+check "validate the README example" 0 "$K" validate "$ROOT/examples/kvmlab.yaml"
+grep_out "example summary" out "lab 'cka' is valid: 4 networks, 1 image, 4 nodes"
+check "validate the networks example" 0 "$K" validate "$ROOT/examples/networks.yaml"
+check "README example is examples/kvmlab.yaml" 0 sh -c \
+  "sed -n '/^lab: cka/,/^kubernetes:/p' '$ROOT/README.md' | diff - '$ROOT/examples/kvmlab.yaml'"
+check "invalid file exits 2" 2 "$K" validate "$ROOT/tests/data/lab-parse/many-problems.yaml"
+grep_out "located diagnostics" err "many-problems.yaml:3:1: unknown key 'netwroks' in the lab; did you mean 'networks'?"
+grep_out "count of problems" err "has 17 problems"
+check "missing file exits 1" 1 "$K" validate "$T/nope.yaml"
+grep_out "missing file named" err "nope.yaml"
+check "init writes a starter" 0 "$K" init "$T/lab.yaml"
+check "the starter is valid" 0 "$K" validate "$T/lab.yaml"
+check "init never overwrites" 1 "$K" init "$T/lab.yaml"
+check "plan of an invalid file exits 2" 2 "$K" plan "$ROOT/tests/data/lab-parse/many-problems.yaml"
+check "default file kvmlab.yaml" 1 sh -c "cd '$T' && '$K' validate"
+grep_out "default file named" err "kvmlab.yaml"
+echo "1..$n"
+[ "$bad" = 0 ]
