@@ -6,20 +6,14 @@
 #include "cli.h"
 #include "kvmlab/cleanup.h"
 #include "kvmlab/session.h"
+#include "kvmlab/spectext.h"
 #include "kvmlab/vmnet.h"
 
 /* The value of KEY in a canonical spec ("-" when absent); new string. */
 static char *spec_field(const char *spec, const char *key)
 {
-    size_t klen = strlen(key);
-    for (const char *p = spec ? spec : ""; *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t l = nl ? (size_t)(nl - p) : strlen(p);
-        if (l > klen && strncmp(p, key, klen) == 0 && p[klen] == '=')
-            return strndup(p + klen + 1, l - klen - 1);
-        p += l + (nl ? 1 : 0);
-    }
-    return strdup("-");
+    char *v = spec_text_get(spec, key);
+    return v ? v : strdup("-");
 }
 
 static const char *const columns[] = {"type", "bridge", "subnet", "host", "gateway", "dhcp"};

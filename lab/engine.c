@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kvmlab/cleanup.h"
+#include "kvmlab/spectext.h"
 
 const char *action_type_to_string(ActionType t)
 {
@@ -101,19 +102,17 @@ size_t plan_changes(const Plan *p)
  * sets. */
 static char *collect_values(const char *spec, const char *key)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    size_t klen = strlen(key);
-    for (const char *p = spec ? spec : ""; *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t l = nl ? (size_t)(nl - p) : strlen(p);
-        if (l > klen && strncmp(p, key, klen) == 0 && p[klen] == '=')
-            fprintf(f, "%.*s\n", (int)(l - klen - 1), p + klen + 1);
-        p += l + (nl ? 1 : 0);
+    char **v = NULL;
+    size_t n = spec_text_values(spec, key, &v), len = 1;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(v[i]) + 1;
+    char *out = calloc(1, len);
+    for (size_t i = 0; out && i < n; i++) {
+        strcat(out, v[i]);
+        strcat(out, "\n");
     }
-    fclose(f);
-    return buf;
+    spec_text_values_free(v, n);
+    return out;
 }
 
 static int add_key(char ***keys, size_t *n, const char *start, size_t len)

@@ -12,6 +12,7 @@
 
 #include "kvmlab/cleanup.h"
 #include "kvmlab/fsutil.h"
+#include "kvmlab/spectext.h"
 #include "kvmlab/virt.h"
 #include "kvmlab/vmnet.h"
 
@@ -167,20 +168,6 @@ static int netlist_add(NetList *l, const Ipv4Net *n)
     l->v = v;
     l->v[l->n++] = *n;
     return 0;
-}
-
-/* The value of "KEY=" in a canonical spec text, new string or NULL. */
-static char *spec_get(const char *spec, const char *key)
-{
-    size_t klen = strlen(key);
-    for (const char *p = spec ? spec : ""; *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t l = nl ? (size_t)(nl - p) : strlen(p);
-        if (l > klen && strncmp(p, key, klen) == 0 && p[klen] == '=')
-            return strndup(p + klen + 1, l - klen - 1);
-        p += l + (nl ? 1 : 0);
-    }
-    return NULL;
 }
 
 static char *lab_state_file(const LabSession *s, const char *lab, const char *what)
@@ -350,7 +337,7 @@ int lab_session_plan(LabSession *s, Plan **ret, Error *err)
                 if (o->kind != RESOURCE_NETWORK || !o->lab || strcmp(o->lab, lab->name) != 0 ||
                     !o->key || strcmp(o->key, net->name) != 0)
                     continue;
-                _cleanup_free_ char *v = spec_get(o->spec, "subnet");
+                _cleanup_free_ char *v = spec_text_get(o->spec, "subnet");
                 if (v && addr_cidr_parse(v, &picked) == 0) {
                     subnet = &picked;
                     r = asprintf(&w->note, "keeps subnet %s picked earlier",

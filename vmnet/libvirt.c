@@ -7,6 +7,7 @@
 
 #include "kvmlab/cleanup.h"
 #include "kvmlab/engine.h"
+#include "kvmlab/spectext.h"
 #include "kvmlab/virt.h"
 #include "kvmlab/vmnet.h"
 
@@ -117,34 +118,6 @@ static int remove_net(void *ctx, const Observed *have, Error *err)
     return r;
 }
 
-/* The values of every "KEY=" line of a canonical spec, as an array of new strings. */
-static size_t spec_values(const char *spec, const char *key, char ***ret)
-{
-    size_t n = 0, klen = strlen(key);
-    char **v = NULL;
-    for (const char *p = spec ? spec : ""; *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t l = nl ? (size_t)(nl - p) : strlen(p);
-        if (l > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
-            char **nv = realloc(v, (n + 1) * sizeof(*v));
-            if (!nv)
-                break;
-            v = nv;
-            v[n++] = strndup(p + klen + 1, l - klen - 1);
-        }
-        p += l + (nl ? 1 : 0);
-    }
-    *ret = v;
-    return n;
-}
-
-static void strv_free(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 static bool strv_contains(char **v, size_t n, const char *s)
 {
     for (size_t i = 0; i < n; i++)
@@ -184,8 +157,8 @@ static int update(void *ctx, const Resource *want, const Observed *have, Error *
         return virt_error(err, "Cannot find network '%s'", have->name);
 
     char **oldv = NULL, **newv = NULL;
-    size_t n_old = spec_values(have->spec, "live.host", &oldv);
-    size_t n_new = spec_values(want->spec, "live.host", &newv);
+    size_t n_old = spec_text_values(have->spec, "live.host", &oldv);
+    size_t n_new = spec_text_values(want->spec, "live.host", &newv);
     int r = 0;
 
     for (size_t i = 0; i < n_old && r >= 0; i++) {
@@ -220,18 +193,18 @@ static int update(void *ctx, const Resource *want, const Observed *have, Error *
         }
         free(h.name);
     }
-    strv_free(oldv, n_old);
-    strv_free(newv, n_new);
+    spec_text_values_free(oldv, n_old);
+    spec_text_values_free(newv, n_new);
     if (r < 0)
         return r;
 
     /* lease time: libvirt cannot modify a range, but can delete and add it again */
     char **ol = NULL, **nl = NULL;
-    size_t n_ol = spec_values(have->spec, "live.lease", &ol);
-    size_t n_nl = spec_values(want->spec, "live.lease", &nl);
+    size_t n_ol = spec_text_values(have->spec, "live.lease", &ol);
+    size_t n_nl = spec_text_values(want->spec, "live.lease", &nl);
     bool lease_changed = n_ol != n_nl || (n_ol && strcmp(ol[0], nl[0]) != 0);
-    strv_free(ol, n_ol);
-    strv_free(nl, n_nl);
+    spec_text_values_free(ol, n_ol);
+    spec_text_values_free(nl, n_nl);
     if (lease_changed && spec->dhcp) {
         _cleanup_free_ char *range = vmnet_libvirt_dhcp_range_format(spec);
         r = net_update(net, VIR_NETWORK_UPDATE_COMMAND_DELETE, VIR_NETWORK_SECTION_IP_DHCP_RANGE,
