@@ -58,6 +58,11 @@ void cli_plan_print(const Plan *p, bool json, bool show_unchanged, FILE *f)
                 action_name(a), action_type_to_string(a->type), a->reason ? a->reason : "");
     }
     size_t n = plan_changes(p);
+    if (p->n_unmade_nodes > 0)
+        fprintf(f, "Note: the %zu node%s in the lab file %s not made yet: this version makes the "
+                   "lab's networks and port forwards.\n",
+                p->n_unmade_nodes, p->n_unmade_nodes == 1 ? "" : "s",
+                p->n_unmade_nodes == 1 ? "is" : "are");
     if (n == 0)
         fprintf(f, "Lab '%s' is up to date: nothing to change.\n", p->lab);
     else

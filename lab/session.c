@@ -380,6 +380,7 @@ int lab_session_plan(LabSession *s, Plan **ret, Error *err)
     r = plan_forwards(lab, p, err);
     if (r < 0)
         goto fail;
+    p->n_unmade_nodes = lab->n_nodes; /* domains arrive with the nodes work */
     r = engine_diff(p, err);
     if (r < 0)
         goto fail;

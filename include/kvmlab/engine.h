@@ -75,6 +75,7 @@ typedef struct Plan {
     size_t n_have;
     Action *actions;
     size_t n_actions;
+    size_t n_unmade_nodes; /* nodes in the file that no resource kind makes yet */
 } Plan;
 
 /* How the engine reaches the host for one resource kind. ctx is the backend's own. */
