@@ -59,8 +59,9 @@ void cli_plan_print(const Plan *p, bool json, bool show_unchanged, FILE *f)
     }
     size_t n = plan_changes(p);
     if (p->n_unmade_nodes > 0)
-        fprintf(f, "Note: the %zu node%s in the lab file %s not made yet: this version makes the "
-                   "lab's networks and port forwards.\n",
+        fprintf(f,
+                "Note: the %zu node%s in the lab file %s not made yet: this version makes the "
+                "lab's networks and port forwards.\n",
                 p->n_unmade_nodes, p->n_unmade_nodes == 1 ? "" : "s",
                 p->n_unmade_nodes == 1 ? "is" : "are");
     if (n == 0)

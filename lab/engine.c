@@ -36,7 +36,7 @@ const char *resource_kind_to_string(ResourceKind k)
     case RESOURCE_NETWORK:
         return "network";
     case RESOURCE_PORTFWD:
-        return "forwards";
+        return "nat";
     case RESOURCE_KIND_MAX:
         break;
     }

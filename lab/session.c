@@ -219,12 +219,14 @@ static void forward_set_free(void *p)
     if (!set)
         return;
     free(set->lab);
+    free(set->masquerade);
     free(set->forwards);
     free(set);
 }
 
-/* One resource for all port forwards of the lab: its nftables table. The forwards' target
- * addresses come from the networks' specs, planned just before. */
+/* One resource for the lab's NAT: its nftables table with masquerade for the NAT networks and
+ * every port forward. The subnets and the forwards' target addresses come from the networks'
+ * specs, planned just before. */
 static int plan_forwards(const Lab *lab, Plan *p, Error *err)
 {
     VmnetForwardSet *set = calloc(1, sizeof(*set));
@@ -236,7 +238,18 @@ static int plan_forwards(const Lab *lab, Plan *p, Error *err)
         goto oom;
     for (size_t i = 0; i < p->n_want; i++) {
         const VmnetSpec *spec = p->want[i].kind == RESOURCE_NETWORK ? p->want[i].data : NULL;
-        if (!spec || spec->n_forwards == 0)
+        if (!spec || spec->type != VMNET_NAT)
+            continue;
+        if (spec->has_subnet) {
+            char cidr[CIDR_STRLEN];
+            Ipv4Net *m = realloc(set->masquerade, (set->n_masquerade + 1) * sizeof(*m));
+            if (!m)
+                goto oom;
+            set->masquerade = m;
+            m[set->n_masquerade++] = spec->subnet;
+            fprintf(f, "masquerade=%s\n", addr_cidr_format(&spec->subnet, cidr));
+        }
+        if (spec->n_forwards == 0)
             continue;
         VmnetForward *v = realloc(set->forwards, (set->n + spec->n_forwards) * sizeof(*v));
         if (!v)
@@ -250,15 +263,15 @@ static int plan_forwards(const Lab *lab, Plan *p, Error *err)
     }
     fclose(f);
     f = NULL;
-    if (set->n == 0) {
-        /* no forwards: a table left from an earlier up is deleted by the diff */
+    if (set->n == 0 && set->n_masquerade == 0) {
+        /* no NAT: a table left from an earlier up is deleted by the diff */
         forward_set_free(set);
         free(buf);
         return 0;
     }
     Resource *w = &p->want[p->n_want++];
     w->kind = RESOURCE_PORTFWD;
-    w->key = strdup("port_forwards");
+    w->key = strdup("nat");
     w->name = vmnet_nft_table_name(lab->name);
     w->spec = buf;
     if (asprintf(&w->hash, "%016llx", (unsigned long long)hash_fnv1a_str(HASH_FNV_INIT, buf)) < 0)

@@ -36,6 +36,20 @@ char *vmnet_nft_table_format(const VmnetForwardSet *set, const char *hash)
         return NULL;
     fprintf(f, "table ip kvmlab-%s {\n", set->lab);
     fprintf(f, "\tcomment \"kvmlab lab=%s hash=%s\"\n", set->lab, hash);
+    /* guests reach out under the host's address; as libvirt does, multicast and broadcast
+     * stay untouched */
+    fputs("\tchain postrouting {\n"
+          "\t\ttype nat hook postrouting priority srcnat; policy accept;\n",
+          f);
+    for (size_t i = 0; i < set->n_masquerade; i++) {
+        char net[CIDR_STRLEN];
+        addr_cidr_format(&set->masquerade[i], net);
+        fprintf(f,
+                "\t\tip saddr %s ip daddr != %s ip daddr != { 224.0.0.0/24, 255.255.255.255 } "
+                "masquerade\n",
+                net, net);
+    }
+    fputs("\t}\n", f);
     /* from outside the host */
     fputs("\tchain prerouting {\n"
           "\t\ttype nat hook prerouting priority dstnat; policy accept;\n",

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Host side: the port-forward table through libnftables, inside the lab's network namespace. */
+/* Host side: the lab's NAT table through libnftables, inside the lab's network namespace. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -112,7 +112,7 @@ static int observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
         o->name = strdup(name);
         o->active = true;
         if (vmnet_nft_comment_parse(listing, &o->lab, &o->hash) == 0)
-            o->key = strdup("port_forwards");
+            o->key = strdup("nat");
     }
     *ret = out;
     *ret_n = n;
@@ -125,7 +125,7 @@ static int create(void *ctx, const Resource *want, Error *err)
     _cleanup_free_ char *text = vmnet_nft_table_format(set, want->hash);
     if (!text)
         return error_set(err, -ENOMEM, "Out of memory");
-    return nft_run(ctx, text, NULL, "add the port forwards", err);
+    return nft_run(ctx, text, NULL, "add the NAT table", err);
 }
 
 static int remove_table(void *ctx, const Observed *have, Error *err)
@@ -133,7 +133,7 @@ static int remove_table(void *ctx, const Observed *have, Error *err)
     _cleanup_free_ char *cmd = NULL;
     if (asprintf(&cmd, "delete table ip %s", have->name) < 0)
         return error_set(err, -ENOMEM, "Out of memory");
-    return nft_run(ctx, cmd, NULL, "remove the port forwards", err);
+    return nft_run(ctx, cmd, NULL, "remove the NAT table", err);
 }
 
 /* Replace the table in one transaction, so no packet sees it half-made. */
@@ -144,7 +144,7 @@ static int replace(void *ctx, const Resource *want, const Observed *have, Error 
     _cleanup_free_ char *cmd = NULL;
     if (!text || asprintf(&cmd, "delete table ip %s\n%s", have->name, text) < 0)
         return error_set(err, -ENOMEM, "Out of memory");
-    return nft_run(ctx, cmd, NULL, "replace the port forwards", err);
+    return nft_run(ctx, cmd, NULL, "replace the NAT table", err);
 }
 
 static int start(void *ctx, const Observed *have, Error *err)
@@ -159,7 +159,7 @@ void vmnet_nft_backend(const char *netns, EngineBackend *ret)
 {
     *ret = (EngineBackend){
             .kind = RESOURCE_PORTFWD,
-            .label = "port-forwards",
+            .label = "nat",
             .observe = observe,
             .create = create,
             .start = start,

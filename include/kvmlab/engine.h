@@ -16,7 +16,7 @@
 
 typedef enum ResourceKind {
     RESOURCE_NETWORK, /* a libvirt network */
-    RESOURCE_PORTFWD, /* the lab's nftables table of port forwards */
+    RESOURCE_PORTFWD, /* the lab's nftables table: NAT masquerade and port forwards */
     RESOURCE_KIND_MAX,
 } ResourceKind;
 

@@ -151,13 +151,17 @@ char *vmnet_libvirt_dhcp_range_format(const VmnetSpec *s);
 int vmnet_libvirt_lease_count(void *conn, const char *name, Error *err);
 
 /*
- * Port forwards (VMware NAT's incoming TCP/UDP) as the lab's own nftables table
- * "ip kvmlab-<lab>": DNAT from any local address's host port to the node's address and port,
- * for traffic arriving from outside (prerouting) and made on the host itself (output).
+ * VMware's NAT for a lab, as the lab's own nftables table "ip kvmlab-<lab>": masquerade for every
+ * NAT network's subnet going elsewhere, and port forwards (incoming TCP/UDP): DNAT from a host
+ * port on any of the host's addresses to a node's address and port, for traffic arriving from
+ * outside (prerouting) and made on the host itself (output). libvirt's side of a NAT network is
+ * <forward mode='open'/>: routing, DHCP and DNS, and no firewall rules of its own.
  */
 typedef struct VmnetForwardSet {
     char *lab;
-    VmnetForward *forwards; /* borrowed from the networks' specs */
+    Ipv4Net *masquerade; /* NAT subnets */
+    size_t n_masquerade;
+    VmnetForward *forwards; /* node names borrowed from the networks' specs */
     size_t n;
 } VmnetForwardSet;
 
@@ -171,6 +175,6 @@ char *vmnet_nft_table_format(const VmnetForwardSet *set, const char *hash);
 /* Pure: lab and hash from a table's comment ("kvmlab lab=LAB hash=HASH"); 0 or -ENOENT. */
 int vmnet_nft_comment_parse(const char *listing, char **ret_lab, char **ret_hash);
 
-/* Host side: the engine backend for the port-forward table in network namespace @netns (NULL:
+/* Host side: the engine backend for the NAT table in network namespace @netns (NULL:
  * the namespace this process runs in). @netns is borrowed. */
 void vmnet_nft_backend(const char *netns, struct EngineBackend *ret);

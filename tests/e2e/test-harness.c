@@ -156,7 +156,7 @@ static void test_down_removes_everything(void **state)
         fprintf(stderr, "# %s\n", err.message);
     assert_int_equal(r, 0);
     assert_false(kept);
-    assert_int_equal(p->n_actions, 1); /* the network */
+    assert_int_equal(p->n_actions, 2); /* the network and the NAT table */
     plan_free(p);
     assert_false(sandbox_exists(session->sandbox));
     pid_t *pids = NULL;

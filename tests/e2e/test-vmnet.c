@@ -25,6 +25,7 @@ static Lab *lab;
 static LabSession *session;
 static char console[4096];
 static char guest[64];
+static char client[64]; /* a namespace outside the host, on a veth into the sandbox's */
 
 static int setup(void **state)
 {
@@ -75,9 +76,21 @@ static int teardown(void **state)
             sandbox_destroy(session->sandbox, NULL);
         lab_session_free(session);
     }
+    if (client[0]) {
+        const char *del[] = {"ip", "netns", "delete", client, NULL};
+        fixture_run(NULL, del, NULL, 10000);
+    }
     lab_free(lab);
     unlink(console);
     return 0;
+}
+
+/* Run one `ip` argv, asserting success. */
+static void ip(const char *const *argv)
+{
+    char *out = NULL;
+    assert_int_equal(fixture_run(NULL, argv, &out, 10000), 0);
+    free(out);
 }
 
 /* The reservation the plan made for node @node on network @key. */
@@ -180,6 +193,24 @@ static void test_guest_on_vmnets(void **state)
     assert_non_null(conn);
     free(conn);
 
+    /* from outside the host: VMware forwards incoming connections; libvirt's own NAT rules
+     * would reject them, the lab's table does not */
+    snprintf(client, sizeof(client), "%sc", session->sandbox->netns);
+    const char *sb = session->sandbox->netns;
+    ip((const char *[]){"ip", "netns", "add", client, NULL});
+    ip((const char *[]){"ip", "-n", sb, "link", "add", "kvtpf0", "type", "veth", "peer", "name",
+                        "kvtpf1", "netns", client, NULL});
+    ip((const char *[]){"ip", "-n", sb, "addr", "add", "10.250.0.1/24", "dev", "kvtpf0", NULL});
+    ip((const char *[]){"ip", "-n", sb, "link", "set", "kvtpf0", "up", NULL});
+    ip((const char *[]){"ip", "-n", client, "addr", "add", "10.250.0.2/24", "dev", "kvtpf1", NULL});
+    ip((const char *[]){"ip", "-n", client, "link", "set", "kvtpf1", "up", NULL});
+    const char *nc2[] = {"busybox", "nc", "-w", "10", "10.250.0.1", "2222", NULL};
+    st = fixture_run(client, nc2, &out, 30000);
+    printf("# from outside, nc 10.250.0.1:2222 -> %s", out ? out : "(nothing)\n");
+    assert_int_equal(st, 0);
+    assert_non_null(strstr(out, "KVMLAB-PONG"));
+    free(out);
+
     /* the node's name resolves through the network's DNS on N.2 */
     char fqdn[64];
     snprintf(fqdn, sizeof(fqdn), "cp.%s.lab", lab->name);
@@ -207,7 +238,7 @@ static void test_down_removes_forwards(void **state)
     /* the guest is not kvmlab's (no node domains yet): down keeps the sandbox for it */
     assert_int_equal(lab_session_down(session, &p, &kept, &err), 0);
     assert_true(kept);
-    assert_int_equal(p->n_actions, 3); /* two networks and the forward table */
+    assert_int_equal(p->n_actions, 3); /* two networks and the NAT table */
     plan_free(p);
     assert_int_equal(fixture_run(session->sandbox->netns, list, &out, 10000), 0);
     assert_null(strstr(out, "kvmlab-"));

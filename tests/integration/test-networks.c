@@ -74,28 +74,32 @@ static void use(Lab *l)
     error_clear(&err);
 }
 
-/* Counting wrappers around the real backend: prove how many libvirt changes an apply made. */
-static EngineBackend real;
+/* Counting wrappers around the real backends: prove how many host changes an apply made. */
+static EngineBackend real[RESOURCE_KIND_MAX];
 static int calls;
+static const EngineBackend *real_of(void *ctx)
+{
+    return ctx;
+}
 static int c_create(void *ctx, const Resource *w, Error *e)
 {
     calls++;
-    return real.create(ctx, w, e);
+    return real_of(ctx)->create(real_of(ctx)->ctx, w, e);
 }
 static int c_start(void *ctx, const Observed *o, Error *e)
 {
     calls++;
-    return real.start(ctx, o, e);
+    return real_of(ctx)->start(real_of(ctx)->ctx, o, e);
 }
 static int c_update(void *ctx, const Resource *w, const Observed *o, Error *e)
 {
     calls++;
-    return real.update(ctx, w, o, e);
+    return real_of(ctx)->update(real_of(ctx)->ctx, w, o, e);
 }
 static int c_remove(void *ctx, const Observed *o, Error *e)
 {
     calls++;
-    return real.remove(ctx, o, e);
+    return real_of(ctx)->remove(real_of(ctx)->ctx, o, e);
 }
 
 static int up(Plan **ret_plan, Error *err)
@@ -104,14 +108,18 @@ static int up(Plan **ret_plan, Error *err)
     int r = lab_session_plan(session, &p, err);
     if (r < 0)
         return r;
-    real = session->backends[0];
-    EngineBackend counting = real;
-    counting.create = c_create;
-    counting.start = c_start;
-    counting.update = c_update;
-    counting.remove = c_remove;
+    EngineBackend counting[RESOURCE_KIND_MAX];
+    for (size_t i = 0; i < session->n_backends; i++) {
+        real[i] = session->backends[i];
+        counting[i] = real[i];
+        counting[i].create = c_create;
+        counting[i].start = c_start;
+        counting[i].update = c_update;
+        counting[i].remove = c_remove;
+        counting[i].ctx = &real[i];
+    }
     calls = 0;
-    r = engine_apply(p, &counting, 1, NULL, NULL, err);
+    r = engine_apply(p, counting, session->n_backends, NULL, NULL, err);
     if (ret_plan)
         *ret_plan = p;
     else
@@ -178,7 +186,7 @@ static void test_up_creates_every_type(void **state)
     if (r < 0)
         fprintf(stderr, "# %s\n", err.message);
     assert_int_equal(r, 0);
-    assert_int_equal(calls, 5);
+    assert_int_equal(calls, 6); /* five networks and the NAT table */
     /* the custom host-only network got a free /24 and plan said which */
     const Action *a3 = find_action(p, "vmnet3");
     assert_non_null(a3);
@@ -189,7 +197,7 @@ static void test_up_creates_every_type(void **state)
     /* nat: forward nat, host .1 and gateway .2 on the bridge, router/DNS options .2 */
     char *x = netxml("vmnet8", 0);
     assert_non_null(x);
-    assert_non_null(strstr(x, "<forward mode='nat'"));
+    assert_non_null(strstr(x, "<forward mode='open'"));
     assert_non_null(strstr(x, "dhcp-option=option:router,192.168.208.2"));
     free(x);
     char *out = NULL;
@@ -210,10 +218,18 @@ static void test_up_creates_every_type(void **state)
     assert_non_null(strstr(x, "<forward mode='bridge'"));
     assert_non_null(strstr(x, "kvtlan0"));
     free(x);
-    /* the namespace's NAT rules exist there, not here */
+    /* NAT is the lab's own nftables table in the sandbox's namespace (libvirt adds none) */
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "kvmlab-%s", labname);
+    const char *nft[] = {"nft", "list", "table", "ip", cmd, NULL};
+    assert_int_equal(fixture_run(sandbox->netns, nft, &out, 10000), 0);
+    assert_non_null(strstr(out, "ip saddr 192.168.208.0/24 ip daddr != 192.168.208.0/24"));
+    assert_non_null(strstr(out, "masquerade"));
+    assert_null(strstr(out, "192.168.201.0/24")); /* host-only is not masqueraded */
+    free(out);
     const char *ipt[] = {"iptables", "-t", "nat", "-S", NULL};
     assert_int_equal(fixture_run(sandbox->netns, ipt, &out, 10000), 0);
-    assert_non_null(strstr(out, "192.168.208.0/24"));
+    assert_null(strstr(out, "MASQUERADE"));
     free(out);
     error_clear(&err);
 }
@@ -337,7 +353,7 @@ static void test_down_leaves_foreign(void **state)
     if (r < 0)
         fprintf(stderr, "# %s\n", err.message);
     assert_int_equal(r, 0);
-    assert_int_equal(p->n_actions, 5); /* our five, not someone-else */
+    assert_int_equal(p->n_actions, 6); /* our five and the NAT table, not someone-else */
     for (size_t i = 0; i < p->n_actions; i++)
         assert_int_equal(p->actions[i].type, ACTION_DELETE);
     plan_free(p);
