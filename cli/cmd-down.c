@@ -23,9 +23,11 @@ static int run(const CliGlobals *g, int argc, char **argv)
     Plan *plan = NULL;
     bool kept = false, had_sandbox = false;
     int ret = EXIT_FAIL;
-    if (lab_session_open(lab, NULL, SESSION_READ, &s, &err) < 0)
+    if (lab_session_open(lab, NULL, SESSION_REMOVE, &s, &err) < 0)
         goto fail;
     had_sandbox = s->sandbox && sandbox_exists(s->sandbox);
+    if (s->sandbox && s->sandbox_started && !g->quiet && !g->json)
+        printf("started the sandbox of lab '%s' to see what is inside\n", lab->name);
     if (lab_session_down(s, &plan, &kept, &err) < 0) {
     fail:
         cli_print_error(&err);

@@ -52,6 +52,7 @@ static int run(const CliGlobals *g, int argc, char **argv)
     goto done;
 fail:
     cli_print_error(&err);
+    lab_session_abort(s);
 done:
     error_clear(&err);
     plan_free(plan);

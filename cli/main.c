@@ -118,6 +118,27 @@ int main(int argc, char **argv)
         fprintf(stderr, "kvmlab: unknown command '%s'; see 'kvmlab --help'\n", name);
         return EXIT_USAGE;
     }
+    /* global options may also follow the command (`kvmlab status --json`) */
+    int k = optind + 1;
+    for (int i = optind + 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            while (i < argc)
+                argv[k++] = argv[i++];
+            break;
+        }
+        if (strcmp(argv[i], "--json") == 0)
+            g.json = true;
+        else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
+            g.quiet = true;
+        else if (strcmp(argv[i], "--state-dir") == 0 && i + 1 < argc)
+            g.state_dir = argv[++i];
+        else if (strncmp(argv[i], "--state-dir=", 12) == 0)
+            g.state_dir = argv[i] + 12;
+        else
+            argv[k++] = argv[i];
+    }
+    argc = k;
+    argv[argc] = NULL;
     if (g.state_dir)
         setenv("KVMLAB_STATE_DIR", g.state_dir, 1);
     /* the subcommand sees argv[0] = its name */

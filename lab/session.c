@@ -62,7 +62,7 @@ static void setup_backends(LabSession *s)
      * host's own for a local system daemon (a remote URI gets none) */
     if (s->sandbox)
         vmnet_nft_backend(s->sandbox->netns, &s->backends[s->n_backends++]);
-    else if (s->uri && strstr(s->uri, ":///"))
+    else if (s->uri && strcmp(s->uri, SYSTEM_URI) == 0)
         vmnet_nft_backend(NULL, &s->backends[s->n_backends++]);
 }
 
@@ -86,7 +86,7 @@ int lab_session_open(const Lab *lab, const char *state_root, SessionMode mode, L
             goto fail;
         free(s->uri);
         s->uri = strdup(s->sandbox->uri);
-        if (mode == SESSION_WRITE) {
+        if (mode == SESSION_WRITE || (mode == SESSION_REMOVE && sandbox_exists(s->sandbox))) {
             r = sandbox_ensure(s->sandbox, &s->sandbox_started, err);
             if (r < 0)
                 goto fail;
@@ -436,6 +436,35 @@ int lab_session_apply(LabSession *s, const Plan *plan, EngineProgressFn progress
     if (r < 0)
         return r;
     return record_subnets(s, plan, err);
+}
+
+void lab_session_abort(LabSession *s)
+{
+    if (!s || !s->sandbox || !s->sandbox_started)
+        return;
+    if (s->conn) {
+        Plan p = {0};
+        Error ignore = ERROR_INIT;
+        int r = observe_all(s, &p, &ignore);
+        size_t n = p.n_have;
+        for (size_t i = 0; i < p.n_have; i++)
+            observed_clear(&p.have[i]);
+        free(p.have);
+        error_clear(&ignore);
+        if (r < 0 || n > 0)
+            return; /* something is there: keep it for `down` */
+        virDomainPtr *doms = NULL;
+        int nd = virConnectListAllDomains(s->conn, &doms, 0);
+        for (int i = 0; i < nd; i++)
+            virDomainFree(doms[i]);
+        free(doms);
+        if (nd != 0)
+            return;
+        virConnectClose(s->conn);
+        s->conn = NULL;
+        s->n_backends = 0;
+    }
+    sandbox_destroy(s->sandbox, NULL);
 }
 
 int lab_session_down(LabSession *s, Plan **ret_plan, bool *ret_kept_sandbox, Error *err)

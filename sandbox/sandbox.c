@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -79,12 +81,12 @@ int sandbox_new(const char *state_root, const char *lab, Sandbox **ret, Error *e
         sandbox_free(sb);
         return error_set(err, -ENAMETOOLONG, "Namespace name '%s%s' is too long", prefix, lab);
     }
-    /* struct sockaddr_un holds 108 bytes */
-    if (strlen(sb->sock) >= 108) {
+    /* struct sockaddr_un holds 108 bytes; libvirtd's longest socket is libvirt-admin-sock */
+    if (strlen(sb->dir) + strlen("/sock/libvirt-admin-sock") >= 108) {
         int r = error_set(err, -ENAMETOOLONG,
-                          "The sandbox socket path '%s' is too long for a UNIX socket; set "
-                          "KVMLAB_STATE_DIR to a shorter directory",
-                          sb->sock);
+                          "The sandbox socket path '%s/sock/libvirt-admin-sock' is too long for "
+                          "a UNIX socket; set KVMLAB_STATE_DIR to a shorter directory",
+                          sb->dir);
         sandbox_free(sb);
         return r;
     }
@@ -295,13 +297,8 @@ static int daemon_child_setup(void *userdata)
         if (mount(src, binds[i].target, NULL, MS_BIND, NULL) < 0)
             return -errno;
     }
-    /* the daemon must not keep our pipes open */
-    int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-        close(fd);
-    }
+    /* libvirtd --daemon points its own stdio at /dev/null once it forks, so our pipes close
+     * and the front process reports start-up errors on them first */
     return 0;
 }
 
@@ -360,44 +357,6 @@ static int start_daemon(Sandbox *sb, Error *err)
                      sb->lab, START_TIMEOUT_MS / 1000, sb->dir);
 }
 
-int sandbox_ensure(Sandbox *sb, bool *ret_started, Error *err)
-{
-    if (ret_started)
-        *ret_started = false;
-    if (sandbox_is_running(sb, NULL))
-        return 0;
-
-    bool had_netns = netns_exists(sb->netns);
-    int r = write_config(sb, err);
-    if (r < 0)
-        goto fail;
-    if (!had_netns) {
-        r = netns_create(sb, err);
-        if (r < 0)
-            goto fail;
-    }
-    r = start_daemon(sb, err);
-    if (r < 0)
-        goto fail;
-    if (ret_started)
-        *ret_started = true;
-    return 0;
-fail:
-    /* leave nothing half-made; keep the first error */
-    sandbox_destroy(sb, NULL);
-    return r;
-}
-
-static bool wait_gone(pid_t pid, int timeout_ms)
-{
-    for (int w = 0; w < timeout_ms; w += 20) {
-        if (kill(pid, 0) < 0 && errno == ESRCH)
-            return true;
-        sleep_ms(20);
-    }
-    return false;
-}
-
 /* Tear down libvirt objects through the daemon so it ends its dnsmasq and QEMU cleanly. */
 static void daemon_teardown(const Sandbox *sb)
 {
@@ -426,21 +385,142 @@ static void daemon_teardown(const Sandbox *sb)
     virConnectClose(c);
 }
 
-int sandbox_destroy(Sandbox *sb, Error *err)
+/* The file that records the inode of the namespace this sandbox made, so nothing is ever done
+ * to a namespace of the same name that somebody else made. */
+static char *netns_marker(const Sandbox *sb)
+{
+    return fs_path_join(sb->dir, "netns-inode");
+}
+
+static ino_t self_inode(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+/* Whether the namespace named like ours is the one this sandbox made (never the host's). */
+static bool netns_is_ours(const Sandbox *sb)
+{
+    ino_t ino;
+    if (netns_inode(sb->netns, &ino) < 0)
+        return false;
+    if (ino == self_inode("/proc/1/ns/net") || ino == self_inode("/proc/self/ns/net"))
+        return false;
+    _cleanup_free_ char *marker = netns_marker(sb);
+    _cleanup_free_ char *text = NULL;
+    if (!marker || fs_read_all(marker, &text, NULL, NULL) < 0)
+        return false;
+    return strtoull(text, NULL, 10) == (unsigned long long)ino;
+}
+
+static int netns_mark(const Sandbox *sb, Error *err)
+{
+    ino_t ino;
+    int r = netns_inode(sb->netns, &ino);
+    if (r < 0)
+        return error_set_errno(err, r, "Cannot inspect network namespace '%s'", sb->netns);
+    char text[32];
+    snprintf(text, sizeof(text), "%llu\n", (unsigned long long)ino);
+    _cleanup_free_ char *marker = netns_marker(sb);
+    if (!marker)
+        return error_set(err, -ENOMEM, "Out of memory");
+    return fs_write_atomic(marker, text, 0600, err);
+}
+
+/* One kvmlab at a time per sandbox: starting and removing are not atomic. */
+static int sandbox_lock(const Sandbox *sb, Error *err)
+{
+    _cleanup_free_ char *parent = strdup(sb->dir);
+    char *slash = parent ? strrchr(parent, '/') : NULL;
+    if (!slash)
+        return error_set(err, -ENOMEM, "Out of memory");
+    *slash = 0;
+    int r = fs_mkdir_p(parent, 0700, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *path = NULL;
+    if (asprintf(&path, "%s/.%s.lock", parent, sb->lab) < 0)
+        return error_set(err, -ENOMEM, "Out of memory");
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return error_set_errno(err, -errno, "Cannot open lock file '%s'", path);
+    if (flock(fd, LOCK_EX) < 0) {
+        r = -errno;
+        close(fd);
+        return error_set_errno(err, r, "Cannot lock '%s'", path);
+    }
+    return fd;
+}
+
+static bool wait_gone(pid_t pid, int timeout_ms)
+{
+    for (int w = 0; w < timeout_ms; w += 20) {
+        if (kill(pid, 0) < 0 && errno == ESRCH)
+            return true;
+        /* a zombie has ended; only a parent that does not reap keeps it */
+        char path[64], stat_line[256] = "";
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        FILE *f = fopen(path, "re");
+        if (f) {
+            if (!fgets(stat_line, sizeof(stat_line), f))
+                stat_line[0] = 0;
+            fclose(f);
+            char *end = strrchr(stat_line, ')');
+            if (end && end[1] == ' ' && end[2] == 'Z')
+                return true;
+        }
+        sleep_ms(20);
+    }
+    return false;
+}
+
+/* The programs a sandbox's daemon starts; nothing else in the namespace is ever signalled, so a
+ * user's shell opened with `ip netns exec` survives. */
+static bool comm_is_ours(pid_t pid)
+{
+    char path[64], comm[32] = "";
+    snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    if (!fgets(comm, sizeof(comm), f))
+        comm[0] = 0;
+    fclose(f);
+    comm[strcspn(comm, "\n")] = 0;
+    return strcmp(comm, "libvirtd") == 0 || strcmp(comm, "dnsmasq") == 0 ||
+           strncmp(comm, "qemu-system-", 12) == 0;
+}
+
+/* Signal through a pidfd when the kernel has them, so a recycled PID is never hit. */
+static void signal_pid(pid_t pid, int sig)
+{
+#ifdef SYS_pidfd_open
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd >= 0) {
+        if (comm_is_ours(pid))
+            syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0);
+        close(fd);
+        return;
+    }
+#endif
+    if (comm_is_ours(pid))
+        kill(pid, sig);
+}
+
+/* End the daemon, then what it left in our namespace (QEMU, dnsmasq). */
+static int stop_processes(const Sandbox *sb, Error *err)
 {
     int ret = 0;
     pid_t pid = read_pidfile(sb);
 
     if (pid_is_our_daemon(sb, pid)) {
         daemon_teardown(sb);
-        kill(pid, SIGTERM);
+        signal_pid(pid, SIGTERM);
         if (!wait_gone(pid, STOP_TIMEOUT_MS)) {
-            kill(pid, SIGKILL);
+            signal_pid(pid, SIGKILL);
             wait_gone(pid, 2000);
         }
     }
-
-    /* Whatever still runs in the namespace (QEMU, dnsmasq) was started for this sandbox. */
     for (int round = 0; round < 2; round++) {
         _cleanup_free_ pid_t *pids = NULL;
         size_t n = 0;
@@ -448,19 +528,96 @@ int sandbox_destroy(Sandbox *sb, Error *err)
         if (r < 0 && !ret)
             ret = r;
         for (size_t i = 0; i < n; i++)
-            kill(pids[i], round == 0 ? SIGTERM : SIGKILL);
+            signal_pid(pids[i], round == 0 ? SIGTERM : SIGKILL);
         for (size_t i = 0; i < n; i++)
-            wait_gone(pids[i], round == 0 ? 3000 : 1000);
+            if (comm_is_ours(pids[i]))
+                wait_gone(pids[i], round == 0 ? 3000 : 1000);
     }
+    return ret;
+}
 
-    if (netns_exists(sb->netns)) {
-        const char *del[] = {"ip", "netns", "delete", sb->netns, NULL};
-        int r = spawn_check(del, NULL, NULL, err);
-        if (r < 0 && !ret)
-            ret = r;
+static int netns_delete(const Sandbox *sb, Error *err)
+{
+    const char *del[] = {"ip", "netns", "delete", sb->netns, NULL};
+    return spawn_check(del, NULL, NULL, err);
+}
+
+int sandbox_ensure(Sandbox *sb, bool *ret_started, Error *err)
+{
+    struct stat st;
+    bool made_dir = false, made_netns = false;
+    int r;
+
+    if (ret_started)
+        *ret_started = false;
+    int lock = sandbox_lock(sb, err);
+    if (lock < 0)
+        return lock;
+    if (sandbox_is_running(sb, NULL)) {
+        close(lock);
+        return 0;
     }
-    int r = fs_rm_rf(sb->dir, err);
+    if (netns_exists(sb->netns) && !netns_is_ours(sb)) {
+        close(lock);
+        return error_set(err, -EEXIST,
+                         "Network namespace '%s' exists but was not made by kvmlab for lab '%s'; "
+                         "remove it or rename the lab",
+                         sb->netns, sb->lab);
+    }
+    made_dir = stat(sb->dir, &st) < 0;
+    r = write_config(sb, err);
+    if (r < 0)
+        goto fail;
+    if (!netns_exists(sb->netns)) {
+        r = netns_create(sb, err);
+        if (r < 0)
+            goto fail;
+        made_netns = true;
+        r = netns_mark(sb, err);
+        if (r < 0)
+            goto fail;
+    }
+    r = start_daemon(sb, err);
+    if (r < 0)
+        goto fail;
+    if (ret_started)
+        *ret_started = true;
+    close(lock);
+    return 0;
+fail:
+    /* undo only what this call made; an existing sandbox keeps its state */
+    stop_processes(sb, NULL);
+    if (made_netns)
+        netns_delete(sb, NULL);
+    if (made_dir)
+        fs_rm_rf(sb->dir, NULL);
+    close(lock);
+    return r;
+}
+
+int sandbox_destroy(Sandbox *sb, Error *err)
+{
+    int ret = 0, r;
+    int lock = sandbox_lock(sb, err);
+    if (lock < 0)
+        return lock;
+
+    if (netns_exists(sb->netns) && !netns_is_ours(sb)) {
+        /* someone else's namespace of that name: touch nothing in it */
+        ret = error_set(err, -EEXIST,
+                        "Network namespace '%s' was not made by kvmlab for lab '%s'; left alone",
+                        sb->netns, sb->lab);
+    } else {
+        ret = stop_processes(sb, err);
+        if (netns_exists(sb->netns)) {
+            r = netns_delete(sb, err);
+            if (r < 0 && !ret)
+                ret = r;
+        }
+    }
+    r = fs_rm_rf(sb->dir, err);
     if (r < 0 && !ret)
         ret = r;
+    close(lock);
     return ret;
 }

@@ -8,10 +8,11 @@ BUILD=${1:-build}
 
 # build: compiler, meson, the libraries; runtime: libvirt daemon and client, QEMU, dnsmasq,
 # iproute2 (namespaces), nftables/iptables (libvirt's NAT rules); tests: cmocka, the test guest
-# (Debian kernel + static busybox + cpio/kmod), cidata seeds (genisoimage), virt-xml-validate.
+# (Debian kernel + static busybox + cpio/kmod), cidata seeds (genisoimage), virt-xml-validate
+# (libvirt-clients, and xmllint from libxml2-utils, which --no-install-recommends leaves out).
 PACKAGES="gcc pkg-config meson ninja-build clang-format python3
  libvirt-dev libxml2-dev libnl-3-dev libnl-route-3-dev libfyaml-dev libnftables-dev libcmocka-dev
- libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base iproute2
+ libvirt-daemon-system libvirt-clients libxml2-utils qemu-system-x86 qemu-utils dnsmasq-base iproute2
  nftables iptables
  busybox-static linux-image-amd64 kmod cpio gzip genisoimage"
 

@@ -169,7 +169,9 @@ MacAddr addr_mac_derive(const char *lab, const char *node, unsigned nic)
     h = hash_fnv1a_str(h, "kvmlab-mac");
     h = hash_fnv1a_str(h, lab);
     h = hash_fnv1a_str(h, node);
-    h = hash_fnv1a(h, &nic, sizeof(nic));
+    char index[16];
+    snprintf(index, sizeof(index), "%u", nic); /* text, so the MAC never depends on byte order */
+    h = hash_fnv1a_str(h, index);
     MacAddr m = {{0x52, 0x54, 0x00, (uint8_t)(h >> 40), (uint8_t)(h >> 48), (uint8_t)(h >> 56)}};
     return m;
 }

@@ -80,15 +80,16 @@ static void child_exec(const char *const *argv, const SpawnOpts *o, int in_fd, i
             _exit(127);
         }
     }
+    if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || (err_fd != 2 && dup2(err_fd, 2) < 0))
+        _exit(127);
+    /* after the redirections, so a setup may still change where output goes */
     if (o->child_setup) {
         int r = o->child_setup(o->child_setup_data);
         if (r < 0) {
-            dprintf(err_fd, "cannot prepare '%s': %s\n", argv[0], strerror(-r));
+            dprintf(2, "cannot prepare '%s': %s\n", argv[0], strerror(-r));
             _exit(127);
         }
     }
-    if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || (err_fd != 2 && dup2(err_fd, 2) < 0))
-        _exit(127);
     /* a fresh signal state: the parent may block or ignore some */
     sigset_t all;
     sigemptyset(&all);
@@ -188,14 +189,23 @@ int spawn_run(const char *const *argv, const SpawnOpts *opts, SpawnResult *ret, 
             }
         }
     }
-    if (timed_out)
-        kill(pid, SIGKILL);
-
+    /* the child may close its output and keep running: the deadline holds until it exits */
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
+    for (;;) {
+        if (timed_out)
+            kill(pid, SIGKILL);
+        pid_t w = waitpid(pid, &status, timed_out ? 0 : WNOHANG);
+        if (w == pid)
+            break;
+        if (w < 0 && errno != EINTR) {
             r = error_set_errno(err, -errno, "Cannot wait for '%s'", argv[0]);
             goto cleanup;
+        }
+        if (w == 0) {
+            if (now_ms() >= deadline)
+                timed_out = true;
+            else
+                poll(NULL, 0, 20);
         }
     }
     if (timed_out) {

@@ -138,11 +138,19 @@ static int host_from_line(const char *line, VmnetHost *h)
     return 0;
 }
 
-static int net_update(virNetworkPtr net, unsigned cmd, unsigned section, const char *xml,
-                      const char *what, const char *netname, Error *err)
+/* The <ip> element that carries DHCP: N.2 (the second) on NAT networks, N.1 (the only one) on
+ * host-only ones. Named explicitly: with -1 libvirt picks the first IPv4 <ip> when it cannot
+ * tell, which on NAT is the wrong one. */
+static int dhcp_ip_index(const VmnetSpec *s)
+{
+    return s->type == VMNET_NAT ? 1 : 0;
+}
+
+static int net_update(virNetworkPtr net, unsigned cmd, unsigned section, int parent,
+                      const char *xml, const char *what, const char *netname, Error *err)
 {
     unsigned flags = VIR_NETWORK_UPDATE_AFFECT_LIVE | VIR_NETWORK_UPDATE_AFFECT_CONFIG;
-    if (virNetworkUpdate(net, cmd, section, -1, xml, flags) < 0)
+    if (virNetworkUpdate(net, cmd, section, parent, xml, flags) < 0)
         return virt_error(err, "Cannot %s in network '%s'", what, netname);
     return 0;
 }
@@ -169,10 +177,10 @@ static int update(void *ctx, const Resource *want, const Observed *have, Error *
             continue;
         _cleanup_free_ char *dhcp = vmnet_libvirt_dhcp_host_format(spec, &h);
         r = net_update(net, VIR_NETWORK_UPDATE_COMMAND_DELETE, VIR_NETWORK_SECTION_IP_DHCP_HOST,
-                       dhcp, "remove a DHCP reservation", have->name, err);
+                       dhcp_ip_index(spec), dhcp, "remove a DHCP reservation", have->name, err);
         if (r >= 0 && h.name) {
             _cleanup_free_ char *dns = vmnet_libvirt_dns_host_format(&h, spec->domain);
-            r = net_update(net, VIR_NETWORK_UPDATE_COMMAND_DELETE, VIR_NETWORK_SECTION_DNS_HOST,
+            r = net_update(net, VIR_NETWORK_UPDATE_COMMAND_DELETE, VIR_NETWORK_SECTION_DNS_HOST, -1,
                            dns, "remove a DNS host", have->name, err);
         }
         free(h.name);
@@ -185,11 +193,11 @@ static int update(void *ctx, const Resource *want, const Observed *have, Error *
             continue;
         _cleanup_free_ char *dhcp = vmnet_libvirt_dhcp_host_format(spec, &h);
         r = net_update(net, VIR_NETWORK_UPDATE_COMMAND_ADD_LAST, VIR_NETWORK_SECTION_IP_DHCP_HOST,
-                       dhcp, "add a DHCP reservation", have->name, err);
+                       dhcp_ip_index(spec), dhcp, "add a DHCP reservation", have->name, err);
         if (r >= 0 && h.name) {
             _cleanup_free_ char *dns = vmnet_libvirt_dns_host_format(&h, spec->domain);
             r = net_update(net, VIR_NETWORK_UPDATE_COMMAND_ADD_LAST, VIR_NETWORK_SECTION_DNS_HOST,
-                           dns, "add a DNS host", have->name, err);
+                           -1, dns, "add a DNS host", have->name, err);
         }
         free(h.name);
     }
@@ -208,11 +216,11 @@ static int update(void *ctx, const Resource *want, const Observed *have, Error *
     if (lease_changed && spec->dhcp) {
         _cleanup_free_ char *range = vmnet_libvirt_dhcp_range_format(spec);
         r = net_update(net, VIR_NETWORK_UPDATE_COMMAND_DELETE, VIR_NETWORK_SECTION_IP_DHCP_RANGE,
-                       range, "remove the DHCP range", have->name, err);
+                       dhcp_ip_index(spec), range, "remove the DHCP range", have->name, err);
         if (r >= 0)
             r = net_update(net, VIR_NETWORK_UPDATE_COMMAND_ADD_LAST,
-                           VIR_NETWORK_SECTION_IP_DHCP_RANGE, range, "add the DHCP range",
-                           have->name, err);
+                           VIR_NETWORK_SECTION_IP_DHCP_RANGE, dhcp_ip_index(spec), range,
+                           "add the DHCP range", have->name, err);
         if (r < 0)
             return r;
     }

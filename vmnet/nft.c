@@ -78,6 +78,7 @@ int vmnet_nft_comment_parse(const char *listing, char **ret_lab, char **ret_hash
     if (!*ret_lab || !*ret_hash) {
         free(*ret_lab);
         free(*ret_hash);
+        *ret_lab = *ret_hash = NULL;
         return -ENOMEM;
     }
     return 0;

@@ -25,8 +25,9 @@ typedef struct LabSession {
 
 /* How lab_session_open() treats a sandbox that does not run. */
 typedef enum SessionMode {
-    SESSION_READ,  /* plan/status/down: do not start it; conn stays NULL */
-    SESSION_WRITE, /* up: start it */
+    SESSION_READ,   /* plan/status: do not start it; conn stays NULL */
+    SESSION_WRITE,  /* up: start it */
+    SESSION_REMOVE, /* down: start it only when it exists, to see what is inside */
 } SessionMode;
 
 /*
@@ -52,6 +53,10 @@ int lab_session_apply(LabSession *s, const Plan *plan, EngineProgressFn progress
  * Fills *ret_plan with the deletions done (for printing).
  */
 int lab_session_down(LabSession *s, Plan **ret_plan, bool *ret_kept_sandbox, Error *err);
+
+/* After a failed up: when this session started the sandbox and nothing of the lab exists in it
+ * (apply rolled back), remove the sandbox again so nothing is left half-made. */
+void lab_session_abort(LabSession *s);
 
 /* The observed objects of this lab (for status); new array. */
 int lab_session_observe(LabSession *s, Observed **ret, size_t *ret_n, Error *err);

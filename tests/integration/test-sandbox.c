@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -66,6 +67,23 @@ static ino_t mnt_inode(pid_t pid)
     struct stat st;
     snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
     return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+/* Ended: no such process, or a zombie its parent has not reaped yet. */
+static bool gone(pid_t pid)
+{
+    char path[64], line[256] = "";
+    if (kill(pid, 0) < 0)
+        return true;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return true;
+    if (!fgets(line, sizeof(line), f))
+        line[0] = 0;
+    fclose(f);
+    char *end = strrchr(line, ')');
+    return end && end[1] == ' ' && end[2] == 'Z';
 }
 
 static double now(void)
@@ -131,7 +149,7 @@ static void test_lifecycle(void **state)
 
     /* destroy leaves nothing: no daemon, no processes, no namespace, no state directory */
     assert_int_equal(sandbox_destroy(sb, &err), 0);
-    assert_int_equal(kill(pid, 0), -1);
+    assert_true(gone(pid));
     pid_t *pids = NULL;
     size_t n = 0;
     assert_int_equal(sandbox_netns_pids(sb->netns, &pids, &n, &err), 0);
@@ -175,11 +193,75 @@ static void test_stale_pidfile(void **state)
     error_clear(&err);
 }
 
+/* Start `sleep 300` inside @netns in the background, as a user's shell there would be. */
+static pid_t start_sleeper(const char *netns)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("ip", "ip", "netns", "exec", netns, "sleep", "300", (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static bool alive(pid_t pid)
+{
+    return waitpid(pid, NULL, WNOHANG) == 0;
+}
+
+static void test_user_process_survives(void **state)
+{
+    if (!sb)
+        skip();
+    Error err = ERROR_INIT;
+    assert_int_equal(sandbox_ensure(sb, NULL, &err), 0);
+    pid_t user = start_sleeper(sb->netns);
+    assert_true(user > 0);
+    usleep(300000);
+    assert_true(alive(user));
+    /* destroy ends the daemon and what it started, never a user's process in the namespace */
+    assert_int_equal(sandbox_destroy(sb, &err), 0);
+    assert_false(sandbox_exists(sb));
+    assert_true(alive(user));
+    kill(user, SIGKILL);
+    waitpid(user, NULL, 0);
+    error_clear(&err);
+}
+
+static void test_foreign_namespace_untouched(void **state)
+{
+    if (!sb)
+        skip();
+    Error err = ERROR_INIT;
+    /* somebody made a namespace with the sandbox's name: kvmlab neither uses nor removes it */
+    const char *add[] = {"ip", "netns", "add", sb->netns, NULL};
+    assert_int_equal(fixture_run(NULL, add, NULL, 10000), 0);
+    pid_t user = start_sleeper(sb->netns);
+    usleep(300000);
+    int r = sandbox_ensure(sb, NULL, &err);
+    assert_int_equal(r, -EEXIST);
+    assert_non_null(strstr(err.message, "not made by kvmlab"));
+    error_clear(&err);
+    assert_true(sandbox_destroy(sb, &err) < 0);
+    error_clear(&err);
+    assert_true(alive(user));
+    char path[128];
+    snprintf(path, sizeof(path), "/run/netns/%s", sb->netns);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    kill(user, SIGKILL);
+    waitpid(user, NULL, 0);
+    const char *del[] = {"ip", "netns", "delete", sb->netns, NULL};
+    assert_int_equal(fixture_run(NULL, del, NULL, 10000), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_lifecycle),
             cmocka_unit_test(test_stale_pidfile),
+            cmocka_unit_test(test_user_process_survives),
+            cmocka_unit_test(test_foreign_namespace_untouched),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
