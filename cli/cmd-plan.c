@@ -29,6 +29,11 @@ static int run(const CliGlobals *g, int argc, char **argv)
     }
     if (!g->quiet || g->json)
         cli_plan_print(plan, g->json, true, stdout);
+    if (!g->json && !g->quiet && s->sandbox && !s->conn && sandbox_exists(s->sandbox))
+        printf("Note: the sandbox of lab '%s' exists but its daemon does not run, so what it "
+               "holds is not known here; 'kvmlab up' starts it and then changes only what "
+               "differs.\n",
+               lab->name);
     ret = EXIT_OK;
 done:
     error_clear(&err);

@@ -23,6 +23,8 @@ static LabSession *session;
 static char console[4096];
 static char guest[64];
 static char mac[32];
+static char disk[4096];
+static char seed[4096];
 
 static int setup(void **state)
 {
@@ -49,6 +51,8 @@ static int setup(void **state)
     }
     snprintf(console, sizeof(console), "%s/%s-console.log", fixture_state_root(), name);
     snprintf(guest, sizeof(guest), "%s-guest", name);
+    snprintf(disk, sizeof(disk), "%s/%s-disk0.qcow2", fixture_state_root(), name);
+    snprintf(seed, sizeof(seed), "%s/%s-seed.iso", fixture_state_root(), name);
     snprintf(mac, sizeof(mac), "52:54:00:e2:%02x:%02x", (getpid() >> 8) & 0xff, getpid() & 0xff);
     return 0;
 }
@@ -73,6 +77,8 @@ static int teardown(void **state)
     }
     lab_free(lab);
     unlink(console);
+    unlink(disk);
+    unlink(seed);
     error_clear(&err);
     return 0;
 }
@@ -100,7 +106,13 @@ static void test_nat_lease(void **state)
     char netname[64];
     snprintf(netname, sizeof(netname), "%s-vmnet8", lab->name);
     FixtureNic nic = {netname, mac};
-    assert_int_equal(fixture_guest_start(session->conn, guest, &nic, 1, console, "kvmlab.hold=120"),
+    FixtureDisk d = {disk, "kvmlab-disk0"};
+    assert_int_equal(fixture_make_disk(disk, "64M"), 0);
+    assert_int_equal(fixture_make_seed(seed, "instance-id: harness-1\nlocal-hostname: probe\n",
+                                       "#cloud-config\nlocale: C.UTF-8\n"),
+                     0);
+    assert_int_equal(fixture_guest_start_ex(session->conn, guest, &nic, 1, &d, 1, seed, console,
+                                            "kvmlab.hold=120"),
                      0);
 
     char *lease = fixture_console_wait(console, "LEASE ", 180);
@@ -123,6 +135,24 @@ static void test_nat_lease(void **state)
     assert_int_equal(addr_ipv4_parse(ip, &a), 0);
     assert_true((a & 0xff) >= 128 && (a & 0xff) <= 254);
     assert_int_equal(a >> 8, (192u << 16) | (168u << 8) | 208u);
+
+    /* the rest of the report: the disk by serial with its driver chain, no swap, the seed */
+    char *dl = fixture_console_wait(console, "serial=kvmlab-disk0", 60);
+    assert_non_null(dl);
+    printf("# disk: %s\n", dl);
+    assert_non_null(strstr(dl, "drivers=virtio_blk"));
+    assert_non_null(strstr(dl, "sectors=131072"));
+    free(dl);
+    char *sw = fixture_console_wait(console, "SWAP ", 30);
+    assert_non_null(sw);
+    assert_non_null(strstr(sw, "total_kb=0"));
+    free(sw);
+    char *sl = fixture_console_wait(console, "SEED file=meta-data line=instance-id: harness-1", 30);
+    assert_non_null(sl);
+    free(sl);
+    sl = fixture_console_wait(console, "SEED file=user-data line=#cloud-config", 30);
+    assert_non_null(sl);
+    free(sl);
 
     /* the same lease, seen by libvirt */
     virNetworkPtr net = virNetworkLookupByName(session->conn, netname);

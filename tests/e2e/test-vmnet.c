@@ -145,9 +145,24 @@ static void test_guest_on_vmnets(void **state)
     char n8[64], n1[64];
     snprintf(n8, sizeof(n8), "%s-vmnet8", lab->name);
     snprintf(n1, sizeof(n1), "%s-vmnet1", lab->name);
+    /* "outside the host": a client namespace on a veth into the sandbox's namespace, with a
+     * TCP peer that tells the guest which source address it saw */
+    snprintf(client, sizeof(client), "%sc", session->sandbox->netns);
+    const char *sb = session->sandbox->netns;
+    ip((const char *[]){"ip", "netns", "add", client, NULL});
+    ip((const char *[]){"ip", "-n", sb, "link", "add", "kvtpf0", "type", "veth", "peer", "name",
+                        "kvtpf1", "netns", client, NULL});
+    ip((const char *[]){"ip", "-n", sb, "addr", "add", "10.250.0.1/24", "dev", "kvtpf0", NULL});
+    ip((const char *[]){"ip", "-n", sb, "link", "set", "kvtpf0", "up", NULL});
+    ip((const char *[]){"ip", "-n", client, "addr", "add", "10.250.0.2/24", "dev", "kvtpf1", NULL});
+    ip((const char *[]){"ip", "-n", client, "link", "set", "kvtpf1", "up", NULL});
+    FixturePeer *peer = fixture_peer_start(client, "10.250.0.2", 7777, 240);
+    assert_non_null(peer);
+
     FixtureNic nics[] = {{n8, mac8}, {n1, mac1}};
     assert_int_equal(fixture_guest_start(session->conn, guest, nics, 2, console,
-                                         "kvmlab.hold=180 kvmlab.listen=22"),
+                                         "kvmlab.hold=180 kvmlab.listen=22 "
+                                         "kvmlab.connect=10.250.0.2:7777"),
                      0);
 
     /* NAT: the node's reservation, router and DNS on N.2 */
@@ -195,21 +210,25 @@ static void test_guest_on_vmnets(void **state)
 
     /* from outside the host: VMware forwards incoming connections; libvirt's own NAT rules
      * would reject them, the lab's table does not */
-    snprintf(client, sizeof(client), "%sc", session->sandbox->netns);
-    const char *sb = session->sandbox->netns;
-    ip((const char *[]){"ip", "netns", "add", client, NULL});
-    ip((const char *[]){"ip", "-n", sb, "link", "add", "kvtpf0", "type", "veth", "peer", "name",
-                        "kvtpf1", "netns", client, NULL});
-    ip((const char *[]){"ip", "-n", sb, "addr", "add", "10.250.0.1/24", "dev", "kvtpf0", NULL});
-    ip((const char *[]){"ip", "-n", sb, "link", "set", "kvtpf0", "up", NULL});
-    ip((const char *[]){"ip", "-n", client, "addr", "add", "10.250.0.2/24", "dev", "kvtpf1", NULL});
-    ip((const char *[]){"ip", "-n", client, "link", "set", "kvtpf1", "up", NULL});
     const char *nc2[] = {"busybox", "nc", "-w", "10", "10.250.0.1", "2222", NULL};
     st = fixture_run(client, nc2, &out, 30000);
     printf("# from outside, nc 10.250.0.1:2222 -> %s", out ? out : "(nothing)\n");
     assert_int_equal(st, 0);
     assert_non_null(strstr(out, "KVMLAB-PONG"));
     free(out);
+
+    /* masquerade: the guest reached the outside peer, which saw the host's address on its side,
+     * not the guest's */
+    char *seen = fixture_peer_finish(peer);
+    char *connected = fixture_console_wait(console, "CONNECTED to=10.250.0.2:7777", 60);
+    printf("# outside peer saw %s; guest: %s\n", seen ? seen : "(nothing)",
+           connected ? connected : "(no CONNECTED line)");
+    assert_non_null(seen);
+    assert_string_equal(seen, "10.250.0.1");
+    assert_non_null(connected);
+    assert_non_null(strstr(connected, "reply=SEEN=10.250.0.1"));
+    free(seen);
+    free(connected);
 
     /* the node's name resolves through the network's DNS on N.2 */
     char fqdn[64];

@@ -36,6 +36,22 @@ typedef struct FixtureNic {
 int fixture_guest_start(virConnectPtr conn, const char *name, const FixtureNic *nics, size_t n_nics,
                         const char *console_path, const char *append);
 
+typedef struct FixtureDisk {
+    const char *path;   /* a qcow2 file (fixture_make_disk) */
+    const char *serial; /* what the guest should report for it */
+} FixtureDisk;
+
+/* As fixture_guest_start(), with virtio disks and a NoCloud seed ISO on an IDE CD-ROM (pc). */
+int fixture_guest_start_ex(virConnectPtr conn, const char *name, const FixtureNic *nics,
+                           size_t n_nics, const FixtureDisk *disks, size_t n_disks,
+                           const char *seed_iso, const char *console_path, const char *append);
+
+/* A new qcow2 image of @size (qemu-img syntax, "64M"). 0 or -1. */
+int fixture_make_disk(const char *path, const char *size);
+
+/* A NoCloud seed ISO (volume label "cidata") with meta-data and user-data. 0 or -1. */
+int fixture_make_seed(const char *path, const char *meta_data, const char *user_data);
+
 /* Destroy and undefine NAME (missing is fine). */
 void fixture_guest_remove(virConnectPtr conn, const char *name);
 
@@ -52,3 +68,13 @@ char *fixture_line_field(const char *line, const char *key);
 /* Run an argv inside network namespace @netns (NULL: here); stdout in *ret_out (may be NULL).
  * Returns the exit status, or -1 when it could not run. */
 int fixture_run(const char *netns, const char *const *argv, char **ret_out, int timeout_ms);
+
+/*
+ * A TCP peer "outside": listens on @ip:@port inside network namespace @netns (a thread that
+ * setns()es there), accepts one connection within @timeout_s, answers "SEEN=<peer address>" and
+ * records that address. Start it, boot the guest, then wait for it.
+ */
+typedef struct FixturePeer FixturePeer;
+FixturePeer *fixture_peer_start(const char *netns, const char *ip, int port, int timeout_s);
+/* Wait for the peer's thread; returns the address it saw (new string) or NULL; frees @p. */
+char *fixture_peer_finish(FixturePeer *p);
