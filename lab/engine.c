@@ -341,9 +341,13 @@ int engine_apply(const Plan *plan, const EngineBackend *backends, size_t n_backe
             r = be->update(be->ctx, a->want, a->have, err);
             break;
         case ACTION_RECREATE:
-            r = be->remove(be->ctx, a->have, err);
-            if (r >= 0)
-                r = be->create(be->ctx, a->want, err);
+            if (be->recreate) {
+                r = be->recreate(be->ctx, a->want, a->have, err);
+            } else {
+                r = be->remove(be->ctx, a->have, err);
+                if (r >= 0)
+                    r = be->create(be->ctx, a->want, err);
+            }
             break;
         case ACTION_DELETE:
             r = be->remove(be->ctx, a->have, err);

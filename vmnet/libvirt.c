@@ -240,6 +240,39 @@ static int update(void *ctx, const Resource *want, const Observed *have, Error *
     return 0;
 }
 
+/* Replace a network by a new definition; when the new one cannot be made, the old definition
+ * is defined and started again, so a failed `up` never loses a working network. */
+static int recreate(void *ctx, const Resource *want, const Observed *have, Error *err)
+{
+    _cleanup_network_ virNetworkPtr old = virNetworkLookupByName(ctx, have->name);
+    if (!old)
+        return virt_error(err, "Cannot find network '%s'", have->name);
+    _cleanup_free_ char *old_xml = virNetworkGetXMLDesc(old, VIR_NETWORK_XML_INACTIVE);
+    if (!old_xml)
+        return virt_error(err, "Cannot read the definition of network '%s'", have->name);
+    bool was_active = virNetworkIsActive(old) == 1;
+    int autostart = 0;
+    virNetworkGetAutostart(old, &autostart);
+
+    int r = remove_net(ctx, have, err);
+    if (r < 0)
+        return r;
+    r = define_and_start(ctx, want, err);
+    if (r >= 0)
+        return 0;
+    /* put the old network back; the first error stays the one reported */
+    virNetworkPtr back = virNetworkDefineXML(ctx, old_xml);
+    if (back) {
+        if (was_active)
+            virNetworkCreate(back);
+        if (autostart)
+            virNetworkSetAutostart(back, 1);
+        virNetworkFree(back);
+        error_prefix(err, "Network '%s' was left as it was", have->name);
+    }
+    return r;
+}
+
 void vmnet_libvirt_backend(void *conn, EngineBackend *ret)
 {
     *ret = (EngineBackend){
@@ -250,6 +283,7 @@ void vmnet_libvirt_backend(void *conn, EngineBackend *ret)
             .start = start,
             .update = update,
             .remove = remove_net,
+            .recreate = recreate,
             .ctx = conn,
     };
 }

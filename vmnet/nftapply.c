@@ -165,6 +165,7 @@ void vmnet_nft_backend(const char *netns, EngineBackend *ret)
             .start = start,
             .update = replace,
             .remove = remove_table,
+            .recreate = replace, /* one nft transaction: all or nothing */
             .ctx = (void *)netns,
     };
 }

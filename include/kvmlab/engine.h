@@ -88,6 +88,9 @@ typedef struct EngineBackend {
     int (*start)(void *ctx, const Observed *have, Error *err);
     int (*update)(void *ctx, const Resource *want, const Observed *have, Error *err);
     int (*remove)(void *ctx, const Observed *have, Error *err);
+    /* optional: replace @have by @want so that a failure leaves @have as it was; without it
+     * a recreate is remove then create, and a failed create loses the old object */
+    int (*recreate)(void *ctx, const Resource *want, const Observed *have, Error *err);
     void *ctx;
 } EngineBackend;
 

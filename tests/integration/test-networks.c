@@ -24,6 +24,7 @@ static char labname[16];
 static LabSession *session; /* the session of the current lab text */
 static Lab *lab;
 static Sandbox *sandbox; /* for teardown */
+static const char *vmnet3 = "  vmnet3: {type: hostonly}\n";
 
 static Lab *load(const char *extra_vmnet8, const char *extra_networks)
 {
@@ -38,10 +39,10 @@ static Lab *load(const char *extra_vmnet8, const char *extra_networks)
                  "%s"
                  "  vmnet1: {type: hostonly, subnet: 192.168.201.0/24}\n"
                  "  vmnet2: {type: isolated}\n"
-                 "  vmnet3: {type: hostonly}\n"
+                 "%s"
                  "  vmnet0: {type: bridged, interface: kvtlan0}\n"
                  "%s",
-                 labname, extra_vmnet8, extra_networks) < 0)
+                 labname, extra_vmnet8, vmnet3, extra_networks) < 0)
         return NULL;
     LabDiags d = {0};
     Error err = ERROR_INIT;
@@ -101,6 +102,11 @@ static int c_remove(void *ctx, const Observed *o, Error *e)
     calls++;
     return real_of(ctx)->remove(real_of(ctx)->ctx, o, e);
 }
+static int c_recreate(void *ctx, const Resource *w, const Observed *o, Error *e)
+{
+    calls++;
+    return real_of(ctx)->recreate(real_of(ctx)->ctx, w, o, e);
+}
 
 static int up(Plan **ret_plan, Error *err)
 {
@@ -116,6 +122,7 @@ static int up(Plan **ret_plan, Error *err)
         counting[i].start = c_start;
         counting[i].update = c_update;
         counting[i].remove = c_remove;
+        counting[i].recreate = real[i].recreate ? c_recreate : NULL;
         counting[i].ctx = &real[i];
     }
     calls = 0;
@@ -338,6 +345,35 @@ static void test_clash_refused_nothing_made(void **state)
     printf("# failed as expected: %s\n", err.message);
     error_clear(&err);
     assert_null(netxml("vmnet7", 0));
+
+    /* a recreate that fails puts the old network back as it was */
+    char *before = netxml("vmnet3", 0);
+    assert_non_null(before);
+    vmnet3 = "  vmnet3: {type: hostonly, subnet: 10.79.0.0/24}\n";
+    use(load("", ""));
+    p = NULL;
+    r = up(&p, &err);
+    vmnet3 = "  vmnet3: {type: hostonly}\n";
+    assert_true(r < 0);
+    assert_int_equal(find_action(p, "vmnet3")->type, ACTION_RECREATE);
+    printf("# recreate failed as expected: %s\n", err.message);
+    assert_non_null(strstr(err.message, "left as it was"));
+    plan_free(p);
+    error_clear(&err);
+    char *after = netxml("vmnet3", 0);
+    assert_non_null(after);
+    char *u1 = strstr(before, "<ip "), *u2 = strstr(after, "<ip ");
+    assert_non_null(u1);
+    assert_non_null(u2);
+    assert_int_equal(strncmp(u1, u2, 60), 0);
+    char name3[64];
+    snprintf(name3, sizeof(name3), "%s-vmnet3", labname);
+    virNetworkPtr n3 = virNetworkLookupByName(session->conn, name3);
+    assert_non_null(n3);
+    assert_int_equal(virNetworkIsActive(n3), 1);
+    virNetworkFree(n3);
+    free(before);
+    free(after);
     assert_null(netxml("vmnet4", 0));
 }
 
