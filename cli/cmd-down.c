@@ -1,22 +1,77 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
+#include "kvmlab/cleanup.h"
 #include "kvmlab/session.h"
 #include "plan-print.h"
 
+/*
+ * `down --lab NAME [--connect URI]`: remove a lab whose file is gone or no longer valid. The
+ * name goes through the lab-file parser, so it is checked like one.
+ */
+static int lab_from_name(const char *name, const char *connect, Lab **ret)
+{
+    _cleanup_free_ char *text = NULL;
+    if (asprintf(&text, "lab: '%s'\n%s%s%s", name, connect ? "connect: '" : "",
+                 connect ? connect : "", connect ? "'\n" : "") < 0)
+        return EXIT_FAIL;
+    LabDiags d = {0};
+    Error err = ERROR_INIT;
+    int r = lab_load_string("--lab", text, strlen(text), ret, &d, &err);
+    if (r < 0) {
+        fprintf(stderr, "kvmlab: '%s' is not a lab name%s%s\n", name, d.n ? ": " : "",
+                d.n ? d.items[0].message : "");
+        lab_diags_clear(&d);
+        error_clear(&err);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
 static int run(const CliGlobals *g, int argc, char **argv)
 {
-    const char *file = NULL;
-    int r = cli_parse_file_args("down", argc, argv, &file);
-    if (r < 0)
-        return cli_help("down");
-    if (r != EXIT_OK)
-        return r;
+    const char *file = NULL, *name = NULL, *connect = NULL;
+    int r;
+    /* --lab/--connect first; what is left is the usual [FILE] */
+    int k = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--lab") == 0 && i + 1 < argc)
+            name = argv[++i];
+        else if (strcmp(argv[i], "--connect") == 0 && i + 1 < argc)
+            connect = argv[++i];
+        else
+            argv[k++] = argv[i];
+    }
+    argc = k;
     Lab *lab = NULL;
-    r = cli_load_lab(file, &lab);
-    if (r != EXIT_OK)
-        return r;
+    if (name) {
+        if (argc > 1)
+            return cli_usage_error("down", "give either a lab file or --lab, not both");
+        r = lab_from_name(name, connect, &lab);
+        if (r != EXIT_OK)
+            return r;
+        if (!lab->connect) {
+            /* no file to say where it lives: its sandbox when it has one */
+            Sandbox *probe = NULL;
+            if (sandbox_new(NULL, lab->name, &probe, NULL) == 0 && sandbox_exists(probe))
+                lab->connect = strdup("sandbox");
+            sandbox_free(probe);
+        }
+    } else {
+        if (connect)
+            return cli_usage_error("down", "--connect goes with --lab");
+        r = cli_parse_file_args("down", argc, argv, &file);
+        if (r < 0)
+            return cli_help("down");
+        if (r != EXIT_OK)
+            return r;
+        r = cli_load_lab(file, &lab);
+        if (r != EXIT_OK)
+            return r;
+    }
 
     Error err = ERROR_INIT;
     LabSession *s = NULL;
@@ -61,6 +116,9 @@ const CliCommand cli_cmd_down = {
         .summary = "Remove exactly what the lab made",
         .help = "Deletes every object whose metadata names this lab (whatever the file says now)\n"
                 "and never touches others. A lab in a sandbox also has its sandbox removed,\n"
-                "unless objects that kvmlab did not make are inside it.\n",
+                "unless objects that kvmlab did not make are inside it.\n\n"
+                "kvmlab down --lab NAME [--connect URI]: without a usable lab file,\n"
+                "remove lab NAME (from its sandbox if it has one, else from\n"
+                "--connect URI or the default libvirt).\n",
         .run = run,
 };

@@ -56,6 +56,18 @@ grep_out "down removed the sandbox" out "removed the sandbox of lab '$LAB'"
 check "no namespace left" 0 no_ns
 check "no state left" 1 test -e "$KVMLAB_STATE_DIR/sandbox/$LAB"
 check "down again is fine" 0 "$K" down "$T/lab.yaml"
+check "up for down --lab" 0 "$K" up "$T/lab.yaml"
+rm "$T/lab.yaml"
+check "down --lab without the file" 0 "$K" down --lab "$LAB"
+grep_out "down --lab deleted the networks" out "deleted network '$LAB-vmnet8'"
+check "no namespace left after down --lab" 0 no_ns
+check "down --lab with a bad name" 2 "$K" down --lab "Bad_Name"
+cat > "$T/lab.yaml" <<EOL
+lab: $LAB
+connect: sandbox
+networks:
+  vmnet8: {type: nat, subnet: 192.168.208.0/24}
+EOL
 check "status when down" 0 "$K" status "$T/lab.yaml"
 grep_out "status says not up" out "is not up"
 echo "1..$n"
