@@ -11,6 +11,16 @@
 #include "kvmlab/virt.h"
 #include "kvmlab/vmnet.h"
 
+/* The persistent definition (it carries the metadata of the last `up`); drivers without
+ * VIR_NETWORK_XML_INACTIVE (libvirt's test driver) give the one definition they have. */
+static char *definition_xml(virNetworkPtr net)
+{
+    char *xml = virNetworkGetXMLDesc(net, VIR_NETWORK_XML_INACTIVE);
+    if (!xml && virGetLastErrorCode() == VIR_ERR_INVALID_ARG)
+        xml = virNetworkGetXMLDesc(net, 0);
+    return xml;
+}
+
 static int observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
 {
     virConnectPtr conn = ctx;
@@ -32,7 +42,7 @@ static int observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
         int as = 0;
         o->autostart = virNetworkGetAutostart(nets[i], &as) == 0 && as;
         /* the persistent definition carries the metadata of the last `up` */
-        _cleanup_free_ char *xml = virNetworkGetXMLDesc(nets[i], VIR_NETWORK_XML_INACTIVE);
+        _cleanup_free_ char *xml = definition_xml(nets[i]);
         if (!xml) {
             r = virt_error(err, "Cannot read the definition of network '%s'", o->name);
             goto done;
@@ -157,7 +167,7 @@ static int net_update(virNetworkPtr net, unsigned cmd, unsigned section, int par
 
 /* Change reservations and DNS hosts of a running network in place (virNetworkUpdate), then
  * store the new definition (metadata included) for the next start. */
-static int update(void *ctx, const Resource *want, const Observed *have, Error *err)
+static int update_in_place(void *ctx, const Resource *want, const Observed *have, Error *err)
 {
     const VmnetSpec *spec = want->data;
     _cleanup_network_ virNetworkPtr net = virNetworkLookupByName(ctx, have->name);
@@ -247,7 +257,7 @@ static int recreate(void *ctx, const Resource *want, const Observed *have, Error
     _cleanup_network_ virNetworkPtr old = virNetworkLookupByName(ctx, have->name);
     if (!old)
         return virt_error(err, "Cannot find network '%s'", have->name);
-    _cleanup_free_ char *old_xml = virNetworkGetXMLDesc(old, VIR_NETWORK_XML_INACTIVE);
+    _cleanup_free_ char *old_xml = definition_xml(old);
     if (!old_xml)
         return virt_error(err, "Cannot read the definition of network '%s'", have->name);
     bool was_active = virNetworkIsActive(old) == 1;
@@ -270,6 +280,21 @@ static int recreate(void *ctx, const Resource *want, const Observed *have, Error
         virNetworkFree(back);
         error_prefix(err, "Network '%s' was left as it was", have->name);
     }
+    return r;
+}
+
+/* In place first; when libvirt refuses a step half-way (the live network then matches neither
+ * spec), make the network anew from the wanted spec, which also restores it on failure. */
+static int update(void *ctx, const Resource *want, const Observed *have, Error *err)
+{
+    Error first = ERROR_INIT;
+    int r = update_in_place(ctx, want, have, &first);
+    if (r >= 0)
+        return 0;
+    r = recreate(ctx, want, have, err);
+    if (r < 0)
+        error_prefix(err, "%s; then", first.message ? first.message : "In-place update failed");
+    error_clear(&first);
     return r;
 }
 
