@@ -177,6 +177,21 @@ static pid_t read_pidfile(const Sandbox *sb)
     return pid > 0 ? (pid_t)pid : 0;
 }
 
+/* The command name of @pid into @buf (empty when it is gone). */
+static void read_comm(pid_t pid, char *buf, size_t size)
+{
+    char path[64];
+    buf[0] = 0;
+    snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return;
+    if (!fgets(buf, (int)size, f))
+        buf[0] = 0;
+    fclose(f);
+    buf[strcspn(buf, "\n")] = 0;
+}
+
 /* Whether @pid is a libvirtd inside our namespace (a stale pid file may name anything). */
 static bool pid_is_our_daemon(const Sandbox *sb, pid_t pid)
 {
@@ -187,14 +202,7 @@ static bool pid_is_our_daemon(const Sandbox *sb, pid_t pid)
 
     if (pid <= 0 || kill(pid, 0) < 0)
         return false;
-    snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return false;
-    if (!fgets(comm, sizeof(comm), f))
-        comm[0] = 0;
-    fclose(f);
-    comm[strcspn(comm, "\n")] = 0;
+    read_comm(pid, comm, sizeof(comm));
     if (strcmp(comm, "libvirtd") != 0)
         return false;
     snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
@@ -478,15 +486,8 @@ static bool wait_gone(pid_t pid, int timeout_ms)
  * user's shell opened with `ip netns exec` survives. */
 static bool comm_is_ours(pid_t pid)
 {
-    char path[64], comm[32] = "";
-    snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return false;
-    if (!fgets(comm, sizeof(comm), f))
-        comm[0] = 0;
-    fclose(f);
-    comm[strcspn(comm, "\n")] = 0;
+    char comm[32];
+    read_comm(pid, comm, sizeof(comm));
     return strcmp(comm, "libvirtd") == 0 || strcmp(comm, "dnsmasq") == 0 ||
            strncmp(comm, "qemu-system-", 12) == 0;
 }

@@ -39,16 +39,10 @@ static int setup(void **state)
                  "  vmnet8: {type: nat, subnet: 192.168.208.0/24}\n",
                  name) < 0)
         return -1;
-    LabDiags diags = {0};
-    Error err = ERROR_INIT;
-    int r = lab_load_string("harness.yaml", text, strlen(text), &lab, &diags, &err);
+    lab = fixture_lab_load("harness.yaml", text);
     free(text);
-    if (r < 0) {
-        char *d = lab_diags_format(&diags);
-        fprintf(stderr, "# %s%s\n", d ? d : "", err.message ? err.message : "");
-        free(d);
+    if (!lab)
         return -1;
-    }
     snprintf(console, sizeof(console), "%s/%s-console.log", fixture_state_root(), name);
     snprintf(guest, sizeof(guest), "%s-guest", name);
     snprintf(disk, sizeof(disk), "%s/%s-disk0.qcow2", fixture_state_root(), name);

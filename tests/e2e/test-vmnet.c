@@ -48,16 +48,10 @@ static int setup(void **state)
                  "  - {name: cp, image: debian12, networks: [vmnet8, vmnet1]}\n",
                  name) < 0)
         return -1;
-    LabDiags d = {0};
-    Error err = ERROR_INIT;
-    int r = lab_load_string("vmnet.yaml", text, strlen(text), &lab, &d, &err);
+    lab = fixture_lab_load("vmnet.yaml", text);
     free(text);
-    if (r < 0) {
-        char *s = lab_diags_format(&d);
-        fprintf(stderr, "# %s%s\n", s ? s : "", err.message ? err.message : "");
-        free(s);
+    if (!lab)
         return -1;
-    }
     snprintf(console, sizeof(console), "%s/%s-console.log", fixture_state_root(), name);
     snprintf(guest, sizeof(guest), "%s-cp", name);
     return 0;

@@ -44,15 +44,7 @@ static Lab *load(const char *extra_vmnet8, const char *extra_networks)
                  "%s",
                  labname, extra_vmnet8, vmnet3, extra_networks) < 0)
         return NULL;
-    LabDiags d = {0};
-    Error err = ERROR_INIT;
-    Lab *l = NULL;
-    if (lab_load_string("networks.yaml", text, strlen(text), &l, &d, &err) < 0) {
-        char *s = lab_diags_format(&d);
-        fprintf(stderr, "# %s %s\n", s ? s : "", err.message ? err.message : "");
-        free(s);
-    }
-    lab_diags_clear(&d);
+    Lab *l = fixture_lab_load("networks.yaml", text);
     free(text);
     return l;
 }

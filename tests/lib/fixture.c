@@ -18,7 +18,24 @@
 #include "config.h"
 #include "kvmlab/cleanup.h"
 #include "kvmlab/fsutil.h"
+#include "kvmlab/lab.h"
 #include "kvmlab/spawn.h"
+
+Lab *fixture_lab_load(const char *name, const char *text)
+{
+    Lab *lab = NULL;
+    LabDiags d = {0};
+    Error err = ERROR_INIT;
+    if (lab_load_string(name, text, strlen(text), &lab, &d, &err) < 0) {
+        char *s = lab_diags_format(&d);
+        fprintf(stderr, "# %s%s\n", s ? s : "", err.message ? err.message : "");
+        free(s);
+        lab = NULL;
+    }
+    lab_diags_clear(&d);
+    error_clear(&err);
+    return lab;
+}
 
 bool fixture_is_root(void)
 {

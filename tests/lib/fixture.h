@@ -21,6 +21,11 @@ const char *fixture_state_root(void);
 /* "<prefix><pid % 100000>" (at most 12 characters): unique per test process. Static buffer. */
 const char *fixture_lab_name(const char *prefix);
 
+/* Parse a lab from @text (named @name in diagnostics); prints the problems and returns NULL
+ * when it does not validate. */
+struct Lab;
+struct Lab *fixture_lab_load(const char *name, const char *text);
+
 /* Build or reuse the test guest; fills static strings. 0 or -1 (message on stderr). */
 int fixture_guest_image(const char **ret_kernel, const char **ret_initrd);
 
