@@ -34,7 +34,8 @@ void cli_plan_print(const Plan *p, bool json, bool show_unchanged, FILE *f)
     if (json) {
         fprintf(f, "{\"lab\":");
         cli_json_string(f, p->lab);
-        fprintf(f, ",\"changes\":%zu,\"actions\":[", plan_changes(p));
+        fprintf(f, ",\"changes\":%zu,\"unmade_nodes\":%zu,\"actions\":[", plan_changes(p),
+                p->n_unmade_nodes);
         for (size_t i = 0; i < p->n_actions; i++) {
             const Action *a = &p->actions[i];
             fprintf(f, "%s{\"action\":", i ? "," : "");
