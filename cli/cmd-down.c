@@ -14,16 +14,35 @@
  */
 static int lab_from_name(const char *name, const char *connect, Lab **ret)
 {
+    /* a name is [a-z0-9-] only and a URI has no control characters: nothing can break out of
+     * the quoted YAML scalars below (a quote in the URI is doubled, YAML's own escape) */
+    if (strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(name) || !*name) {
+        fprintf(stderr, "kvmlab: '%s' is not a lab name\n", name);
+        return EXIT_USAGE;
+    }
+    for (const char *p = connect; p && *p; p++)
+        if ((unsigned char)*p < 0x20) {
+            fprintf(stderr, "kvmlab: the --connect URI holds a control character\n");
+            return EXIT_USAGE;
+        }
+    char *quoted = NULL;
+    size_t qlen = 0;
+    FILE *q = open_memstream(&quoted, &qlen);
+    if (!q)
+        return EXIT_FAIL;
+    for (const char *p = connect; p && *p; p++)
+        fputs(*p == '\'' ? "''" : (char[]){*p, 0}, q);
+    fclose(q);
+    _cleanup_free_ char *qc = quoted;
     _cleanup_free_ char *text = NULL;
-    if (asprintf(&text, "lab: '%s'\n%s%s%s", name, connect ? "connect: '" : "",
-                 connect ? connect : "", connect ? "'\n" : "") < 0)
+    if (asprintf(&text, "lab: '%s'\n%s%s%s", name, connect ? "connect: '" : "", connect ? qc : "",
+                 connect ? "'\n" : "") < 0)
         return EXIT_FAIL;
     LabDiags d = {0};
     Error err = ERROR_INIT;
     int r = lab_load_string("--lab", text, strlen(text), ret, &d, &err);
     if (r < 0) {
-        fprintf(stderr, "kvmlab: '%s' is not a lab name%s%s\n", name, d.n ? ": " : "",
-                d.n ? d.items[0].message : "");
+        fprintf(stderr, "kvmlab: %s\n", d.n ? d.items[0].message : err.message);
         lab_diags_clear(&d);
         error_clear(&err);
         return EXIT_USAGE;
@@ -35,17 +54,31 @@ static int run(const CliGlobals *g, int argc, char **argv)
 {
     const char *file = NULL, *name = NULL, *connect = NULL;
     int r;
-    /* --lab/--connect first; what is left is the usual [FILE] */
+    /* --lab/--connect first (until "--"); what is left is the usual [FILE] */
     int k = 1;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--lab") == 0 && i + 1 < argc)
+        if (strcmp(argv[i], "--") == 0) {
+            while (i < argc)
+                argv[k++] = argv[i++];
+            break;
+        }
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return cli_help("down");
+        if ((strcmp(argv[i], "--lab") == 0 || strcmp(argv[i], "--connect") == 0) && i + 1 >= argc)
+            return cli_usage_error("down", "'%s' needs a value", argv[i]);
+        if (strcmp(argv[i], "--lab") == 0)
             name = argv[++i];
-        else if (strcmp(argv[i], "--connect") == 0 && i + 1 < argc)
+        else if (strncmp(argv[i], "--lab=", 6) == 0)
+            name = argv[i] + 6;
+        else if (strcmp(argv[i], "--connect") == 0)
             connect = argv[++i];
+        else if (strncmp(argv[i], "--connect=", 10) == 0)
+            connect = argv[i] + 10;
         else
             argv[k++] = argv[i];
     }
     argc = k;
+    argv[argc] = NULL;
     Lab *lab = NULL;
     if (name) {
         if (argc > 1)
@@ -81,6 +114,9 @@ static int run(const CliGlobals *g, int argc, char **argv)
     if (lab_session_open(lab, NULL, SESSION_REMOVE, &s, &err) < 0)
         goto fail;
     had_sandbox = s->sandbox && sandbox_exists(s->sandbox);
+    if (s->warning)
+        fprintf(stderr, "kvmlab: sandbox of lab '%s': %s; removing it anyway\n", lab->name,
+                s->warning);
     if (s->sandbox && s->sandbox_started && !g->quiet && !g->json)
         printf("started the sandbox of lab '%s' to see what is inside\n", lab->name);
     if (lab_session_down(s, &plan, &kept, &err) < 0) {

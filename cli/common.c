@@ -50,7 +50,7 @@ int cli_parse_file_args(const char *cmd, int argc, char **argv, const char **ret
 {
     static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
     int c;
-    optind = 1;
+    optind = 0; /* 0, not 1: glibc then forgets main()'s "+" mode */
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'h') {

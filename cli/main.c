@@ -134,11 +134,18 @@ int main(int argc, char **argv)
             g.state_dir = argv[++i];
         else if (strncmp(argv[i], "--state-dir=", 12) == 0)
             g.state_dir = argv[i] + 12;
-        else
+        else if (strcmp(argv[i], "--state-dir") == 0) {
+            fprintf(stderr, "kvmlab: '--state-dir' needs a directory; see 'kvmlab --help'\n");
+            return EXIT_USAGE;
+        } else
             argv[k++] = argv[i];
     }
     argc = k;
     argv[argc] = NULL;
+    if (g.state_dir && !*g.state_dir) {
+        fprintf(stderr, "kvmlab: '--state-dir' needs a directory; see 'kvmlab --help'\n");
+        return EXIT_USAGE;
+    }
     if (g.state_dir)
         setenv("KVMLAB_STATE_DIR", g.state_dir, 1);
     /* the subcommand sees argv[0] = its name */

@@ -47,6 +47,7 @@ void lab_session_free(LabSession *s)
     if (s->conn)
         virConnectClose(s->conn);
     sandbox_free(s->sandbox);
+    free(s->warning);
     free(s->uri);
     free(s->state_root);
     free(s);
@@ -86,7 +87,17 @@ int lab_session_open(const Lab *lab, const char *state_root, SessionMode mode, L
             goto fail;
         free(s->uri);
         s->uri = strdup(s->sandbox->uri);
-        if (mode == SESSION_WRITE || (mode == SESSION_REMOVE && sandbox_exists(s->sandbox))) {
+        if (mode == SESSION_REMOVE && sandbox_exists(s->sandbox)) {
+            /* a sandbox that cannot start any more is still removed, blind */
+            Error why = ERROR_INIT;
+            if (sandbox_ensure(s->sandbox, &s->sandbox_started, &why) < 0) {
+                if (asprintf(&s->warning, "cannot look inside: %s", why.message) < 0)
+                    s->warning = NULL;
+                error_clear(&why);
+                *ret = s;
+                return 0;
+            }
+        } else if (mode == SESSION_WRITE) {
             r = sandbox_ensure(s->sandbox, &s->sandbox_started, err);
             if (r < 0)
                 goto fail;
@@ -98,8 +109,12 @@ int lab_session_open(const Lab *lab, const char *state_root, SessionMode mode, L
     }
     virConnectPtr conn = NULL;
     r = virt_connect(s->uri, &conn, err);
-    if (r < 0)
+    if (r < 0) {
+        /* a sandbox this call started and cannot use is not left running */
+        if (s->sandbox && s->sandbox_started)
+            sandbox_destroy(s->sandbox, NULL);
         goto fail;
+    }
     s->conn = conn;
     setup_backends(s);
     *ret = s;

@@ -316,10 +316,17 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-static int netns_create(const Sandbox *sb, Error *err)
+static int netns_mark(const Sandbox *sb, Error *err);
+
+/* Create the namespace and record it as ours; *made tells the caller what to undo. */
+static int netns_create(const Sandbox *sb, bool *made, Error *err)
 {
     const char *add[] = {"ip", "netns", "add", sb->netns, NULL};
     int r = spawn_check(add, NULL, NULL, err);
+    if (r < 0)
+        return r;
+    *made = true;
+    r = netns_mark(sb, err);
     if (r < 0)
         return r;
     const char *lo[] = {"ip", "-n", sb->netns, "link", "set", "lo", "up", NULL};
@@ -493,18 +500,32 @@ static bool comm_is_ours(pid_t pid)
 }
 
 /* Signal through a pidfd when the kernel has them, so a recycled PID is never hit. */
-static void signal_pid(pid_t pid, int sig)
+/* Whether @pid still runs in the sandbox's namespace under one of our programs' names. */
+static bool still_ours(const Sandbox *sb, pid_t pid)
+{
+    char path[64];
+    struct stat st;
+    ino_t ino;
+    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+    return netns_inode(sb->netns, &ino) == 0 && stat(path, &st) == 0 && st.st_ino == ino &&
+           comm_is_ours(pid);
+}
+
+static void signal_pid(const Sandbox *sb, pid_t pid, int sig)
 {
 #ifdef SYS_pidfd_open
+    /* the pidfd pins the process: checked after it is open, nothing else can be hit */
     int fd = (int)syscall(SYS_pidfd_open, pid, 0);
     if (fd >= 0) {
-        if (comm_is_ours(pid))
+        if (still_ours(sb, pid))
             syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0);
         close(fd);
         return;
     }
+    if (errno == ESRCH)
+        return;
 #endif
-    if (comm_is_ours(pid))
+    if (still_ours(sb, pid))
         kill(pid, sig);
 }
 
@@ -516,9 +537,9 @@ static int stop_processes(const Sandbox *sb, Error *err)
 
     if (pid_is_our_daemon(sb, pid)) {
         daemon_teardown(sb);
-        signal_pid(pid, SIGTERM);
+        signal_pid(sb, pid, SIGTERM);
         if (!wait_gone(pid, STOP_TIMEOUT_MS)) {
-            signal_pid(pid, SIGKILL);
+            signal_pid(sb, pid, SIGKILL);
             wait_gone(pid, 2000);
         }
     }
@@ -529,7 +550,7 @@ static int stop_processes(const Sandbox *sb, Error *err)
         if (r < 0 && !ret)
             ret = r;
         for (size_t i = 0; i < n; i++)
-            signal_pid(pids[i], round == 0 ? SIGTERM : SIGKILL);
+            signal_pid(sb, pids[i], round == 0 ? SIGTERM : SIGKILL);
         for (size_t i = 0; i < n; i++)
             if (comm_is_ours(pids[i]))
                 wait_gone(pids[i], round == 0 ? 3000 : 1000);
@@ -562,19 +583,16 @@ int sandbox_ensure(Sandbox *sb, bool *ret_started, Error *err)
         close(lock);
         return error_set(err, -EEXIST,
                          "Network namespace '%s' exists but was not made by kvmlab for lab '%s'; "
-                         "remove it or rename the lab",
-                         sb->netns, sb->lab);
+                         "rename the lab, or remove it ('ip netns delete %s') if it is a "
+                         "leftover",
+                         sb->netns, sb->lab, sb->netns);
     }
     made_dir = stat(sb->dir, &st) < 0;
     r = write_config(sb, err);
     if (r < 0)
         goto fail;
     if (!netns_exists(sb->netns)) {
-        r = netns_create(sb, err);
-        if (r < 0)
-            goto fail;
-        made_netns = true;
-        r = netns_mark(sb, err);
+        r = netns_create(sb, &made_netns, err);
         if (r < 0)
             goto fail;
     }

@@ -7,10 +7,6 @@ import os
 import sys
 
 passed = failed = skipped = 0
-if "--clean" in sys.argv:
-    passed += 1
-if "--left-behind" in sys.argv:
-    failed += 1
 log = sys.argv[1]
 lines = []
 if os.path.exists(log):
@@ -50,8 +46,19 @@ if True:
         passed += ok
         failed += nok
         skipped += skip
+ran = passed + failed + skipped
+if ran == 0:
+    print("no test ran")
+    failed += 1
+if "--meson-failed" in sys.argv and failed == 0:
+    print("meson test failed without a failed test in its log")
+    failed += 1
+if "--clean" in sys.argv:
+    passed += 1
+if "--left-behind" in sys.argv:
+    failed += 1
 line = f"{passed} passed, {failed} failed"
 if skipped:
     line += f", {skipped} skipped"
 print(line)
-sys.exit(1 if failed or passed == 0 else 0)
+sys.exit(1 if failed else 0)

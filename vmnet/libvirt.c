@@ -252,49 +252,82 @@ static int update_in_place(void *ctx, const Resource *want, const Observed *have
 
 /* Replace a network by a new definition; when the new one cannot be made, the old definition
  * is defined and started again, so a failed `up` never loses a working network. */
-static int recreate(void *ctx, const Resource *want, const Observed *have, Error *err)
-{
-    _cleanup_network_ virNetworkPtr old = virNetworkLookupByName(ctx, have->name);
-    if (!old)
-        return virt_error(err, "Cannot find network '%s'", have->name);
-    _cleanup_free_ char *old_xml = definition_xml(old);
-    if (!old_xml)
-        return virt_error(err, "Cannot read the definition of network '%s'", have->name);
-    bool was_active = virNetworkIsActive(old) == 1;
-    int autostart = 0;
-    virNetworkGetAutostart(old, &autostart);
+/* What a network was before a change, to put it back when the change fails. */
+typedef struct NetSnapshot {
+    char *xml;
+    bool active;
+    int autostart;
+} NetSnapshot;
 
-    int r = remove_net(ctx, have, err);
+static int snapshot_take(virConnectPtr conn, const char *name, NetSnapshot *ret, Error *err)
+{
+    _cleanup_network_ virNetworkPtr net = virNetworkLookupByName(conn, name);
+    if (!net)
+        return virt_error(err, "Cannot find network '%s'", name);
+    ret->xml = definition_xml(net);
+    if (!ret->xml)
+        return virt_error(err, "Cannot read the definition of network '%s'", name);
+    ret->active = virNetworkIsActive(net) == 1;
+    ret->autostart = 0;
+    virNetworkGetAutostart(net, &ret->autostart);
+    return 0;
+}
+
+/* Make @want from scratch in place of @have; when that fails, define and start @before again
+ * and say in @err how far that got (the first error stays the one reported). */
+static int recreate_from(virConnectPtr conn, const Resource *want, const Observed *have,
+                         const NetSnapshot *before, Error *err)
+{
+    int r = remove_net(conn, have, err);
     if (r < 0)
         return r;
-    r = define_and_start(ctx, want, err);
+    r = define_and_start(conn, want, err);
     if (r >= 0)
         return 0;
-    /* put the old network back; the first error stays the one reported */
-    virNetworkPtr back = virNetworkDefineXML(ctx, old_xml);
-    if (back) {
-        if (was_active)
-            virNetworkCreate(back);
-        if (autostart)
-            virNetworkSetAutostart(back, 1);
-        virNetworkFree(back);
-        error_prefix(err, "Network '%s' was left as it was", have->name);
+    virNetworkPtr back = virNetworkDefineXML(conn, before->xml);
+    if (!back) {
+        error_prefix(err, "Network '%s' is gone and could not be defined again", have->name);
+        return r;
     }
+    bool ok = !before->active || virNetworkCreate(back) == 0;
+    if (before->autostart)
+        virNetworkSetAutostart(back, 1);
+    virNetworkFree(back);
+    if (ok)
+        error_prefix(err, "Network '%s' was left as it was", have->name);
+    else
+        error_prefix(err, "Network '%s' was defined again but could not be started", have->name);
     return r;
 }
 
-/* In place first; when libvirt refuses a step half-way (the live network then matches neither
- * spec), make the network anew from the wanted spec, which also restores it on failure. */
+static int recreate(void *ctx, const Resource *want, const Observed *have, Error *err)
+{
+    NetSnapshot before = {0};
+    int r = snapshot_take(ctx, have->name, &before, err);
+    if (r >= 0)
+        r = recreate_from(ctx, want, have, &before, err);
+    free(before.xml);
+    return r;
+}
+
+/* In place first; when libvirt refuses a step half-way (the network then matches neither
+ * spec), make it anew from the wanted spec, restoring what it was before the update if even
+ * that fails. */
 static int update(void *ctx, const Resource *want, const Observed *have, Error *err)
 {
+    NetSnapshot before = {0};
     Error first = ERROR_INIT;
-    int r = update_in_place(ctx, want, have, &first);
-    if (r >= 0)
-        return 0;
-    r = recreate(ctx, want, have, err);
+    int r = snapshot_take(ctx, have->name, &before, err);
     if (r < 0)
-        error_prefix(err, "%s; then", first.message ? first.message : "In-place update failed");
+        return r;
+    r = update_in_place(ctx, want, have, &first);
+    if (r < 0) {
+        r = recreate_from(ctx, want, have, &before, err);
+        if (r < 0)
+            error_prefix(err, "%s; then", first.message ? first.message : "Update failed");
+    }
     error_clear(&first);
+    free(before.xml);
     return r;
 }
 

@@ -19,6 +19,7 @@ typedef struct LabSession {
     char *uri;            /* the libvirt URI in use */
     void *conn;           /* virConnectPtr, NULL while there is no host to talk to */
     bool sandbox_started; /* this session started the sandbox's daemon */
+    char *warning;        /* what the caller should tell the user (down of a broken sandbox) */
     EngineBackend backends[RESOURCE_KIND_MAX];
     size_t n_backends;
 } LabSession;

@@ -51,7 +51,7 @@ EOL
 check "plan of a second lab" 0 "$K" plan "$T/lab2.yaml"
 sub1=$("$K" --json status "$T/lab.yaml" | grep -o '"key":"vmnet1"[^}]*"subnet":"[^"]*"' | sed 's/.*"subnet":"//; s/"//')
 n=$((n + 1))
-if [ -n "$sub1" ] && ! grep -q "$sub1" "$T/out"; then echo "ok $n - the second lab picks another subnet than $sub1"; else
+if [ -n "$sub1" ] && ! grep -qF "$sub1" "$T/out"; then echo "ok $n - the second lab picks another subnet than $sub1"; else
   bad=$((bad + 1)); echo "not ok $n - second lab's plan reuses '$sub1'"; sed 's/^/# /' "$T/out"; fi
 check "second up" 0 "$K" up "$T/lab.yaml"
 grep_out "second up changes nothing" out "is up to date: nothing changed"

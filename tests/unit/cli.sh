@@ -40,6 +40,11 @@ grep_out "missing file named" err "nope.yaml"
 check "init writes a starter" 0 "$K" init "$T/lab.yaml"
 check "the starter is valid" 0 "$K" validate "$T/lab.yaml"
 check "init never overwrites" 1 "$K" init "$T/lab.yaml"
+check "an option after the file" 2 "$K" validate "$ROOT/examples/networks.yaml" --frob
+grep_out "unknown option named after the file" err "unknown option '--frob'"
+check "--state-dir without a value" 2 "$K" validate "$ROOT/examples/networks.yaml" --state-dir
+check "down --lab with a quote" 2 "$K" down --lab "a'b"
+check "down --lab needs a value" 2 "$K" down --lab
 check "--json after the command" 0 "$K" validate --json "$ROOT/examples/networks.yaml"
 check "plan of an invalid file exits 2" 2 "$K" plan "$ROOT/tests/data/lab-parse/many-problems.yaml"
 check "default file kvmlab.yaml" 1 sh -c "cd '$T' && '$K' validate"
