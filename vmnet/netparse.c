@@ -287,7 +287,7 @@ int vmnet_libvirt_xml_essentials(const char *xml, const char *stored_spec, char 
     /* the first IPv4 address is the host's; the first <range> anywhere is the pool */
     bool have_ip = false, have_range = false;
     Ipv4Net subnet = {0};
-    uint32_t host_ip = 0, range_start = 0, range_end = 0, lease = 0;
+    uint32_t host_ip = 0, second_ip = 0, range_start = 0, range_end = 0, lease = 0;
     for (int i = 0; i < n_ips; i++) {
         xmlNode *ip = ips->nodesetval->nodeTab[i];
         uint32_t addr, prefix = 24, mask;
@@ -302,6 +302,8 @@ int vmnet_libvirt_xml_essentials(const char *xml, const char *stored_spec, char 
             host_ip = addr;
             subnet.prefix = prefix;
             subnet.addr = addr & addr_netmask(prefix);
+        } else if (!second_ip) {
+            second_ip = addr;
         }
         for (xmlNode *d = ip->children; d && !have_range; d = d->next) {
             if (d->type != XML_ELEMENT_NODE || !xmlStrEqual(d->name, BAD_CAST "dhcp"))
@@ -318,7 +320,10 @@ int vmnet_libvirt_xml_essentials(const char *xml, const char *stored_spec, char 
 
     /* The router guests get: a router option decides; without one dnsmasq hands out the
      * primary (first) address on a forwarding network, and libvirt itself tells guests of a
-     * network without <forward> that there is none. */
+     * network without <forward> that there is none. A document without any dnsmasq option
+     * is read as kvmlab's two-address layout means (the second address): libvirt's test
+     * driver drops the options on define, and a lone router line removed by hand still
+     * shows. */
     bool have_gw = false;
     uint32_t gw = 0;
     for (int i = 0; opts && i < opts->nodesetval->nodeNr; i++) {
@@ -326,8 +331,9 @@ int vmnet_libvirt_xml_essentials(const char *xml, const char *stored_spec, char 
         if (v && router_option((const char *)v, &gw))
             have_gw = true; /* the last one wins, as in dnsmasq */
     }
+    bool any_option = opts && opts->nodesetval->nodeNr > 0;
     if (!have_gw && forwards && strcmp(type, "bridged") != 0 && have_ip)
-        gw = host_ip;
+        gw = !any_option && second_ip ? second_ip : host_ip;
 
     /* reservations, then DNS names by address */
     size_t n_hosts = hosts ? (size_t)hosts->nodesetval->nodeNr : 0;

@@ -189,7 +189,8 @@ void vmnet_nft_backend(const char *netns, struct EngineBackend *ret);
  * type (forward mode 'nat' or 'open' is nat, 'bridge' bridged, none hostonly with an address
  * and isolated without; any other mode is written as itself), name, bridge, subnet and host
  * (first IPv4 <ip>), gateway (the dnsmasq router option; without one the first address on a
- * forwarding network, as dnsmasq does), dhcp (first <range>), interface (bridged), domain,
+ * forwarding network, as dnsmasq does, or the second address when the document has no dnsmasq
+ * option at all, as libvirt's test driver dumps kvmlab's NAT networks), dhcp (first <range>), interface (bridged), domain,
  * live.lease (libvirt's 3600 when the range names none), live.host (DHCP reservations with
  * their DNS names; a name only one of the two carries is marked, so it never equals a spec).
  * backend and live.max-lease, which the XML cannot carry, come from @stored_spec (may be NULL:
