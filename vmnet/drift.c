@@ -2,6 +2,7 @@
 /* Pure: short human phrases for drifted facts of canonical spec text (plan reasons). */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,17 +65,27 @@ static char *duration(const char *v)
     return r < 0 ? NULL : out;
 }
 
-/* "MAC,IP,NAME" as "MAC IP (NAME)", without the name when it is "-". New string. */
+/* "MAC,IP,NAME" as "MAC IP (NAME)", without the name when it is "-"; a name that
+ * vmnet_libvirt_xml_essentials() marked ("web (no DNS)") reads "(web, no DNS)". New string. */
 static char *host_words(const char *v)
 {
     char *out = NULL;
     const char *c1 = strchr(v, ','), *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
     if (!c2)
         return strdup(v);
-    int r = strcmp(c2 + 1, "-") == 0
-                    ? asprintf(&out, "%.*s %.*s", (int)(c1 - v), v, (int)(c2 - c1 - 1), c1 + 1)
-                    : asprintf(&out, "%.*s %.*s (%s)", (int)(c1 - v), v, (int)(c2 - c1 - 1), c1 + 1,
-                               c2 + 1);
+    const char *name = c2 + 1, *mark = strstr(name, " (");
+    int n = mark ? (int)(mark - name) : (int)strlen(name);
+    bool unnamed = n == 1 && name[0] == '-';
+    int r;
+    if (unnamed && !mark)
+        r = asprintf(&out, "%.*s %.*s", (int)(c1 - v), v, (int)(c2 - c1 - 1), c1 + 1);
+    else if (unnamed)
+        r = asprintf(&out, "%.*s %.*s %s", (int)(c1 - v), v, (int)(c2 - c1 - 1), c1 + 1, mark + 1);
+    else if (mark)
+        r = asprintf(&out, "%.*s %.*s (%.*s, %s", (int)(c1 - v), v, (int)(c2 - c1 - 1), c1 + 1, n,
+                     name, mark + 2);
+    else
+        r = asprintf(&out, "%.*s %.*s (%s)", (int)(c1 - v), v, (int)(c2 - c1 - 1), c1 + 1, name);
     return r < 0 ? NULL : out;
 }
 

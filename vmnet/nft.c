@@ -286,8 +286,10 @@ int vmnet_nft_listing_essentials(const char *listing, char **ret_spec, Error *er
     char chain[64] = "";
     int depth = 0, r = 0;
 
-    if (!listing || !(copy = strdup(listing)))
-        return error_set(err, listing ? -ENOMEM : -EINVAL, "Cannot read an empty table listing");
+    if (!listing)
+        return error_set(err, -EINVAL, "Cannot read the table listing: it is empty");
+    if (!(copy = strdup(listing)))
+        return error_set(err, -ENOMEM, "Out of memory");
     if (!(e.extra = open_memstream(&extra, &elen)))
         return error_set(err, -ENOMEM, "Out of memory");
 

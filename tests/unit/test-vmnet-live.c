@@ -541,8 +541,14 @@ static void test_drift_phrase(void **state)
                   "reservation 00:50:56:aa:00:02 192.168.100.20 not wanted");
     expect_phrase("live.host", "52:54:00:10:5c:3a,192.168.56.78,db (no DNS)",
                   "52:54:00:10:5c:3a,192.168.56.78,db",
-                  "reservation 52:54:00:10:5c:3a 192.168.56.78 (db (no DNS)), want "
+                  "reservation 52:54:00:10:5c:3a 192.168.56.78 (db, no DNS), want "
                   "52:54:00:10:5c:3a 192.168.56.78 (db)");
+    expect_phrase("live.host", "-,192.168.100.78,- (DNS only worker-1)", NULL,
+                  "reservation - 192.168.100.78 (DNS only worker-1) not wanted");
+    expect_phrase("live.host", "52:54:00:00:00:07,10.0.0.7,a (DNS b)",
+                  "52:54:00:00:00:07,10.0.0.7,a",
+                  "reservation 52:54:00:00:00:07 10.0.0.7 (a, DNS b), want 52:54:00:00:00:07 "
+                  "10.0.0.7 (a)");
     expect_phrase("masquerade", NULL, "10.55.0.0/24", "masquerade for 10.55.0.0/24 missing");
     expect_phrase("forward", "tcp/2223,192.168.208.10:22", NULL,
                   "port forward tcp/2223 to 192.168.208.10:22 not wanted");
