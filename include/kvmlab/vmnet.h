@@ -183,3 +183,50 @@ int vmnet_nft_comment_parse(const char *listing, char **ret_lab, char **ret_hash
 /* Host side: the engine backend for the NAT table in network namespace @netns (NULL:
  * the namespace this process runs in). @netns is borrowed. */
 void vmnet_nft_backend(const char *netns, struct EngineBackend *ret);
+
+/*
+ * Drift: what the live objects really do, as canonical text the engine compares with the spec.
+ */
+
+/*
+ * Pure: the canonical spec text (vmnet_spec_format()'s lines and order) of what the libvirt
+ * network in @xml really does, read from libvirt's own elements and never from the <metadata>:
+ * type (forward mode 'nat' or 'open' is nat, 'bridge' bridged, none hostonly with an address
+ * and isolated without; any other mode is written as itself), name, bridge, subnet and host
+ * (first IPv4 <ip>), gateway (the dnsmasq router option; without one the first address on a
+ * forwarding network, as dnsmasq does, or the second address when the document has no dnsmasq
+ * option at all, as libvirt's test driver dumps kvmlab's NAT networks), dhcp (first <range>), interface (bridged), domain,
+ * live.lease (libvirt's 3600 when the range names none), live.host (DHCP reservations with
+ * their DNS names; a name only one of the two carries is marked, so it never equals a spec).
+ * backend and live.max-lease, which the XML cannot carry, come from @stored_spec (may be NULL:
+ * backend is then "libvirt" and max-lease is left out). Foreign or odd XML gives the facts it
+ * has. Stores a new string in *ret_spec; 0, or -EINVAL when @xml is not XML, or -ENOMEM, with
+ * @err set.
+ */
+int vmnet_libvirt_xml_essentials(const char *xml, const char *stored_spec, char **ret_spec,
+                                 Error *err);
+
+/*
+ * Pure: the essentials of a NAT table as `nft list table ip kvmlab-LAB` prints it (libnftables'
+ * default text output): "masquerade=CIDR" lines sorted by address, then
+ * "forward=PROTO/HOSTPORT,IP:PORT" lines sorted by protocol and port. A forward is listed when
+ * both the prerouting and the output chain carry it; one in only one chain gets
+ * " (prerouting only)" or " (output only)". Chains whose hook, priority or policy differ from
+ * what vmnet_nft_table_format() writes, and rules it never writes, appear as "chain=..." and
+ * "other=CHAIN: RULE" lines, so no hand edit is silently ignored. Stores a new string in
+ * *ret_spec; 0, or -EINVAL (not a table listing) or -ENOMEM with @err set.
+ */
+int vmnet_nft_listing_essentials(const char *listing, char **ret_spec, Error *err);
+
+/* Pure: the same essentials for the table vmnet_nft_table_format() makes of @set, for the
+ * engine to compare with the live ones. New string, NULL on ENOMEM. */
+char *vmnet_nft_set_essentials(const VmnetForwardSet *set);
+
+/*
+ * Pure: a short phrase for one drifted fact of canonical spec text, for plan reasons after
+ * "drift: ". @key is the line's key, @have the live value, @want the spec's; either may be NULL
+ * (the line is missing on that side). Addresses of a range are shortened against its start
+ * ("dhcp range 192.168.236.200-.254, want .128-.254"); live.host values name the MAC and IP
+ * ("reservation 52:54:00:aa:bb:cc 192.168.1.10 (web) missing"). New string, NULL on ENOMEM.
+ */
+char *vmnet_spec_drift_phrase(const char *key, const char *have, const char *want);
