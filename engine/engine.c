@@ -10,6 +10,7 @@
 
 #include "kvmlab/cleanup.h"
 #include "kvmlab/spectext.h"
+#include "kvmlab/vmnet.h"
 
 const char *action_type_to_string(ActionType t)
 {
@@ -243,8 +244,27 @@ static int check_clash(const Plan *p, const Resource *w, Error *err)
     return 0;
 }
 
-/* "KEY HAVE, want WANT" for every key whose values differ between @have and @want (one value per
- * line in each), "; "-separated: the reason of a drift. */
+static bool strv_has(char **v, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i], s) == 0)
+            return true;
+    return false;
+}
+
+static char *default_phrase(const char *key, const char *have, const char *want)
+{
+    const char *k = strncmp(key, "live.", 5) == 0 ? key + 5 : key;
+    if (!have)
+        return fmt("%s %s added", k, want);
+    if (!want)
+        return fmt("%s %s missing", k, have);
+    return fmt("%s %s, want %s", k, have, want);
+}
+
+/* One phrase per differing fact between @have and @want, "; "-separated: the reason of a drift.
+ * A key with one value on each side is one change; repeated keys (one reservation per line) are
+ * compared as sets, each value missing or added on its own. */
 static char *drift_phrases(const char *have, const char *want, DriftPhraseFn phrase)
 {
     char **keys = NULL;
@@ -253,26 +273,36 @@ static char *drift_phrases(const char *have, const char *want, DriftPhraseFn phr
     FILE *f = open_memstream(&out, &len);
     if (!f)
         return NULL;
+    if (!phrase)
+        phrase = default_phrase;
     collect_keys(have, &keys, &n);
     collect_keys(want, &keys, &n);
     for (size_t i = 0; i < n; i++) {
-        _cleanup_free_ char *a = collect_values(have, keys[i]);
-        _cleanup_free_ char *b = collect_values(want, keys[i]);
-        if (a && b && strcmp(a, b) != 0) {
-            const char *k = strncmp(keys[i], "live.", 5) == 0 ? keys[i] + 5 : keys[i];
-            _cleanup_free_ char *text = phrase ? phrase(keys[i], a, b) : NULL;
-            if (!text) {
-                /* values one per line: shown comma-separated, "none" when absent */
-                for (char *c = a; *c; c++)
-                    if (*c == '\n')
-                        *c = c[1] ? ',' : '\0';
-                for (char *c = b; *c; c++)
-                    if (*c == '\n')
-                        *c = c[1] ? ',' : '\0';
-                text = fmt("%s %s, want %s", k, *a ? a : "none", *b ? b : "none");
+        char **hv = NULL, **wv = NULL;
+        size_t nh = spec_text_values(have, keys[i], &hv);
+        size_t nw = spec_text_values(want, keys[i], &wv);
+        if (nh <= 1 && nw <= 1) {
+            const char *h = nh ? hv[0] : NULL, *w = nw ? wv[0] : NULL;
+            if (!(h && w && strcmp(h, w) == 0)) {
+                _cleanup_free_ char *t = phrase(keys[i], h, w);
+                fprintf(f, "%s%s", ftell(f) ? "; " : "", t ? t : keys[i]);
             }
-            fprintf(f, "%s%s", ftell(f) ? "; " : "", text ? text : k);
+        } else {
+            for (size_t j = 0; j < nh; j++) {
+                if (strv_has(wv, nw, hv[j]))
+                    continue;
+                _cleanup_free_ char *t = phrase(keys[i], hv[j], NULL);
+                fprintf(f, "%s%s", ftell(f) ? "; " : "", t ? t : keys[i]);
+            }
+            for (size_t j = 0; j < nw; j++) {
+                if (strv_has(hv, nh, wv[j]))
+                    continue;
+                _cleanup_free_ char *t = phrase(keys[i], NULL, wv[j]);
+                fprintf(f, "%s%s", ftell(f) ? "; " : "", t ? t : keys[i]);
+            }
         }
+        spec_text_values_free(hv, nh);
+        spec_text_values_free(wv, nw);
         free(keys[i]);
     }
     free(keys);
@@ -280,11 +310,17 @@ static char *drift_phrases(const char *have, const char *want, DriftPhraseFn phr
     return out;
 }
 
-static DriftPhraseFn drift_phrase_fn;
-
-void engine_set_drift_phrase(DriftPhraseFn fn)
+/* How each kind words a drifted fact; NULL: the engine's own words. */
+static DriftPhraseFn phrase_for(ResourceKind k)
 {
-    drift_phrase_fn = fn;
+    switch (k) {
+    case RESOURCE_NETWORK:
+    case RESOURCE_PORTFWD:
+        return vmnet_spec_drift_phrase;
+    case RESOURCE_KIND_MAX:
+        break;
+    }
+    return NULL;
 }
 
 /* The action for an object of ours that @w describes. */
@@ -298,14 +334,16 @@ static int diff_one(Plan *p, const Resource *w, const Observed *o)
         return -ENOMEM;
     /* drift: the live object is not what kvmlab made (a hand edit, an older formatter) and not
      * what the file wants either */
+    bool same_record = o->hash && w->hash && strcmp(o->hash, w->hash) == 0;
     bool drift = false;
     if (o->live_spec && o->spec && *changes) {
         _cleanup_free_ char *made = engine_spec_changes(o->spec, o->live_spec, NULL);
         drift = made && *made;
     } else if (o->live_spec && !o->spec && *changes) {
-        drift = true; /* ours, but no record of what was made */
+        /* only a hash recorded (the NAT table's comment): the file did not change since the
+         * object was made, yet the object differs */
+        drift = same_record;
     }
-    bool same_record = o->hash && w->hash && strcmp(o->hash, w->hash) == 0;
 
     if (!o->spec && !o->live_spec) {
         /* the backend records only a hash: compare that */
@@ -328,7 +366,7 @@ static int diff_one(Plan *p, const Resource *w, const Observed *o)
                            fmt("'%s' has an older kvmlab's record; it is rewritten", w->key));
     }
     if (drift) {
-        drifted = drift_phrases(live, w->spec, drift_phrase_fn);
+        drifted = drift_phrases(live, w->spec, phrase_for(w->kind));
         if (!drifted)
             return -ENOMEM;
     }

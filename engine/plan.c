@@ -147,12 +147,15 @@ static int plan_forwards(const Lab *lab, Plan *p, Error *err)
     w->key = strdup("nat");
     const Observed *o = ours_by_key(p, RESOURCE_PORTFWD, "nat");
     w->name = o ? strdup(o->name) : vmnet_nft_table_name(lab->name);
-    w->spec = buf;
+    /* compared with what the live table does; the hash (in the table's comment) covers the
+     * node names too */
+    w->spec = vmnet_nft_set_essentials(set);
     if (asprintf(&w->hash, "%016llx", (unsigned long long)hash_fnv1a_str(HASH_FNV_INIT, buf)) < 0)
         w->hash = NULL;
+    free(buf);
     w->data = set;
     w->data_free = forward_set_free;
-    if (!w->key || !w->name || !w->hash)
+    if (!w->key || !w->name || !w->hash || !w->spec)
         return error_set(err, -ENOMEM, "Out of memory");
     return 0;
 oom:

@@ -60,6 +60,18 @@ static int observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
             error_prefix(err, "Network '%s'", o->name);
             goto done;
         }
+        /* what it really does: the running network's, else (or when that matches the
+         * record) its stored definition's, which a hand edit may have changed for the next start */
+        if (o->active) {
+            _cleanup_free_ char *live = virNetworkGetXMLDesc(nets[i], 0);
+            if (live && vmnet_libvirt_xml_essentials(live, o->spec, &o->live_spec, NULL) < 0)
+                o->live_spec = NULL;
+        }
+        if (!o->live_spec || (o->spec && strcmp(o->live_spec, o->spec) == 0)) {
+            free(o->live_spec);
+            if (vmnet_libvirt_xml_essentials(xml, o->spec, &o->live_spec, NULL) < 0)
+                o->live_spec = NULL;
+        }
         /* what restores it exactly after a failed change */
         o->definition = steal_pointer(&xml);
     }

@@ -391,6 +391,9 @@ int vmnet_libvirt_xml_essentials(const char *xml, const char *stored_spec, char 
         fprintf(f, "host=%s\n", addr_ipv4_format(host_ip, a));
         if (gw)
             fprintf(f, "gateway=%s\n", addr_ipv4_format(gw, a));
+        /* libvirt's own NAT (where kvmlab writes no table) or <forward> without a mode */
+        if (strcmp(type, "nat") == 0 && (!mode || strcmp(mode, "nat") == 0))
+            fputs("nat=libvirt\n", f);
     }
     if (have_range)
         fprintf(f, "dhcp=%s-%s\n", addr_ipv4_format(range_start, a),

@@ -114,7 +114,9 @@ static int observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
         o->autostart = true;
         if (vmnet_nft_comment_parse(listing, &o->lab, &o->hash) == 0)
             o->key = strdup("nat");
-        /* nft reads its own listing back: what restores the table exactly */
+        /* what the table really does, and (nft reads its own listing back) what restores it */
+        if (vmnet_nft_listing_essentials(listing, &o->live_spec, NULL) < 0)
+            o->live_spec = NULL;
         o->definition = steal_pointer(&listing);
     }
     *ret = out;

@@ -90,10 +90,9 @@ int engine_plan(const Lab *lab, HostState *host, Plan **ret, Error *err);
  */
 int engine_diff(Plan *plan, Error *err);
 
-/* How a backend's kind words one drifted field ("dhcp range 192.168.236.200-.254, want
- * .128-.254"); @have and @want hold the key's values one per line. NULL: the engine's own words. */
+/* How a kind words one drifted fact ("dhcp range 192.168.236.200-.254, want .128-.254"); @have
+ * or @want is NULL when that side lacks the value. New string. */
 typedef char *(*DriftPhraseFn)(const char *key, const char *have, const char *want);
-void engine_set_drift_phrase(DriftPhraseFn fn);
 
 /* Count of actions that change something. */
 size_t plan_changes(const Plan *p);

@@ -326,7 +326,7 @@ static void test_drift_each_field(void **state)
             {"type", "type=hostonly\n", ACTION_RECREATE, "type"},
             {"domain", "domain=other.lab\n", ACTION_RECREATE, "domain"},
             {"live.lease", "live.lease=3600\n", ACTION_UPDATE, "lease"},
-            {"live.host", "", ACTION_UPDATE, "host"},
+            {"live.host", "", ACTION_UPDATE, "reservation"},
     };
     char *spec = made_spec(text, "vmnet8");
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
