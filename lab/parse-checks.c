@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
+#include "kvmlab/addrplan.h"
 #include "kvmlab/cleanup.h"
 #include "parser.h"
 
@@ -224,4 +225,63 @@ void check_kubernetes(Ctx *c)
     if (!any_cp)
         diag(c, c->k8s_bootstrap_loc,
              "kubernetes 'bootstrap: true' needs at least one node with role 'control-plane'");
+}
+
+/* vmnet/ gives every NIC without a fixed IP on a nat or hostonly network a static address from
+ * N.3 up to the DHCP pool: refuse a lab whose NICs cannot all get one. A network without a
+ * subnet gets a /24, so its range is N.3-N.127. */
+void check_static_space(Ctx *c)
+{
+    const Lab *lab = c->lab;
+    char a[IPV4_STRLEN], b[IPV4_STRLEN];
+
+    for (size_t i = 0; i < lab->n_networks; i++) {
+        const LabNetwork *net = &lab->networks[i];
+        Ipv4Net subnet = {0, 24};
+        uint32_t start, end;
+
+        if (!c->net_aux[i].type_known || c->net_aux[i].subnet_bad || !addrplan_has_dhcp(net->type))
+            continue;
+        if (net->has_subnet)
+            subnet = net->subnet;
+        addrplan_default_pool(&subnet, &start, &end);
+        if (net->has_dhcp_range)
+            start = net->dhcp_start;
+        uint32_t lo = addrplan_static_first(&subnet), hi = start - 1;
+        uint64_t room = hi >= lo && start > lo ? (uint64_t)hi - lo + 1 : 0;
+        /* fixed addresses in the range take their place first */
+        for (size_t r = 0; r < net->n_reservations; r++)
+            if (net->reservations[r].ip >= lo && net->reservations[r].ip <= hi && room > 0)
+                room--;
+        for (size_t n = 0; n < lab->n_nodes; n++)
+            for (size_t k = 0; k < lab->nodes[n].n_nics; k++) {
+                const LabNic *nic = &lab->nodes[n].nics[k];
+                if (nic->has_ip && streq(nic->network, net->name) && nic->ip >= lo &&
+                    nic->ip <= hi && room > 0)
+                    room--;
+            }
+        uint64_t used = 0;
+        bool reported = false;
+        for (size_t n = 0; n < lab->n_nodes && !reported; n++) {
+            for (size_t k = 0; k < lab->nodes[n].n_nics && !reported; k++) {
+                const LabNic *nic = &lab->nodes[n].nics[k];
+                if (nic->has_ip || !streq(nic->network, net->name) || ++used <= room)
+                    continue;
+                if (net->has_subnet)
+                    diag(c, nic->loc,
+                         "no static address is left for node '%s' on network '%s': the static "
+                         "range from '%s' up to the DHCP pool at '%s' has room for %" PRIu64
+                         " automatic addresses; give fixed IPs, or move the pool up",
+                         lab->nodes[n].name, net->name, addr_ipv4_format(lo, a),
+                         addr_ipv4_format(start, b), room);
+                else
+                    diag(c, nic->loc,
+                         "no static address is left for node '%s' on network '%s': a network "
+                         "without 'subnet' gets a /24 with room for %" PRIu64
+                         " automatic addresses (.3 to .127); give it a larger subnet",
+                         lab->nodes[n].name, net->name, room);
+                reported = true;
+            }
+        }
+    }
 }

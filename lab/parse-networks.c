@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "kvmlab/addrplan.h"
 #include "kvmlab/cleanup.h"
 #include "parser.h"
 
@@ -29,37 +30,11 @@ static void check_network_name(Ctx *c, const YNode *k)
         diag(c, k->loc, "network name '%s' is longer than %d characters", s, NETWORK_NAME_MAX);
 }
 
-/* Linux's dev_valid_name(): at most 15 bytes, not "." or "..", no '/', ':' or blanks. */
-static bool ifname_is_valid(const char *s)
-{
-    if (!*s || strlen(s) > IFNAME_MAX || streq(s, ".") || streq(s, ".."))
-        return false;
-    for (; *s; s++)
-        if (*s == '/' || *s == ':' || isspace((unsigned char)*s))
-            return false;
-    return true;
-}
-
 /* ---- networks --------------------------------------------------------------------------- */
 
 static const char *const vmnet_type_names[] = {"nat", "hostonly", "bridged", "isolated", NULL};
 static const char *const vmnet_backend_names[] = {"libvirt", "bridge", NULL};
 static const char *const proto_names[] = {"tcp", "udp", NULL};
-
-/* What @ip is in @net's address plan when guests cannot use it, else NULL. */
-static const char *net_reserved_role(const LabNetwork *net, uint32_t ip)
-{
-    uint32_t host_mask = ~addr_netmask(net->subnet.prefix);
-    if (ip == net->subnet.addr)
-        return "the network address";
-    if (ip == (net->subnet.addr | host_mask))
-        return "the broadcast address";
-    if (ip == addr_net_host(&net->subnet, 1))
-        return "the host's address";
-    if (net->type == VMNET_NAT && ip == addr_net_host(&net->subnet, 2))
-        return "the NAT gateway's address";
-    return NULL;
-}
 
 /* A guest address on @net: inside the subnet and not one the address plan reserves. */
 bool check_guest_ip(Ctx *c, const LabNetwork *net, uint32_t ip, LabLoc loc, const char *what)
@@ -72,7 +47,7 @@ bool check_guest_ip(Ctx *c, const LabNetwork *net, uint32_t ip, LabLoc loc, cons
              addr_ipv4_format(ip, a), addr_cidr_format(&net->subnet, cidr), net->name);
         return false;
     }
-    if ((role = net_reserved_role(net, ip))) {
+    if ((role = addrplan_reserved_role(net->type, &net->subnet, ip))) {
         diag(c, loc, "%s '%s' is %s of network '%s'", what, addr_ipv4_format(ip, a), role,
              net->name);
         return false;
@@ -122,27 +97,26 @@ static void parse_dhcp(Ctx *c, LabNetwork *net, const NetAux *aux, const YPair *
             }
         }
         if (ok && net->has_subnet) {
-            if (s > e) {
+            uint32_t reserved = 0;
+            char f[IPV4_STRLEN];
+            switch (addrplan_range_check(net->type, &net->subnet, s, e, &reserved)) {
+            case ADDRPLAN_RANGE_OK:
+                break;
+            case ADDRPLAN_RANGE_START_OUTSIDE:
+            case ADDRPLAN_RANGE_END_OUTSIDE:
+                ok = false; /* reported above */
+                break;
+            case ADDRPLAN_RANGE_EMPTY:
                 diag(c, start->loc, "dhcp range '%s' to '%s' is empty: 'start' comes after 'end'",
                      addr_ipv4_format(s, a), addr_ipv4_format(e, b));
                 ok = false;
-            }
-            if (ok) {
-                /* the plan's fixed addresses: network, host, gateway (NAT), broadcast */
-                uint32_t fixed[] = {net->subnet.addr, addr_net_host(&net->subnet, 1),
-                                    addr_net_host(&net->subnet, 2),
-                                    net->subnet.addr | ~addr_netmask(net->subnet.prefix)};
-                for (size_t i = 0; i < ELEMENTSOF(fixed); i++) {
-                    const char *role = net_reserved_role(net, fixed[i]);
-                    char f[IPV4_STRLEN];
-                    if (role && fixed[i] >= s && fixed[i] <= e) {
-                        diag(c, start->loc, "dhcp range '%s' to '%s' includes '%s', %s",
-                             addr_ipv4_format(s, a), addr_ipv4_format(e, b),
-                             addr_ipv4_format(fixed[i], f), role);
-                        ok = false;
-                        break;
-                    }
-                }
+                break;
+            case ADDRPLAN_RANGE_RESERVED:
+                diag(c, start->loc, "dhcp range '%s' to '%s' includes '%s', %s",
+                     addr_ipv4_format(s, a), addr_ipv4_format(e, b), addr_ipv4_format(reserved, f),
+                     addrplan_reserved_role(net->type, &net->subnet, reserved));
+                ok = false;
+                break;
             }
         }
         if (ok) {
@@ -164,8 +138,9 @@ static void parse_dhcp(Ctx *c, LabNetwork *net, const NetAux *aux, const YPair *
                  "dhcp lease '%s' is not a duration such as '30m', '2h' or '1800' (seconds)", s);
         else if (r < 0 || secs > LEASE_LIMIT_S)
             diag(c, lease->loc, "dhcp lease '%s' is longer than one week", s);
-        else if (secs < LEASE_MIN_S)
-            diag(c, lease->loc, "dhcp lease '%s' is shorter than %d seconds", s, LEASE_MIN_S);
+        else if (secs < ADDRPLAN_LEASE_MIN_S)
+            diag(c, lease->loc, "dhcp lease '%s' is shorter than %d seconds", s,
+                 ADDRPLAN_LEASE_MIN_S);
         else
             net->lease_seconds = secs;
     }
@@ -338,10 +313,22 @@ void parse_network(Ctx *c, const YPair *np)
         aux->subnet_bad = true;
     } else if (p) {
         aux->subnet_loc = p->value->loc;
-        if (y_cidr(c, p->value, "subnet", &net->subnet))
-            net->has_subnet = true;
-        else
+        if (!y_cidr(c, p->value, "subnet", &net->subnet)) {
             aux->subnet_bad = true;
+        } else if (aux->type_known && !addrplan_prefix_fits(net->type, net->subnet.prefix)) {
+            char cidr[CIDR_STRLEN];
+            diag(c, p->value->loc,
+                 addrplan_has_dhcp(net->type)
+                         ? "subnet '%s' of %s network '%s' leaves no room for the address plan "
+                           "(host, static addresses and a DHCP pool); use a prefix from /%d to /%u"
+                         : "subnet '%s' of %s network '%s' is too small; use a prefix from /%d to "
+                           "/%u",
+                 addr_cidr_format(&net->subnet, cidr), vmnet_type_to_string(net->type), net->name,
+                 ADDRPLAN_PREFIX_MIN, addrplan_prefix_max(net->type));
+            aux->subnet_bad = true;
+        } else {
+            net->has_subnet = true;
+        }
     }
 
     const YNode *iface = map_get(m, "interface");
@@ -351,11 +338,11 @@ void parse_network(Ctx *c, const YPair *np)
              vmnet_type_to_string(net->type));
     } else if (iface) {
         const char *s = y_str(c, iface, "'interface'");
-        if (s && !ifname_is_valid(s))
+        if (s && !addrplan_ifname_valid(s))
             diag(c, iface->loc,
-                 "interface '%s' is not a Linux interface name (at most %d characters, no '/', ':' "
-                 "or blanks)",
-                 s, IFNAME_MAX);
+                 "interface '%s' is not a usable interface name: 1 to %d letters, digits, '-', '_' "
+                 "or '.', and not '.' or '..'",
+                 s, ADDRPLAN_IFNAME_MAX);
         else if (s)
             net->interface = xstrdup(s);
     } else if (bridged) {

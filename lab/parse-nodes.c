@@ -181,6 +181,13 @@ static void parse_nics(Ctx *c, const YNode *seq, const NodeEntry *e, LabNode *tm
                      "or list the nodes one by one",
                      e->label, e->count, a);
                 ok = false;
+            } else if (net && c->net_aux[net_idx].type_known && net->type == VMNET_BRIDGED) {
+                /* kvmlab neither hands out nor checks addresses on the LAN */
+                diag(c, ip->loc,
+                     "%s cannot have a fixed IP on bridged network '%s': its guests get their "
+                     "addresses from the LAN; remove 'ip'",
+                     e->label, name);
+                ok = false;
             } else if (net && !net->has_subnet) {
                 if (!c->net_aux[net_idx].subnet_bad)
                     diag(c, ip->loc, "IP '%s' needs network '%s' to have a 'subnet'", a, name);

@@ -89,6 +89,7 @@ static void parse_lab(Ctx *c, const YNode *root)
     check_forwards(c);
     check_duplicates(c);
     check_kubernetes(c);
+    check_static_space(c);
 }
 
 static void fy_diag_discard(struct fy_diag *d, void *user, const char *buf, size_t len)

@@ -25,14 +25,12 @@ struct fy_parser;
 
 #define NODE_NAME_MAX        32
 #define NETWORK_NAME_MAX     15
-#define IFNAME_MAX           15
 #define NODE_COUNT_MAX       64
 #define NODE_CPUS_MAX        64
 #define MEMORY_MIN_MIB       128
 #define MEMORY_MAX_MIB       (1024ULL * 1024)
 #define DISK_MIN_BYTES       (1ULL << 20)
 #define DISK_MAX_BYTES       (64ULL << 40)
-#define LEASE_MIN_S          120 /* libvirt and dnsmasq refuse shorter leases */
 #define LEASE_LIMIT_S        (7 * 86400)
 #define KUBEADM_CP_CPUS      2
 #define KUBEADM_CP_MIB       1700
@@ -243,3 +241,5 @@ void check_forwards(Ctx *c);
 /* Duplicates are reported at the later one in the file, naming the first. */
 void check_duplicates(Ctx *c);
 void check_kubernetes(Ctx *c);
+/* Every automatic NIC address fits the static range of its network. */
+void check_static_space(Ctx *c);

@@ -512,6 +512,7 @@ static void test_ok_case(void **state)
     X("duplicates")                                                                                \
     X("empty")                                                                                     \
     X("images")                                                                                    \
+    X("interface-chars")                                                                           \
     X("isolated")                                                                                  \
     X("kubernetes")                                                                                \
     X("kubernetes-cp-small")                                                                       \
@@ -528,8 +529,10 @@ static void test_ok_case(void **state)
     X("overlap")                                                                                   \
     X("port-forwards")                                                                             \
     X("reservations")                                                                              \
+    X("static-full")                                                                               \
     X("subnet-invalid")                                                                            \
     X("subnet-not-24")                                                                             \
+    X("subnet-too-small")                                                                          \
     X("syntax-error")                                                                              \
     X("syntax-indent")                                                                             \
     X("unknown-keys")                                                                              \
@@ -537,6 +540,7 @@ static void test_ok_case(void **state)
     X("wrong-types-values")
 #define OK_CASES(X)                                                                                \
     X("ok-anchors")                                                                                \
+    X("ok-hostonly-range")                                                                         \
     X("ok-minimal")                                                                                \
     X("ok-small-cp-no-bootstrap")                                                                  \
     X("ok-wide-subnet")
