@@ -77,21 +77,60 @@ void check_overlaps(Ctx *c)
              addr_cidr_format(&k->service_subnet, a), addr_cidr_format(&k->pod_subnet, b));
 }
 
+typedef struct NodeKey {
+    const Lab *lab;
+    const char *name;
+    bool base; /* compare base names (of the entries' first copies) */
+} NodeKey;
+
+static bool node_eq(const void *ud, size_t entry)
+{
+    const NodeKey *k = ud;
+    const LabNode *n = &k->lab->nodes[entry];
+    return streq(k->base ? n->base_name : n->name, k->name);
+}
+
+/* Index of node names (first node of each name), or of base names of nodes with a count. */
+static void node_index(const Ctx *c, Index *ix, bool base)
+{
+    const Lab *lab = c->lab;
+    for (size_t e = 0; e < c->n_entries; e++) {
+        const NodeEntry *en = &c->entries[e];
+        for (size_t i = en->first; i < en->first + en->n; i++) {
+            NodeKey k = {lab, base ? lab->nodes[i].base_name : lab->nodes[i].name, base};
+            uint64_t h = index_hash_str(k.name);
+            if ((base && (!en->has_count || i != en->first)) || index_find(ix, h, node_eq, &k))
+                continue;
+            index_add(ix, h, i);
+        }
+    }
+}
+
 void check_forwards(Ctx *c)
 {
     const Lab *lab = c->lab;
+    Index names = {0}, bases = {0};
+    /* per protocol and host port, the first forward + 1 */
+    _cleanup_free_ size_t *port_first = xcalloc(2 * 65536, sizeof(*port_first));
 
-    for (size_t i = 0; i < c->n_forwards; i++) {
+    if (c->n_forwards == 0)
+        return;
+    node_index(c, &names, false);
+    node_index(c, &bases, true);
+    for (size_t i = 0; i < c->n_forwards && !c->stop; i++) {
         const ForwardAux *fa = &c->forwards[i];
         const LabNetwork *net = &lab->networks[fa->net];
         const LabPortForward *pf = &net->port_forwards[fa->pf];
-        const LabNode *node = lab_find_node(lab, pf->node);
+        NodeKey k = {lab, pf->node, false};
+        const size_t *found = index_find(&names, index_hash_str(pf->node), node_eq, &k);
+        const LabNode *node = found ? &lab->nodes[*found] : NULL;
 
         if (!node) {
+            k.base = true;
+            const size_t *b = index_find(&bases, index_hash_str(pf->node), node_eq, &k);
             const NodeEntry *base = NULL;
-            for (size_t j = 0; j < c->n_entries && !base; j++)
-                if (c->entries[j].n > 0 && c->entries[j].has_count &&
-                    streq(lab->nodes[c->entries[j].first].base_name, pf->node))
+            for (size_t j = 0; b && j < c->n_entries && !base; j++)
+                if (c->entries[j].n > 0 && c->entries[j].first == *b)
                     base = &c->entries[j];
             if (base) {
                 diag(c, fa->node_loc,
@@ -99,8 +138,8 @@ void check_forwards(Ctx *c)
                      "as '%s'",
                      pf->node, base->count, lab->nodes[base->first].name);
             } else {
-                _cleanup_free_ const char **names = names_of(lab, NAMES_NODES);
-                diag_suggest(c, fa->node_loc, closest(pf->node, names),
+                _cleanup_free_ const char **list = names_of(lab, NAMES_NODES);
+                diag_suggest(c, fa->node_loc, closest(pf->node, list),
                              "port forward targets undefined node '%s'", pf->node);
             }
         } else {
@@ -113,19 +152,19 @@ void check_forwards(Ctx *c)
                      "network",
                      net->name, pf->node);
         }
-        for (size_t j = 0; j < i; j++) {
-            const ForwardAux *fb = &c->forwards[j];
-            const LabNetwork *other = &lab->networks[fb->net];
-            const LabPortForward *pg = &other->port_forwards[fb->pf];
-            if (pg->proto == pf->proto && pg->host_port == pf->host_port) {
-                diag(c, fa->host_port_loc,
-                     "host port %s/%u is already forwarded by network '%s' at line %d",
-                     lab_proto_to_string(pf->proto), pf->host_port, other->name,
-                     fb->host_port_loc.line);
-                break;
-            }
+        size_t *slot = &port_first[(size_t)pf->proto * 65536 + pf->host_port];
+        if (*slot) {
+            const ForwardAux *fb = &c->forwards[*slot - 1];
+            diag(c, fa->host_port_loc,
+                 "host port %s/%u is already forwarded by network '%s' at line %d",
+                 lab_proto_to_string(pf->proto), pf->host_port, lab->networks[fb->net].name,
+                 fb->host_port_loc.line);
+        } else {
+            *slot = i + 1;
         }
     }
+    index_clear(&names);
+    index_clear(&bases);
 }
 
 int loc_cmp(LabLoc a, LabLoc b)
@@ -149,52 +188,88 @@ static int ip_use_cmp(const void *x, const void *y)
     return r ? r : (a->seq > b->seq) - (a->seq < b->seq);
 }
 
-/* Duplicates are reported at the later one in the file, naming the first. */
+static bool mac_eq(const void *ud, size_t entry)
+{
+    const Ctx *c = ((const void *const *)ud)[0];
+    const MacAddr *m = ((const void *const *)ud)[1];
+    return addr_mac_equal(&c->macs[entry].mac, m);
+}
+
+static bool ip_eq(const void *ud, size_t entry)
+{
+    const Ctx *c = ((const void *const *)ud)[0];
+    const IpUse *u = ((const void *const *)ud)[1];
+    return c->ips[entry].net == u->net && c->ips[entry].ip == u->ip;
+}
+
+/* Duplicates are reported at the later one in the file, naming the first. Linear: each kind
+ * of value has a hash index of its first use. */
 void check_duplicates(Ctx *c)
 {
     const Lab *lab = c->lab;
     char s[MAC_STRLEN > IPV4_STRLEN ? MAC_STRLEN : IPV4_STRLEN];
+    /* per MAC: its first use, and the first use with another owner than that one */
+    Index first = {0}, other = {0}, ips = {0}, names = {0};
 
     if (c->n_macs > 1)
         qsort(c->macs, c->n_macs, sizeof(*c->macs), mac_use_cmp);
-    for (size_t i = 0; i < c->n_macs; i++) {
-        for (size_t j = 0; j < i; j++) {
-            /* copies of one name derive one MAC: that is the duplicate name, reported below */
-            if (addr_mac_equal(&c->macs[i].mac, &c->macs[j].mac) &&
-                !streq(c->macs[i].owner, c->macs[j].owner)) {
-                diag(c, c->macs[i].loc, "MAC '%s' of %s is already used by %s at line %d",
-                     addr_mac_format(&c->macs[i].mac, s), c->macs[i].owner, c->macs[j].owner,
-                     c->macs[j].loc.line);
-                break;
-            }
+    for (size_t i = 0; i < c->n_macs && !c->stop; i++) {
+        const MacUse *u = &c->macs[i];
+        const void *key[2] = {c, &u->mac};
+        uint64_t h = hash_fnv1a(HASH_FNV_INIT, u->mac.b, sizeof(u->mac.b));
+        const size_t *f = index_find(&first, h, mac_eq, key);
+        if (!f) {
+            index_add(&first, h, i);
+            continue;
         }
+        /* copies of one name derive one MAC: that is the duplicate name, reported below */
+        const size_t *o = index_find(&other, h, mac_eq, key);
+        size_t j = !streq(c->macs[*f].owner, u->owner) ? *f : o ? *o : SIZE_MAX;
+        if (!o && !streq(c->macs[*f].owner, u->owner))
+            index_add(&other, h, i);
+        if (j == SIZE_MAX)
+            continue;
+        diag(c, u->loc, "MAC '%s' of %s is already used by %s at line %d",
+             addr_mac_format(&u->mac, s), u->owner, c->macs[j].owner, c->macs[j].loc.line);
     }
     if (c->n_ips > 1)
         qsort(c->ips, c->n_ips, sizeof(*c->ips), ip_use_cmp);
-    for (size_t i = 0; i < c->n_ips; i++) {
-        for (size_t j = 0; j < i; j++) {
-            if (c->ips[i].net == c->ips[j].net && c->ips[i].ip == c->ips[j].ip) {
-                diag(c, c->ips[i].loc,
-                     "IP '%s' of %s on network '%s' is already used by %s at line %d",
-                     addr_ipv4_format(c->ips[i].ip, s), c->ips[i].owner,
-                     lab->networks[c->ips[i].net].name, c->ips[j].owner, c->ips[j].loc.line);
+    for (size_t i = 0; i < c->n_ips && !c->stop; i++) {
+        const IpUse *u = &c->ips[i];
+        const void *key[2] = {c, u};
+        uint64_t h = hash_fnv1a(hash_fnv1a(HASH_FNV_INIT, &u->net, sizeof(u->net)), &u->ip,
+                                sizeof(u->ip));
+        const size_t *f = index_find(&ips, h, ip_eq, key);
+        if (!f) {
+            index_add(&ips, h, i);
+            continue;
+        }
+        diag(c, u->loc, "IP '%s' of %s on network '%s' is already used by %s at line %d",
+             addr_ipv4_format(u->ip, s), u->owner, lab->networks[u->net].name, c->ips[*f].owner,
+             c->ips[*f].loc.line);
+    }
+    for (size_t e = 0; e < c->n_entries && !c->stop; e++) {
+        const NodeEntry *en = &c->entries[e];
+        for (size_t i = en->first; i < en->first + en->n; i++) {
+            NodeKey k = {lab, lab->nodes[i].name, false};
+            const size_t *f = index_find(&names, index_hash_str(k.name), node_eq, &k);
+            if (f && *lab->nodes[i].name) {
+                diag(c, en->name_loc, "node name '%s' is already used by the node at line %d",
+                     lab->nodes[i].name, lab->nodes[*f].loc.line);
                 break;
             }
         }
-    }
-    for (size_t e = 0; e < c->n_entries; e++) {
-        const NodeEntry *en = &c->entries[e];
-        bool reported = false;
-        for (size_t i = en->first; i < en->first + en->n && !reported; i++) {
-            for (size_t j = 0; j < en->first && !reported; j++) {
-                if (streq(lab->nodes[i].name, lab->nodes[j].name) && *lab->nodes[i].name) {
-                    diag(c, en->name_loc, "node name '%s' is already used by the node at line %d",
-                         lab->nodes[i].name, lab->nodes[j].loc.line);
-                    reported = true;
-                }
-            }
+        for (size_t i = en->first; i < en->first + en->n; i++) {
+            NodeKey k = {lab, lab->nodes[i].name, false};
+            uint64_t h = index_hash_str(k.name);
+            if (!index_find(&names, h, node_eq, &k))
+                index_add(&names, h, i);
         }
     }
+    index_clear(&first);
+    index_clear(&other);
+    index_clear(&ips);
+    index_clear(&names);
 }
 
 void check_kubernetes(Ctx *c)

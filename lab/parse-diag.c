@@ -1,21 +1,39 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Lab file parser: Allocation that aborts, the collected diagnostics and the did-you-mean suggestions.
+ * Lab file parser: allocation, the collected diagnostics and the did-you-mean suggestions.
  */
 #include <ctype.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "parser.h"
 
-/* Allocation failure aborts, as libvirt does since it moved to GLib: a parser that half-fails
- * on ENOMEM would only trade a clear crash for a misleading diagnostic. */
+/* Where an allocation failure jumps to (lab_load_string()); per thread, as loads may run in
+ * parallel. */
+static __thread jmp_buf *oom_target;
+
+/* Set (or with NULL clear) where parse_oom() jumps to. */
+void parse_oom_target(jmp_buf *target)
+{
+    oom_target = target;
+}
+
+/* Out of memory: back to lab_load_string(), which reports -ENOMEM. Outside a load (a bug) this
+ * still aborts rather than return NULL to code that does not expect it. */
+_Noreturn void parse_oom(void)
+{
+    if (oom_target)
+        longjmp(*oom_target, 1);
+    abort();
+}
+
 void *xrealloc(void *p, size_t n, size_t size)
 {
     void *q = reallocarray(p, n ? n : 1, size ? size : 1);
     if (!q)
-        abort();
+        parse_oom();
     return q;
 }
 
@@ -23,7 +41,7 @@ void *xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (!p)
-        abort();
+        parse_oom();
     return p;
 }
 
@@ -31,7 +49,7 @@ char *xstrndup(const char *s, size_t n)
 {
     char *p = strndup(s, n);
     if (!p)
-        abort();
+        parse_oom();
     return p;
 }
 
@@ -48,15 +66,23 @@ char *xasprintf(const char *fmt, ...)
     int r = vasprintf(&s, fmt, ap);
     va_end(ap);
     if (r < 0)
-        abort();
+        parse_oom();
     return s;
 }
 
 static void diag_vadd(Ctx *c, LabLoc loc, const char *suggestion, const char *fmt, va_list ap)
 {
     char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        abort();
+
+    if (c->stop)
+        return;
+    if (c->n_diags == LAB_DIAGS_MAX) {
+        /* the rest would only bury the first ones; the walkers stop early too */
+        c->stop = true;
+        msg = xasprintf("too many problems: stopped after reporting %d", LAB_DIAGS_MAX);
+    } else if (vasprintf(&msg, fmt, ap) < 0) {
+        parse_oom();
+    }
     if (suggestion) {
         char *full = xasprintf("%s; did you mean '%s'?", msg, suggestion);
         free(msg);

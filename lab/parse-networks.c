@@ -164,7 +164,7 @@ static void parse_reservations(Ctx *c, size_t idx, const YPair *rp)
     if (!net->has_subnet && !aux->subnet_bad)
         diag(c, rp->key->loc, "network '%s' needs a 'subnet' when it has 'reservations'",
              net->name);
-    for (size_t i = 0; i < rp->value->n_items; i++) {
+    for (size_t i = 0; i < rp->value->n_items && !c->stop; i++) {
         const YNode *item = rp->value->items[i];
         if (!y_want_map(c, item, "a reservation", "a mapping with 'mac' and 'ip'")) {
             if (y_is_null(item))
@@ -206,7 +206,7 @@ static void parse_port_forwards(Ctx *c, size_t idx, const YPair *fp)
              vmnet_type_to_string(net->type));
         return;
     }
-    for (size_t i = 0; i < fp->value->n_items; i++) {
+    for (size_t i = 0; i < fp->value->n_items && !c->stop; i++) {
         const YNode *item = fp->value->items[i];
         if (!y_want_map(c, item, "a port forward",
                         "a mapping with 'host_port', 'node' and 'port'")) {

@@ -77,6 +77,11 @@ static void parse_disks(Ctx *c, const YNode *seq, const NodeEntry *e, const char
 
     if (!y_want_seq(c, seq, "'disks'", "a list of {size, bus} mappings"))
         return;
+    if (seq->n_items > LAB_DISKS_PER_NODE_MAX) {
+        diag(c, seq->loc, "%s has %zu disks; a node has at most %d", e->label, seq->n_items,
+             LAB_DISKS_PER_NODE_MAX);
+        return;
+    }
     for (size_t i = 0; i < seq->n_items; i++) {
         const YNode *item = seq->items[i];
         if (item->type != Y_MAP) {
@@ -141,6 +146,11 @@ static void parse_nics(Ctx *c, const YNode *seq, const NodeEntry *e, LabNode *tm
 
     if (!y_want_seq(c, seq, "'networks'", "a list of network names or {network, ip, mac} mappings"))
         return;
+    if (seq->n_items > LAB_NICS_PER_NODE_MAX) {
+        diag(c, seq->loc, "%s has %zu NICs; a node has at most %d", e->label, seq->n_items,
+             LAB_NICS_PER_NODE_MAX);
+        return;
+    }
     for (size_t i = 0; i < seq->n_items; i++) {
         const YNode *item = seq->items[i], *netn = item, *ip = NULL, *mac = NULL;
         LabNic nic = {.loc = item->loc};
@@ -235,6 +245,46 @@ static void node_template_clear(LabNode *n)
     free(n->machine);
 }
 
+typedef struct DerivedKey {
+    const Ctx *c;
+    const MacAddr *mac;
+} DerivedKey;
+
+static bool derived_eq(const void *ud, size_t entry)
+{
+    const DerivedKey *k = ud;
+    return addr_mac_equal(&k->c->derived[entry].mac, k->mac);
+}
+
+/*
+ * The MAC of NIC @nic of node @node: derived from lab, node and NIC index, so a re-created node
+ * keeps its lease. The derivation keeps 24 bits, so among the 16,384 NICs a lab may have some
+ * would share one: a MAC another node already derived is derived again with a salt (NIC index
+ * + 1000 * k, which no real index reaches), in file order, so the result is still stable.
+ */
+static MacAddr mac_derive(Ctx *c, const char *node, unsigned nic)
+{
+    const char *lab = c->lab->name ? c->lab->name : "";
+    MacAddr mac = addr_mac_derive(lab, node, nic);
+
+    for (unsigned k = 1;; k++) {
+        DerivedKey key = {c, &mac};
+        uint64_t h = hash_fnv1a(HASH_FNV_INIT, mac.b, sizeof(mac.b));
+        const size_t *e = index_find(&c->derived_index, h, derived_eq, &key);
+        /* the same name twice derives the same MAC: that is reported as a duplicate name */
+        if (!e || streq(c->derived[*e].node, node)) {
+            if (!e) {
+                DerivedMac *d = ARRAY_PUSH(c->derived, c->n_derived);
+                d->mac = mac;
+                d->node = node;
+                index_add(&c->derived_index, h, c->n_derived - 1);
+            }
+            return mac;
+        }
+        mac = addr_mac_derive(lab, node, nic + 1000 * k);
+    }
+}
+
 /* Append one expanded copy of @tmpl to the lab. */
 static void node_expand(Ctx *c, const LabNode *tmpl, const NicLocs *locs, unsigned index)
 {
@@ -259,7 +309,7 @@ static void node_expand(Ctx *c, const LabNode *tmpl, const NicLocs *locs, unsign
         *nic = tmpl->nics[i];
         nic->network = xstrdup(tmpl->nics[i].network);
         if (!nic->has_mac)
-            nic->mac = addr_mac_derive(lab->name ? lab->name : "", n->name, (unsigned)i);
+            nic->mac = mac_derive(c, n->name, (unsigned)i);
         use_mac(c, &nic->mac, locs[i].mac,
                 nic->has_mac ? xasprintf("node '%s'", n->name)
                              : xasprintf("node '%s' (derived for NIC %zu)", n->name, i));
@@ -304,6 +354,7 @@ void parse_node(Ctx *c, const YNode *m)
     map_check_keys(c, m, keys, where);
 
     if ((v = map_get(m, "count")) && y_uint(c, v, "'count'", 1, NODE_COUNT_MAX, &u)) {
+        e->count_loc = v->loc;
         e->has_count = true;
         e->count = (unsigned)u;
     }
@@ -368,7 +419,14 @@ void parse_node(Ctx *c, const YNode *m)
     if ((v = map_get(m, "networks")))
         parse_nics(c, v, e, &tmpl, &locs);
 
-    if (!e->has_count) {
+    /* checked before expanding, so a large count costs nothing */
+    if (lab->n_nodes + e->count > LAB_NODES_MAX) {
+        if (!c->nodes_full)
+            diag(c, e->has_count ? e->count_loc : e->loc,
+                 "%s brings the lab to %zu nodes; a lab has at most %d (after 'count')", e->label,
+                 lab->n_nodes + e->count, LAB_NODES_MAX);
+        c->nodes_full = true;
+    } else if (!e->has_count) {
         node_expand(c, &tmpl, locs, 0);
     } else {
         for (unsigned i = 1; i <= e->count; i++)

@@ -24,9 +24,72 @@ static YNode *y_new(Ctx *c, YType type, LabLoc loc)
     return n;
 }
 
-static char *token_text(struct fy_token *t)
+static bool is_white(char ch)
+{
+    return ch == ' ' || ch == '\t';
+}
+
+/*
+ * The value of a single-quoted scalar from its raw text @s (between the quotes): '' is one
+ * quote, and lines fold as YAML 1.2 says for flow scalars (a line break between text becomes a
+ * space, each empty line a newline, white space around breaks goes). libfyaml 0.7.12 does this
+ * too, but leaks its chunk buffer on a run of quotes (twelve quotes leaked 512 bytes).
+ */
+static char *single_quoted_text(const char *s, size_t len)
+{
+    char *out = xcalloc(len + 1, 1), *o = out;
+    size_t i = 0;
+    bool first = true;
+
+    while (i <= len) {
+        /* one line: [i, e) without its line break */
+        size_t e = i;
+        while (e < len && s[e] != '\n' && s[e] != '\r')
+            e++;
+        bool last = e >= len;
+        size_t a = i, b = e;
+        if (!first)
+            while (a < b && is_white(s[a]))
+                a++;
+        if (!last)
+            while (b > a && is_white(s[b - 1]))
+                b--;
+        if (!first) {
+            if (a == b && !last) {
+                *o++ = '\n'; /* an empty line */
+            } else if (o > out && o[-1] != '\n') {
+                *o++ = ' ';
+            } else if (o == out || o[-1] == '\n') {
+                /* after empty lines the break itself is already accounted for */
+            }
+        }
+        for (size_t k = a; k < b; k++) {
+            *o++ = s[k];
+            if (s[k] == '\'' && k + 1 < b && s[k + 1] == '\'')
+                k++;
+        }
+        if (last)
+            break;
+        i = e + (s[e] == '\r' && e + 1 < len && s[e + 1] == '\n' ? 2 : 1);
+        first = false;
+    }
+    *o = 0;
+    return out;
+}
+
+static char *token_text(Ctx *c, struct fy_token *t)
 {
     size_t len = 0;
+
+    if (t && fy_token_get_type(t) == FYTT_SCALAR &&
+        fy_token_scalar_style(t) == FYSS_SINGLE_QUOTED) {
+        /* the marks hold the text between the quotes */
+        const struct fy_mark *a = fy_token_start_mark(t), *b = fy_token_end_mark(t);
+        if (a && b && a->input_pos >= 1 && b->input_pos >= a->input_pos &&
+            b->input_pos < c->text_len && c->text[a->input_pos - 1] == '\'' &&
+            c->text[b->input_pos] == '\'')
+            return single_quoted_text(c->text + a->input_pos, b->input_pos - a->input_pos);
+    }
     const char *s = t ? fy_token_get_text(t, &len) : NULL;
     return s ? xstrndup(s, len) : xstrdup("");
 }
@@ -59,25 +122,79 @@ static void y_attach(YFrame *stack, size_t depth, YNode *n, YNode **root)
     }
 }
 
-static YNode *y_anchor_find(Ctx *c, const char *name)
+typedef struct NameKey {
+    const Ctx *c;
+    const char *name;
+} NameKey;
+
+static bool anchor_eq(const void *ud, size_t entry)
 {
-    /* the latest definition wins, as YAML allows redefining an anchor */
-    for (size_t i = c->n_anchors; i > 0; i--)
-        if (streq(c->anchors[i - 1].name, name))
-            return c->anchors[i - 1].node;
-    return NULL;
+    const NameKey *k = ud;
+    return streq(k->c->anchors[entry].name, k->name);
 }
 
+static YNode *y_anchor_find(Ctx *c, const char *name)
+{
+    NameKey k = {c, name};
+    size_t *e = index_find(&c->anchor_index, index_hash_str(name), anchor_eq, &k);
+    return e ? c->anchors[*e].node : NULL;
+}
+
+/* Takes @name. */
 static void y_anchor_add(Ctx *c, char *name, YNode *n)
 {
+    NameKey k = {c, name};
+    uint64_t h = index_hash_str(name);
+    size_t *e = index_find(&c->anchor_index, h, anchor_eq, &k);
+
+    /* the latest definition wins, as YAML allows redefining an anchor */
+    if (e) {
+        c->anchors[*e].node = n;
+        free(name);
+        return;
+    }
     YAnchor *a = ARRAY_PUSH(c->anchors, c->n_anchors);
     a->name = name;
     a->node = n;
+    index_add(&c->anchor_index, h, c->n_anchors - 1);
+}
+
+/* a + b, stopping at UINT64_MAX */
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* How many values @n stands for with every alias in it expanded. */
+static void y_weigh(YNode *n)
+{
+    uint64_t w = 1;
+    for (size_t i = 0; i < n->n_items; i++)
+        w = add_sat(w, n->items[i]->weight);
+    for (size_t i = 0; i < n->n_pairs; i++) {
+        w = add_sat(w, n->pairs[i].key->weight);
+        if (n->pairs[i].value)
+            w = add_sat(w, n->pairs[i].value->weight);
+    }
+    n->weight = w;
+}
+
+typedef struct PairKey {
+    const YPair *pairs;
+    const char *text;
+} PairKey;
+
+static bool key_eq(const void *ud, size_t entry)
+{
+    const PairKey *k = ud;
+    return streq(k->pairs[entry].key->text, k->text);
 }
 
 /* Report duplicate and non-string keys once, here, so the walkers can simply skip them. */
 static void y_map_check(Ctx *c, YNode *m)
 {
+    Index seen = {0};
+
     for (size_t i = 0; i < m->n_pairs; i++) {
         YPair *p = &m->pairs[i];
         if (!p->value) {
@@ -89,16 +206,18 @@ static void y_map_check(Ctx *c, YNode *m)
             p->skip = true;
             continue;
         }
-        for (size_t j = 0; j < i; j++) {
-            const YPair *q = &m->pairs[j];
-            if (!q->skip && streq(q->key->text, p->key->text)) {
-                diag(c, p->key->loc, "duplicate key '%s'; it was first given at line %d",
-                     p->key->text, q->key->loc.line);
-                p->skip = true;
-                break;
-            }
+        PairKey k = {m->pairs, p->key->text};
+        uint64_t h = index_hash_str(p->key->text);
+        const size_t *first = index_find(&seen, h, key_eq, &k);
+        if (first) {
+            diag(c, p->key->loc, "duplicate key '%s'; it was first given at line %d", p->key->text,
+                 m->pairs[*first].key->loc.line);
+            p->skip = true;
+            continue;
         }
+        index_add(&seen, h, i);
     }
+    index_clear(&seen);
 }
 
 int y_build(Ctx *c, struct fy_parser *fyp, YNode **ret_root)
@@ -130,13 +249,14 @@ int y_build(Ctx *c, struct fy_parser *fyp, YNode **ret_root)
             y_attach(stack, depth, n, &root);
             YFrame *f = ARRAY_PUSH(stack, depth);
             f->node = n;
-            f->anchor = anchor ? token_text(anchor) : NULL;
+            f->anchor = anchor ? token_text(c, anchor) : NULL;
             break;
         }
         case FYET_MAPPING_END:
         case FYET_SEQUENCE_END:
             if (depth > 0) {
                 YFrame *f = &stack[--depth];
+                y_weigh(f->node);
                 if (f->node->type == Y_MAP)
                     y_map_check(c, f->node);
                 /* registered only when complete, so an alias can never form a cycle */
@@ -146,20 +266,32 @@ int y_build(Ctx *c, struct fy_parser *fyp, YNode **ret_root)
             break;
         case FYET_SCALAR:
             n = y_new(c, Y_SCALAR, event_loc(c, ev));
-            n->text = token_text(ev->scalar.value);
+            n->weight = 1;
+            n->text = token_text(c, ev->scalar.value);
             n->plain = !ev->scalar.value || fy_token_scalar_style(ev->scalar.value) == FYSS_PLAIN;
             y_attach(stack, depth, n, &root);
             if (ev->scalar.anchor)
-                y_anchor_add(c, token_text(ev->scalar.anchor), n);
+                y_anchor_add(c, token_text(c, ev->scalar.anchor), n);
             break;
         case FYET_ALIAS: {
             LabLoc loc = event_loc(c, ev);
-            _cleanup_free_ char *name = token_text(ev->alias.anchor);
+            _cleanup_free_ char *name = token_text(c, ev->alias.anchor);
             YNode *target = y_anchor_find(c, name);
-            if (!target) {
-                diag(c, loc, "alias '*%s' does not refer to an anchor defined before it", name);
+            /* every use of an alias is walked in full: bound what all of them add together */
+            if (target && !c->aliases_full &&
+                add_sat(c->alias_values, target->weight) > LAB_ALIAS_VALUES_MAX) {
+                diag(c, loc,
+                     "alias '*%s' makes the aliases of the lab file stand for more than %d values "
+                     "in all",
+                     name, LAB_ALIAS_VALUES_MAX);
+                c->aliases_full = true;
+            }
+            if (!target || c->aliases_full) {
+                if (!target)
+                    diag(c, loc, "alias '*%s' does not refer to an anchor defined before it", name);
                 /* an empty stand-in keeps the surrounding mapping whole */
                 n = y_new(c, Y_SCALAR, loc);
+                n->weight = 1;
                 n->text = xstrdup("");
                 n->plain = true;
                 n->bad = true;
@@ -174,6 +306,8 @@ int y_build(Ctx *c, struct fy_parser *fyp, YNode **ret_root)
                 n->n_pairs = target->n_pairs;
                 n->bad = target->bad;
                 n->shared = true;
+                n->weight = target->weight;
+                c->alias_values += target->weight;
             }
             y_attach(stack, depth, n, &root);
             break;

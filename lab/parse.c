@@ -9,10 +9,14 @@
 #include "kvmlab/lab.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
 #include <libfyaml.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "kvmlab/cleanup.h"
 #include "parser.h"
@@ -70,19 +74,27 @@ static void parse_lab(Ctx *c, const YNode *root)
     /* fixed order, whatever the file's: nodes refer to networks and images */
     v = map_get(root, "networks");
     if (y_want_map(c, v, "'networks'", "a mapping from network names to networks"))
-        for (size_t i = 0; i < v->n_pairs; i++)
-            if (!v->pairs[i].skip)
-                parse_network(c, &v->pairs[i]);
+        for (size_t i = 0; i < v->n_pairs && !c->stop; i++) {
+            if (v->pairs[i].skip)
+                continue;
+            if (c->lab->n_networks == LAB_NETWORKS_MAX) {
+                diag(c, v->pairs[i].key->loc,
+                     "network '%s' is one too many: a lab has at most %d networks",
+                     v->pairs[i].key->text, LAB_NETWORKS_MAX);
+                break;
+            }
+            parse_network(c, &v->pairs[i]);
+        }
     v = map_get(root, "images");
     if (y_want_map(c, v, "'images'", "a mapping from image names to images"))
-        for (size_t i = 0; i < v->n_pairs; i++)
+        for (size_t i = 0; i < v->n_pairs && !c->stop; i++)
             if (!v->pairs[i].skip)
                 parse_image(c, &v->pairs[i]);
     if ((v = map_get(root, "kubernetes")))
         parse_kubernetes(c, v);
     v = map_get(root, "nodes");
     if (y_want_seq(c, v, "'nodes'", "a list of nodes"))
-        for (size_t i = 0; i < v->n_items; i++)
+        for (size_t i = 0; i < v->n_items && !c->stop && !c->nodes_full; i++)
             parse_node(c, v->items[i]);
 
     check_overlaps(c);
@@ -118,6 +130,7 @@ static void ctx_clear(Ctx *c)
     for (size_t i = 0; i < c->n_anchors; i++)
         free(c->anchors[i].name);
     free(c->anchors);
+    index_clear(&c->anchor_index);
     free(c->net_aux);
     for (size_t i = 0; i < c->n_entries; i++)
         free(c->entries[i].label);
@@ -126,6 +139,8 @@ static void ctx_clear(Ctx *c)
     for (size_t i = 0; i < c->n_macs; i++)
         free(c->macs[i].owner);
     free(c->macs);
+    free(c->derived);
+    index_clear(&c->derived_index);
     for (size_t i = 0; i < c->n_ips; i++)
         free(c->ips[i].owner);
     free(c->ips);
@@ -150,6 +165,80 @@ static void diags_sort(LabDiag *v, size_t n)
     }
 }
 
+/*
+ * The offset of the first byte of @text that is not part of well-formed UTF-8 (RFC 3629: no
+ * overlong forms, no surrogates, nothing past U+10FFFF), or @len when all of it is. libfyaml
+ * must never see such text: "%\xff" at the start of a line makes it loop forever.
+ */
+static size_t utf8_invalid_at(const char *text, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned char b = s[i];
+        size_t n;
+        uint32_t cp, min;
+        if (b < 0x80) {
+            i++;
+            continue;
+        } else if ((b & 0xe0) == 0xc0) {
+            n = 2, cp = b & 0x1f, min = 0x80;
+        } else if ((b & 0xf0) == 0xe0) {
+            n = 3, cp = b & 0x0f, min = 0x800;
+        } else if ((b & 0xf8) == 0xf0) {
+            n = 4, cp = b & 0x07, min = 0x10000;
+        } else {
+            return i;
+        }
+        if (len - i < n)
+            return i;
+        for (size_t k = 1; k < n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return i;
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return i;
+        i += n;
+    }
+    return len;
+}
+
+/* LINE:COL of byte @off of @text, counting columns in characters as libfyaml does. */
+static LabLoc loc_of_offset(const char *text, size_t off)
+{
+    LabLoc loc = {1, 1};
+    for (size_t i = 0; i < off; i++) {
+        if (text[i] == '\n') {
+            loc.line++;
+            loc.col = 1;
+        } else if (((unsigned char)text[i] & 0xc0) != 0x80) {
+            loc.col++;
+        }
+    }
+    return loc;
+}
+
+/* Problems with the text as a whole, found before libfyaml sees it; false when there are. */
+static bool text_check(Ctx *c, const char *text, size_t len)
+{
+    if (len > LAB_FILE_MAX_BYTES) {
+        diag(c, (LabLoc){1, 1}, "the lab file is larger than %u MiB, the most a lab file may be",
+             LAB_FILE_MAX_BYTES >> 20);
+        return false;
+    }
+    size_t bad = utf8_invalid_at(text, len);
+    if (bad < len) {
+        diag(c, loc_of_offset(text, bad),
+             "the lab file is not valid UTF-8: byte 0x%02x cannot start or continue a character "
+             "here",
+             (unsigned char)text[bad]);
+        return false;
+    }
+    return true;
+}
+
 /* As lab_load_file(), from memory; @name is used in diagnostics and as Lab.file. @ret may be
  * NULL to only validate. */
 int lab_load_string(const char *name, const char *text, size_t len, Lab **ret, LabDiags *diags,
@@ -158,9 +247,10 @@ int lab_load_string(const char *name, const char *text, size_t len, Lab **ret, L
     Ctx c = {0};
     struct fy_diag_cfg dcfg;
     struct fy_diag *fdiag;
-    struct fy_parser *fyp;
+    struct fy_parser *volatile fyp = NULL;
     YNode *root = NULL;
-    int r = 0;
+    jmp_buf oom;
+    volatile int r = 0;
 
     if (!name || !text)
         return error_set(err, -EINVAL, "No lab file given");
@@ -172,18 +262,34 @@ int lab_load_string(const char *name, const char *text, size_t len, Lab **ret, L
     if (!fdiag)
         return error_set(err, -ENOMEM, "Cannot set up the YAML parser for '%s'", name);
     fy_diag_set_collect_errors(fdiag, true);
+
+    /* every allocation of the parser jumps back here when it fails (parse-diag.c): what was
+     * built so far is in @c and freed below; a few temporaries of the failing step leak */
+    if (setjmp(oom)) {
+        parse_oom_target(NULL);
+        r = error_set(err, -ENOMEM, "Out of memory while reading lab file '%s'", name);
+        goto finish;
+    }
+    parse_oom_target(&oom);
+
+    c.lab = xcalloc(1, sizeof(*c.lab));
+    c.lab->file = xstrdup(name);
+    c.text = text;
+    c.text_len = len;
+    if (!text_check(&c, text, len))
+        goto report;
+
     struct fy_parse_cfg cfg = {
             .flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2,
             .diag = fdiag,
     };
     fyp = fy_parser_create(&cfg);
     if (!fyp || fy_parser_set_string(fyp, text, len) < 0) {
+        parse_oom_target(NULL);
         r = error_set(err, -ENOMEM, "Cannot set up the YAML parser for '%s'", name);
         goto finish;
     }
 
-    c.lab = xcalloc(1, sizeof(*c.lab));
-    c.lab->file = xstrdup(name);
     if (y_build(&c, fyp, &root) < 0) {
         void *iter = NULL;
         struct fy_diag_error *e;
@@ -201,6 +307,7 @@ int lab_load_string(const char *name, const char *text, size_t len, Lab **ret, L
         parse_lab(&c, root);
     }
 
+report:
     if (c.n_diags > 0) {
         diags_sort(c.diags, c.n_diags);
         if (diags) {
@@ -214,41 +321,50 @@ int lab_load_string(const char *name, const char *text, size_t len, Lab **ret, L
     } else if (ret) {
         *ret = steal_pointer(&c.lab);
     }
+    parse_oom_target(NULL);
 
 finish:
     ctx_clear(&c);
-    fy_parser_destroy(fyp);
+    if (fyp)
+        fy_parser_destroy(fyp);
     fy_diag_destroy(fdiag);
     return r;
 }
 
-/* Read the whole file at @path; -errno with @err set when it cannot be read. */
+/*
+ * Read at most LAB_FILE_MAX_BYTES + 1 bytes of the file at @path, so that a larger file (or
+ * /dev/zero) is refused by its size rather than read without end. -errno with @err set when it
+ * cannot be read.
+ */
 static int read_file(const char *path, char **ret, size_t *ret_len, Error *err)
 {
-    FILE *f = fopen(path, "re");
-    if (!f)
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    struct stat st;
+
+    if (fd < 0)
         return error_set_errno(err, -errno, "Cannot open lab file '%s'", path);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    if (!m) {
-        int r = -errno;
-        fclose(f);
-        return error_set_errno(err, r, "Cannot read lab file '%s'", path);
+    /* read() on a directory fails with EISDIR only on some file systems; ask first */
+    if (fstat(fd, &st) < 0)
+        return error_set_errno(err, -errno, "Cannot read lab file '%s'", path);
+    if (S_ISDIR(st.st_mode))
+        return error_set_errno(err, -EISDIR, "Cannot read lab file '%s'", path);
+
+    size_t cap = LAB_FILE_MAX_BYTES + 1, len = 0;
+    _cleanup_free_ char *buf = malloc(cap + 1);
+    if (!buf)
+        return error_set_errno(err, -ENOMEM, "Cannot read lab file '%s'", path);
+    while (len < cap) {
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return error_set_errno(err, -errno, "Cannot read lab file '%s'", path);
+        if (n == 0)
+            break;
+        len += (size_t)n;
     }
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        fwrite(chunk, 1, n, m);
-    int r = ferror(f) ? -EIO : 0;
-    fclose(f);
-    if (fclose(m) != 0 && r == 0)
-        r = -ENOMEM;
-    if (r < 0) {
-        free(buf);
-        return error_set_errno(err, r, "Cannot read lab file '%s'", path);
-    }
-    *ret = buf;
+    buf[len] = 0;
+    *ret = steal_pointer(&buf);
     *ret_len = len;
     return 0;
 }

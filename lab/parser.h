@@ -13,6 +13,7 @@
  *   parse.c             the lab's top level and the entry points lab_load_string/lab_load_file
  */
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,8 +37,10 @@ struct fy_parser;
 #define KUBEADM_CP_MIB       1700
 #define EDIT_DISTANCE_MAXLEN 64
 
-/* Allocation failure aborts, as libvirt does since it moved to GLib: a parser that half-fails
- * on ENOMEM would only trade a clear crash for a misleading diagnostic. */
+/* Allocation failure longjmps back to lab_load_string() (see parse_oom()), which reports
+ * -ENOMEM: so callers never see NULL. */
+void parse_oom_target(jmp_buf *target);
+_Noreturn void parse_oom(void);
 void *xrealloc(void *p, size_t n, size_t size);
 void *xcalloc(size_t n, size_t size);
 char *xstrndup(const char *s, size_t n);
@@ -45,10 +48,13 @@ char *xstrndup(const char *s, size_t n);
 char *xstrdup(const char *s);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Append a zeroed element to a dynamic array and return a pointer to it. */
+/* Append a zeroed element to a dynamic array and return a pointer to it. The capacity is the
+ * next power of two (grown when @n is 0 or a power of two), so pushing N elements costs O(N);
+ * only ARRAY_PUSH may grow such an array. */
 #define ARRAY_PUSH(arr, n)                                                                         \
     ({                                                                                             \
-        (arr) = xrealloc((arr), (n) + 1, sizeof(*(arr)));                                          \
+        if (((n) & ((n)-1)) == 0)                                                                  \
+            (arr) = xrealloc((arr), (n) ? 2 * (n) : 1, sizeof(*(arr)));                            \
         memset(&(arr)[(n)], 0, sizeof(*(arr)));                                                    \
         &(arr)[(n)++];                                                                             \
     })
@@ -57,6 +63,31 @@ static inline bool streq(const char *a, const char *b)
 {
     return a && b && strcmp(a, b) == 0;
 }
+
+/* ---- hash index (parse-index.c) -------------------------------------------------------- */
+
+typedef struct IndexSlot {
+    bool used;
+    uint64_t hash;
+    size_t entry;
+} IndexSlot;
+
+/* Entries are numbers (indexes into the caller's array); the caller says how to compare. */
+typedef struct Index {
+    IndexSlot *slots;
+    size_t cap; /* a power of two */
+    size_t n;
+} Index;
+
+typedef bool (*IndexEq)(const void *ud, size_t entry);
+
+/* The stored entry added with hash @h for which @eq(@ud, entry) holds (the caller may change
+ * it in place), or NULL. */
+size_t *index_find(const Index *ix, uint64_t h, IndexEq eq, const void *ud);
+/* Add @entry under hash @h (duplicates are the caller's to avoid). */
+void index_add(Index *ix, uint64_t h, size_t entry);
+void index_clear(Index *ix);
+uint64_t index_hash_str(const char *s);
 
 /* ---- the YAML tree ---------------------------------------------------------------------- */
 
@@ -83,8 +114,9 @@ struct YNode {
     size_t n_items;
     YPair *pairs;
     size_t n_pairs;
-    bool shared; /* an alias: text, items and pairs belong to the anchored node */
-    bool bad;    /* already reported (an alias to nowhere): stay quiet about it */
+    uint64_t weight; /* values it stands for, aliases expanded (saturating) */
+    bool shared;     /* an alias: text, items and pairs belong to the anchored node */
+    bool bad;        /* already reported (an alias to nowhere): stay quiet about it */
 };
 
 typedef struct YAnchor {
@@ -112,6 +144,7 @@ typedef struct NodeEntry {
     LabLoc name_loc;
     LabLoc cpus_loc;
     LabLoc memory_loc;
+    LabLoc count_loc;
     bool has_count;
     unsigned count;
     size_t first, n; /* its expanded nodes in Lab.nodes */
@@ -138,15 +171,28 @@ typedef struct IpUse {
     char *owner;
 } IpUse;
 
+/* A MAC derived for a node's NIC, by node name (the LabNode's own string). */
+typedef struct DerivedMac {
+    MacAddr mac;
+    const char *node;
+} DerivedMac;
+
 typedef struct Ctx {
     LabDiag *diags;
     size_t n_diags;
+    bool stop;       /* LAB_DIAGS_MAX reached: walkers stop early */
+    bool nodes_full; /* LAB_NODES_MAX reached and reported */
     LabLoc last_loc;
+    const char *text; /* the whole document, for the raw text of quoted scalars */
+    size_t text_len;
 
     YNode **ynodes; /* every tree node, for freeing: aliases share them */
     size_t n_ynodes;
     YAnchor *anchors;
     size_t n_anchors;
+    Index anchor_index;
+    uint64_t alias_values; /* what all aliases so far stand for */
+    bool aliases_full;     /* LAB_ALIAS_VALUES_MAX reached and reported */
 
     Lab *lab;
     NetAux *net_aux; /* parallel to lab->networks */
@@ -156,6 +202,9 @@ typedef struct Ctx {
     size_t n_forwards;
     MacUse *macs;
     size_t n_macs;
+    DerivedMac *derived;
+    size_t n_derived;
+    Index derived_index;
     IpUse *ips;
     size_t n_ips;
     LabLoc k8s_bootstrap_loc;
