@@ -347,8 +347,10 @@ void parse_node(Ctx *c, const YNode *m)
         diag(c, m->loc, "a node needs a 'name'");
     tmpl.name = xstrdup(s ? s : "");
     if (s) {
+        /* made before the old one goes, so an allocation failure leaves no dangling label */
+        char *label = xasprintf("node '%s'", s);
         free(e->label);
-        e->label = xasprintf("node '%s'", s);
+        e->label = label;
     }
     _cleanup_free_ char *where = xasprintf("in %s", e->label);
     map_check_keys(c, m, keys, where);
