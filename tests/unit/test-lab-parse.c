@@ -700,6 +700,11 @@ static void test_alias_bombs(void **state)
     free(text);
 }
 
+static int mac_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, sizeof(MacAddr));
+}
+
 /* Duplicate keys and names are found in linear time: 200,000 keys took minutes before. */
 static void test_linear_duplicates(void **state)
 {
@@ -727,6 +732,31 @@ static void test_linear_duplicates(void **state)
     Lab *lab = load_ok(text);
     assert_true(now() - t0 < 5);
     assert_int_equal(lab->n_nodes, LAB_NODES_MAX);
+
+    /* 16,384 MACs from 24 bits: some derivations collide (before the salt this valid lab was
+     * refused with "MAC ... is already used"); all differ, and a salted one is the derivation
+     * of a NIC index no real NIC has */
+    size_t n = 0, salted = 0;
+    MacAddr *all = calloc(LAB_NODES_MAX * LAB_NICS_PER_NODE_MAX, sizeof(*all));
+    for (size_t i = 0; i < lab->n_nodes; i++) {
+        for (size_t j = 0; j < lab->nodes[i].n_nics; j++) {
+            const MacAddr *m = &lab->nodes[i].nics[j].mac;
+            MacAddr plain = addr_mac_derive("macs", lab->nodes[i].name, (unsigned)j);
+            all[n++] = *m;
+            if (addr_mac_equal(m, &plain))
+                continue;
+            MacAddr once = addr_mac_derive("macs", lab->nodes[i].name, (unsigned)j + 1000);
+            MacAddr twice = addr_mac_derive("macs", lab->nodes[i].name, (unsigned)j + 2000);
+            assert_true(addr_mac_equal(m, &once) || addr_mac_equal(m, &twice));
+            salted++;
+        }
+    }
+    assert_int_equal(n, LAB_NODES_MAX * LAB_NICS_PER_NODE_MAX);
+    assert_true(salted > 0);
+    qsort(all, n, sizeof(*all), mac_cmp);
+    for (size_t i = 1; i < n; i++)
+        assert_false(addr_mac_equal(&all[i - 1], &all[i]));
+    free(all);
     lab_free(lab);
     free(text);
 }
