@@ -171,7 +171,9 @@ static void parse_nics(Ctx *c, const YNode *seq, const NodeEntry *e, LabNode *tm
             continue;
         const LabNetwork *net = lab_find_network(lab, name);
         size_t net_idx = net ? (size_t)(net - lab->networks) : 0;
-        if (!net) {
+        if (!net && c->networks_full) {
+            ok = false; /* it may be one of the networks past the limit, which were not read */
+        } else if (!net) {
             _cleanup_free_ const char **names = names_of(lab, NAMES_NETWORKS);
             if (lab->n_networks == 0)
                 diag(c, netn->loc,

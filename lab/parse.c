@@ -81,6 +81,7 @@ static void parse_lab(Ctx *c, const YNode *root)
                 diag(c, v->pairs[i].key->loc,
                      "network '%s' is one too many: a lab has at most %d networks",
                      v->pairs[i].key->text, LAB_NETWORKS_MAX);
+                c->networks_full = true;
                 break;
             }
             parse_network(c, &v->pairs[i]);

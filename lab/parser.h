@@ -180,8 +180,9 @@ typedef struct DerivedMac {
 typedef struct Ctx {
     LabDiag *diags;
     size_t n_diags;
-    bool stop;       /* LAB_DIAGS_MAX reached: walkers stop early */
-    bool nodes_full; /* LAB_NODES_MAX reached and reported */
+    bool stop;          /* LAB_DIAGS_MAX reached: walkers stop early */
+    bool nodes_full;    /* LAB_NODES_MAX reached and reported: later nodes were not read */
+    bool networks_full; /* LAB_NETWORKS_MAX reached and reported: later networks were not read */
     LabLoc last_loc;
     const char *text; /* the whole document, for the raw text of quoted scalars */
     size_t text_len;

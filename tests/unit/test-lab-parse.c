@@ -629,10 +629,16 @@ static void test_limits(void **state)
     Lab *lab = load_ok(text);
     assert_int_equal(lab->n_networks, LAB_NETWORKS_MAX);
     lab_free(lab);
-    text = realloc(text, strlen(text) + 64);
+    text = realloc(text, strlen(text) + 128);
     strcat(text, "  n256: {type: isolated}\n");
     assert_limit(text, "inline.yaml:259:3: network 'n256' is one too many: a lab has at most 256 "
                        "networks");
+    /* a NIC on a network past the limit is not also called undefined */
+    strcat(text, "images: {i: {build: d}}\nnodes: [{name: a, image: i, networks: [n256]}]\n");
+    LabDiags d = {0};
+    assert_int_equal(load_text(text, &lab, &d), -EINVAL);
+    assert_int_equal(d.n, 1);
+    lab_diags_clear(&d);
     free(text);
 
     /* 1,024 nodes after count are fine, one more is not */
