@@ -92,6 +92,62 @@ static void test_accepted_files_build(void **state)
     free(dir);
 }
 
+/* Every network the parser accepts builds, swept over the boundaries where the parser's and
+ * vmnet's rules could disagree: each prefix, pools starting at N.1 to N.4 and ending at the
+ * broadcast address or just below, one node with and one without a fixed address. */
+static void test_boundaries_build(void **state)
+{
+    static const char *const types[] = {"nat", "hostonly", "isolated"};
+    size_t accepted = 0, refused = 0;
+
+    for (size_t t = 0; t < 3; t++) {
+        for (unsigned prefix = 8; prefix <= 30; prefix++) {
+            for (uint32_t first = 1; first <= 4; first++) {
+                for (uint32_t back = 1; back <= 2; back++) {
+                    Ipv4Net n = {ip("10.0.0.0"), prefix};
+                    uint32_t size = (uint32_t)(~addr_netmask(prefix) + 1);
+                    char net[CIDR_STRLEN], a[IPV4_STRLEN], b[IPV4_STRLEN], fixed[IPV4_STRLEN];
+                    char *text = NULL;
+                    bool dhcp = t < 2;
+                    assert_true(
+                            asprintf(
+                                    &text,
+                                    "lab: sweep\nnetworks:\n  n: {type: %s, subnet: %s%s%s%s%s%s}\n"
+                                    "images: {i: {build: d}}\nnodes:\n"
+                                    "  - {name: a, image: i, networks: [n]}\n"
+                                    "  - {name: b, image: i, networks: [{network: n, ip: %s}]}\n",
+                                    types[t], addr_cidr_format(&n, net),
+                                    dhcp ? ", dhcp: {start: " : "",
+                                    dhcp ? addr_ipv4_format(n.addr + first, a) : "",
+                                    dhcp ? ", end: " : "",
+                                    dhcp ? addr_ipv4_format(n.addr + size - back, b) : "",
+                                    dhcp ? "}" : "",
+                                    addr_ipv4_format(n.addr + size - 2, fixed)) > 0);
+                    Lab *lab = NULL;
+                    Error err = ERROR_INIT;
+                    if (lab_load_string("sweep.yaml", text, strlen(text), &lab, NULL, &err) < 0) {
+                        refused++;
+                        free(text);
+                        continue;
+                    }
+                    accepted++;
+                    VmnetSpec *spec = NULL;
+                    int r = vmnet_spec_build(lab, &lab->networks[0], NULL, &spec, &err);
+                    if (r < 0)
+                        fprintf(stderr, "accepted but not built: %s\n%s\n", err.message, text);
+                    assert_int_equal(r, 0);
+                    vmnet_spec_free(spec);
+                    lab_free(lab);
+                    free(text);
+                }
+            }
+        }
+    }
+    /* both sides of every rule were reached */
+    assert_true(accepted > 20);
+    assert_true(refused > 20);
+}
+
 /* VMware's plan on a /24: N.1 host, N.2 NAT gateway, pool N.128-N.254. */
 static void test_plan_addresses(void **state)
 {
@@ -187,11 +243,9 @@ static void test_ifnames(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_accepted_files_build),
-            cmocka_unit_test(test_plan_addresses),
-            cmocka_unit_test(test_plan_prefixes),
-            cmocka_unit_test(test_plan_ranges),
-            cmocka_unit_test(test_ifnames),
+            cmocka_unit_test(test_accepted_files_build), cmocka_unit_test(test_boundaries_build),
+            cmocka_unit_test(test_plan_addresses),       cmocka_unit_test(test_plan_prefixes),
+            cmocka_unit_test(test_plan_ranges),          cmocka_unit_test(test_ifnames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
