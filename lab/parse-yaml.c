@@ -38,10 +38,10 @@ static bool is_white(char ch)
 static char *single_quoted_text(const char *s, size_t len)
 {
     char *out = xcalloc(len + 1, 1), *o = out;
-    size_t i = 0;
+    size_t i = 0, empty = 0;
     bool first = true;
 
-    while (i <= len) {
+    for (;;) {
         /* one line: [i, e) without its line break */
         size_t e = i;
         while (e < len && s[e] != '\n' && s[e] != '\r')
@@ -54,19 +54,20 @@ static char *single_quoted_text(const char *s, size_t len)
         if (!last)
             while (b > a && is_white(s[b - 1]))
                 b--;
-        if (!first) {
-            if (a == b && !last) {
-                *o++ = '\n'; /* an empty line */
-            } else if (o > out && o[-1] != '\n') {
-                *o++ = ' ';
-            } else if (o == out || o[-1] == '\n') {
-                /* after empty lines the break itself is already accounted for */
+        if (!first && a == b && !last) {
+            empty++; /* folded below, into the break before the next line with text */
+        } else {
+            if (!first) {
+                if (empty == 0)
+                    *o++ = ' ';
+                for (; empty > 0; empty--)
+                    *o++ = '\n';
             }
-        }
-        for (size_t k = a; k < b; k++) {
-            *o++ = s[k];
-            if (s[k] == '\'' && k + 1 < b && s[k + 1] == '\'')
-                k++;
+            for (size_t k = a; k < b; k++) {
+                *o++ = s[k];
+                if (s[k] == '\'' && k + 1 < b && s[k + 1] == '\'')
+                    k++;
+            }
         }
         if (last)
             break;

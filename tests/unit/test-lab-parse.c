@@ -796,6 +796,11 @@ static void test_no_leak(void **state)
     lab = load_ok("lab: q\nconnect: 'qemu:///''a''\n   b\n\n   c'\n");
     assert_string_equal(lab->connect, "qemu:///'a' b\nc");
     lab_free(lab);
+    /* folding as libfyaml does it: a leading break is a space, each empty line a newline */
+    lab = load_ok("lab: q\nimages: {a: {build: '\n\n  x''y'}, b: {build: 'x''\n  ''y  '}}\n");
+    assert_string_equal(lab->images[0].source, "\nx'y");
+    assert_string_equal(lab->images[1].source, "x' 'y  ");
+    lab_free(lab);
 }
 
 /* Too many problems: the first LAB_DIAGS_MAX, then one line that says so. */
