@@ -264,6 +264,31 @@ static bool derived_eq(const void *ud, size_t entry)
  * would share one: a MAC another node already derived is derived again with a salt (NIC index
  * + 1000 * k, which no real index reaches), in file order, so the result is still stable.
  */
+/* Take @mac for @node (a string that outlives the Ctx) in the index of derived MACs. */
+static void derived_add(Ctx *c, const MacAddr *mac, const char *node, uint64_t h)
+{
+    DerivedMac *d = ARRAY_PUSH(c->derived, c->n_derived);
+    d->mac = *mac;
+    d->node = node;
+    index_add(&c->derived_index, h, c->n_derived - 1);
+}
+
+/* vmnet/netxml.c gives each libvirt bridge the MAC derived from "bridge:<key>" and NIC 0: a
+ * node's NIC on the same segment must not derive it too. Call before the nodes are read. */
+void reserve_bridge_macs(Ctx *c)
+{
+    const Lab *lab = c->lab;
+    for (size_t i = 0; i < lab->n_networks; i++) {
+        char *what = xasprintf("bridge:%s", lab->networks[i].name);
+        *ARRAY_PUSH(c->bridge_keys, c->n_bridge_keys) = what;
+        MacAddr mac = addr_mac_derive(lab->name ? lab->name : "", what, 0);
+        DerivedKey key = {c, &mac};
+        uint64_t h = hash_fnv1a(HASH_FNV_INIT, mac.b, sizeof(mac.b));
+        if (!index_find(&c->derived_index, h, derived_eq, &key))
+            derived_add(c, &mac, what, h);
+    }
+}
+
 static MacAddr mac_derive(Ctx *c, const char *node, unsigned nic)
 {
     const char *lab = c->lab->name ? c->lab->name : "";
@@ -275,12 +300,8 @@ static MacAddr mac_derive(Ctx *c, const char *node, unsigned nic)
         const size_t *e = index_find(&c->derived_index, h, derived_eq, &key);
         /* the same name twice derives the same MAC: that is reported as a duplicate name */
         if (!e || streq(c->derived[*e].node, node)) {
-            if (!e) {
-                DerivedMac *d = ARRAY_PUSH(c->derived, c->n_derived);
-                d->mac = mac;
-                d->node = node;
-                index_add(&c->derived_index, h, c->n_derived - 1);
-            }
+            if (!e)
+                derived_add(c, &mac, node, h);
             return mac;
         }
         mac = addr_mac_derive(lab, node, nic + 1000 * k);

@@ -93,6 +93,7 @@ static void parse_lab(Ctx *c, const YNode *root)
                 parse_image(c, &v->pairs[i]);
     if ((v = map_get(root, "kubernetes")))
         parse_kubernetes(c, v);
+    reserve_bridge_macs(c);
     v = map_get(root, "nodes");
     if (y_want_seq(c, v, "'nodes'", "a list of nodes"))
         for (size_t i = 0; i < v->n_items && !c->stop && !c->nodes_full; i++)
@@ -141,6 +142,9 @@ static void ctx_clear(Ctx *c)
         free(c->macs[i].owner);
     free(c->macs);
     free(c->derived);
+    for (size_t i = 0; i < c->n_bridge_keys; i++)
+        free(c->bridge_keys[i]);
+    free(c->bridge_keys);
     index_clear(&c->derived_index);
     for (size_t i = 0; i < c->n_ips; i++)
         free(c->ips[i].owner);

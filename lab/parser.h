@@ -206,6 +206,8 @@ typedef struct Ctx {
     DerivedMac *derived;
     size_t n_derived;
     Index derived_index;
+    char **bridge_keys; /* "bridge:<key>", owners of the bridges' derived MACs */
+    size_t n_bridge_keys;
     IpUse *ips;
     size_t n_ips;
     LabLoc k8s_bootstrap_loc;
@@ -278,6 +280,8 @@ void parse_network(Ctx *c, const YPair *np);
 bool check_guest_ip(Ctx *c, const LabNetwork *net, uint32_t ip, LabLoc loc, const char *what);
 void parse_image(Ctx *c, const YPair *ip);
 void parse_node(Ctx *c, const YNode *m);
+/* Keep node NICs from deriving the MACs of the networks' bridges; after the networks are read. */
+void reserve_bridge_macs(Ctx *c);
 void parse_kubernetes(Ctx *c, const YNode *m);
 
 /* ---- checks across sections (parse-checks.c) -------------------------------------------- */

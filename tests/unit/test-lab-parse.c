@@ -821,6 +821,26 @@ static void test_diags_max(void **state)
     free(text);
 }
 
+/* A node NIC never derives the MAC of a network's bridge (vmnet/netxml.c derives that from
+ * "bridge:<key>"): in lab 'col', NIC 5 of node 'n14515' derives the MAC of bridge 'v186' (found
+ * by search), and gets the salted derivation instead. */
+static void test_bridge_mac(void **state)
+{
+    MacAddr bridge = addr_mac_derive("col", "bridge:v186", 0);
+    MacAddr plain = addr_mac_derive("col", "n14515", 5);
+    MacAddr salted = addr_mac_derive("col", "n14515", 1005);
+    assert_true(addr_mac_equal(&bridge, &plain));
+
+    Lab *lab = load_ok("lab: col\nnetworks: {v186: {type: nat}}\nimages: {i: {build: d}}\n"
+                       "nodes: [{name: n14515, image: i, networks: [v186, v186, v186, v186, v186, "
+                       "v186]}]\n");
+    assert_false(addr_mac_equal(&lab->nodes[0].nics[5].mac, &bridge));
+    assert_true(addr_mac_equal(&lab->nodes[0].nics[5].mac, &salted));
+    MacAddr nic0 = addr_mac_derive("col", "n14515", 0);
+    assert_true(addr_mac_equal(&lab->nodes[0].nics[0].mac, &nic0));
+    lab_free(lab);
+}
+
 static void test_bad_case(void **state)
 {
     const char *name = *state;
@@ -965,6 +985,7 @@ int main(void)
             cmocka_unit_test(test_linear_duplicates),
             cmocka_unit_test(test_no_leak),
             cmocka_unit_test(test_diags_max),
+            cmocka_unit_test(test_bridge_mac),
     };
     /* clang-format on */
     return cmocka_run_group_tests(tests, NULL, NULL);
