@@ -249,7 +249,8 @@ static bool text_check(Ctx *c, const char *text, size_t len)
 int lab_load_string(const char *name, const char *text, size_t len, Lab **ret, LabDiags *diags,
                     Error *err)
 {
-    Ctx c = {0};
+    /* on the heap: it changes after setjmp() and is used after a longjmp() back */
+    Ctx *c = NULL;
     struct fy_diag_cfg dcfg;
     struct fy_diag *fdiag;
     struct fy_parser *volatile fyp = NULL;
@@ -267,6 +268,11 @@ int lab_load_string(const char *name, const char *text, size_t len, Lab **ret, L
     if (!fdiag)
         return error_set(err, -ENOMEM, "Cannot set up the YAML parser for '%s'", name);
     fy_diag_set_collect_errors(fdiag, true);
+    c = calloc(1, sizeof(*c));
+    if (!c) {
+        fy_diag_destroy(fdiag);
+        return error_set(err, -ENOMEM, "Out of memory while reading lab file '%s'", name);
+    }
 
     /* every allocation of the parser jumps back here when it fails (parse-diag.c): what was
      * built so far is in @c and freed below; a few temporaries of the failing step leak */
@@ -277,11 +283,11 @@ int lab_load_string(const char *name, const char *text, size_t len, Lab **ret, L
     }
     parse_oom_target(&oom);
 
-    c.lab = xcalloc(1, sizeof(*c.lab));
-    c.lab->file = xstrdup(name);
-    c.text = text;
-    c.text_len = len;
-    if (!text_check(&c, text, len))
+    c->lab = xcalloc(1, sizeof(*c->lab));
+    c->lab->file = xstrdup(name);
+    c->text = text;
+    c->text_len = len;
+    if (!text_check(c, text, len))
         goto report;
 
     struct fy_parse_cfg cfg = {
@@ -295,7 +301,7 @@ int lab_load_string(const char *name, const char *text, size_t len, Lab **ret, L
         goto finish;
     }
 
-    if (y_build(&c, fyp, &root) < 0) {
+    if (y_build(c, fyp, &root) < 0) {
         void *iter = NULL;
         struct fy_diag_error *e;
         bool any = false;
@@ -303,33 +309,34 @@ int lab_load_string(const char *name, const char *text, size_t len, Lab **ret, L
             if (e->type < FYET_ERROR)
                 continue;
             LabLoc loc = {e->line > 0 ? e->line : 0, e->column > 0 ? e->column : 0};
-            diag(&c, loc, "invalid YAML: %s", e->msg ? e->msg : "syntax error");
+            diag(c, loc, "invalid YAML: %s", e->msg ? e->msg : "syntax error");
             any = true;
         }
         if (!any)
-            diag(&c, c.last_loc, "invalid YAML");
+            diag(c, c->last_loc, "invalid YAML");
     } else {
-        parse_lab(&c, root);
+        parse_lab(c, root);
     }
 
 report:
-    if (c.n_diags > 0) {
-        diags_sort(c.diags, c.n_diags);
+    if (c->n_diags > 0) {
+        diags_sort(c->diags, c->n_diags);
         if (diags) {
             lab_diags_clear(diags);
             diags->file = xstrdup(name);
-            diags->items = steal_pointer(&c.diags);
-            diags->n = c.n_diags;
-            c.n_diags = 0;
+            diags->items = steal_pointer(&c->diags);
+            diags->n = c->n_diags;
+            c->n_diags = 0;
         }
         r = -EINVAL;
     } else if (ret) {
-        *ret = steal_pointer(&c.lab);
+        *ret = steal_pointer(&c->lab);
     }
     parse_oom_target(NULL);
 
 finish:
-    ctx_clear(&c);
+    ctx_clear(c);
+    free(c);
     if (fyp)
         fy_parser_destroy(fyp);
     fy_diag_destroy(fdiag);
