@@ -46,7 +46,12 @@ void cli_plan_print(const Plan *p, bool json, bool show_unchanged, FILE *f)
             cli_json_string(f, action_name(a));
             fprintf(f, ",\"reason\":");
             cli_json_string(f, a->reason);
-            fprintf(f, "}");
+            fprintf(f, ",\"drift\":%s}", a->drift ? "true" : "false");
+        }
+        fprintf(f, "],\"notes\":[");
+        for (size_t i = 0; i < p->n_notes; i++) {
+            fputs(i ? "," : "", f);
+            cli_json_string(f, p->notes[i]);
         }
         fprintf(f, "]}\n");
         return;
@@ -59,6 +64,8 @@ void cli_plan_print(const Plan *p, bool json, bool show_unchanged, FILE *f)
                 action_name(a), action_type_to_string(a->type), a->reason ? a->reason : "");
     }
     size_t n = plan_changes(p);
+    for (size_t i = 0; i < p->n_notes; i++)
+        fprintf(f, "Note: %s.\n", p->notes[i]);
     if (p->n_unmade_nodes > 0)
         fprintf(f,
                 "Note: the %zu node%s in the lab file %s not made yet: this version makes the "

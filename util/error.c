@@ -64,6 +64,24 @@ void error_prefix(Error *err, const char *fmt, ...)
     free(pre);
 }
 
+void error_append(Error *err, const char *fmt, ...)
+{
+    if (!err || !err->message)
+        return;
+    char *post = NULL, *full = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vasprintf(&post, fmt, ap);
+    va_end(ap);
+    if (r < 0)
+        return;
+    if (asprintf(&full, "%s; %s", err->message, post) >= 0) {
+        free(err->message);
+        err->message = full;
+    }
+    free(post);
+}
+
 void error_clear(Error *err)
 {
     if (!err)

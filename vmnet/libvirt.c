@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "kvmlab/cleanup.h"
-#include "kvmlab/engine.h"
+#include "kvmlab/resource.h"
 #include "kvmlab/spectext.h"
 #include "kvmlab/virt.h"
 #include "kvmlab/vmnet.h"
@@ -60,6 +60,8 @@ static int observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
             error_prefix(err, "Network '%s'", o->name);
             goto done;
         }
+        /* what restores it exactly after a failed change */
+        o->definition = steal_pointer(&xml);
     }
     *ret = steal_pointer(&out);
     *ret_n = (size_t)n;
@@ -117,6 +119,8 @@ static int start(void *ctx, const Observed *have, Error *err)
 static int remove_net(void *ctx, const Observed *have, Error *err)
 {
     virNetworkPtr net = virNetworkLookupByName(ctx, have->name);
+    if (!net && virGetLastErrorCode() == VIR_ERR_NO_NETWORK)
+        return 0; /* already gone */
     if (!net)
         return virt_error(err, "Cannot find network '%s'", have->name);
     int r = 0;
@@ -331,6 +335,25 @@ static int update(void *ctx, const Resource *want, const Observed *have, Error *
     return r;
 }
 
+/* Put a network back as observation saw it: whatever has its name now goes, its definition is
+ * defined again (same UUID, same metadata), started and marked autostart as it was. */
+static int restore(void *ctx, const Observed *have, Error *err)
+{
+    if (!have->definition)
+        return error_set(err, -ENOTSUP, "Network '%s' has no definition to restore", have->name);
+    int r = remove_net(ctx, have, err);
+    if (r < 0)
+        return r;
+    _cleanup_network_ virNetworkPtr net = virNetworkDefineXML(ctx, have->definition);
+    if (!net)
+        return virt_error(err, "Cannot define network '%s' again", have->name);
+    if (have->active && virNetworkCreate(net) < 0)
+        return virt_error(err, "Cannot start network '%s' again", have->name);
+    if (virNetworkSetAutostart(net, have->autostart ? 1 : 0) < 0)
+        return virt_error(err, "Cannot set the autostart of network '%s' again", have->name);
+    return 0;
+}
+
 void vmnet_libvirt_backend(void *conn, EngineBackend *ret)
 {
     *ret = (EngineBackend){
@@ -342,6 +365,7 @@ void vmnet_libvirt_backend(void *conn, EngineBackend *ret)
             .update = update,
             .remove = remove_net,
             .recreate = recreate,
+            .restore = restore,
             .ctx = conn,
     };
 }

@@ -273,7 +273,11 @@ int vmnet_libvirt_xml_format_uuid(const VmnetSpec *s, const char *uuid, char **r
         /* NAT: libvirt routes and runs DHCP/DNS but adds no firewall rules ('open'); the lab's
          * own nftables table masquerades and forwards ports (vmnet_nft_table_format()), so
          * forwards also work from outside the host, which libvirt's 'nat' rules would reject */
-        if (s->type == VMNET_NAT)
+        if (s->type == VMNET_NAT && s->nat_libvirt)
+            /* where kvmlab cannot write its table (a remote or private daemon): libvirt's own
+             * NAT, port forwards then refused at plan time */
+            fputs("  <forward mode='nat'/>\n", f);
+        else if (s->type == VMNET_NAT)
             fputs("  <forward mode='open'/>\n", f);
         fputs("  <bridge name='", f);
         xml_escape(f, s->bridge);

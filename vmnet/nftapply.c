@@ -12,7 +12,7 @@
 #include <nftables/libnftables.h>
 
 #include "kvmlab/cleanup.h"
-#include "kvmlab/engine.h"
+#include "kvmlab/resource.h"
 #include "kvmlab/vmnet.h"
 
 typedef struct NftJob {
@@ -111,8 +111,11 @@ static int observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
         o->kind = RESOURCE_PORTFWD;
         o->name = strdup(name);
         o->active = true;
+        o->autostart = true;
         if (vmnet_nft_comment_parse(listing, &o->lab, &o->hash) == 0)
             o->key = strdup("nat");
+        /* nft reads its own listing back: what restores the table exactly */
+        o->definition = steal_pointer(&listing);
     }
     *ret = out;
     *ret_n = n;
@@ -131,9 +134,22 @@ static int create(void *ctx, const Resource *want, Error *err)
 static int remove_table(void *ctx, const Observed *have, Error *err)
 {
     _cleanup_free_ char *cmd = NULL;
-    if (asprintf(&cmd, "delete table ip %s", have->name) < 0)
+    /* adding first makes the delete valid when the table is already gone */
+    if (asprintf(&cmd, "add table ip %s\ndelete table ip %s", have->name, have->name) < 0)
         return error_set(err, -ENOMEM, "Out of memory");
     return nft_run(ctx, cmd, NULL, "remove the NAT table", err);
+}
+
+/* Put the table back as observation listed it, in one transaction. */
+static int restore(void *ctx, const Observed *have, Error *err)
+{
+    _cleanup_free_ char *cmd = NULL;
+    if (!have->definition)
+        return error_set(err, -ENOTSUP, "Table '%s' has no listing to restore", have->name);
+    if (asprintf(&cmd, "add table ip %s\ndelete table ip %s\n%s", have->name, have->name,
+                 have->definition) < 0)
+        return error_set(err, -ENOMEM, "Out of memory");
+    return nft_run(ctx, cmd, NULL, "restore the NAT table", err);
 }
 
 /* Replace the table in one transaction, so no packet sees it half-made. */
@@ -142,7 +158,8 @@ static int replace(void *ctx, const Resource *want, const Observed *have, Error 
     const VmnetForwardSet *set = want->data;
     _cleanup_free_ char *text = vmnet_nft_table_format(set, want->hash);
     _cleanup_free_ char *cmd = NULL;
-    if (!text || asprintf(&cmd, "delete table ip %s\n%s", have->name, text) < 0)
+    if (!text ||
+        asprintf(&cmd, "add table ip %s\ndelete table ip %s\n%s", have->name, have->name, text) < 0)
         return error_set(err, -ENOMEM, "Out of memory");
     return nft_run(ctx, cmd, NULL, "replace the NAT table", err);
 }
@@ -166,6 +183,7 @@ void vmnet_nft_backend(const char *netns, EngineBackend *ret)
             .update = replace,
             .remove = remove_table,
             .recreate = replace, /* one nft transaction: all or nothing */
+            .restore = restore,
             .ctx = (void *)netns,
     };
 }

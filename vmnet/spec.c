@@ -20,29 +20,62 @@ char *vmnet_object_name(const char *lab, const char *key)
     return s;
 }
 
-/* "<lab>-<key>" when that is a valid interface name of at most 11 characters, otherwise "kl"
- * followed by 9 hex digits of a hash of lab and key (11 characters). New string. */
-char *vmnet_bridge_name(const char *lab, const char *key)
+/* Append to @out (room for @max characters) the characters of @s an interface name may hold,
+ * at most @n of them, without a trailing '-'. */
+static void name_part(char *out, size_t max, const char *s, size_t n)
 {
-    _cleanup_free_ char *name = vmnet_object_name(lab, key);
-    char *s = NULL;
+    size_t len = strlen(out);
+    for (const char *p = s; *p && n > 0 && len < max; p++) {
+        if (!isalnum((unsigned char)*p) && *p != '-')
+            continue;
+        out[len++] = *p;
+        n--;
+    }
+    while (len > 0 && out[len - 1] == '-')
+        len--;
+    out[len] = '\0';
+}
 
-    if (!name)
+char *vmnet_bridge_name_alt(const char *lab, const char *key, unsigned attempt)
+{
+    char suffix[VMNET_IFNAMSIZ] = "", out[VMNET_IFNAMSIZ] = "";
+    _cleanup_free_ char *full = vmnet_object_name(lab, key);
+    const size_t max = VMNET_BRIDGE_READABLE_MAX;
+
+    if (!full)
         return NULL;
     /* libvirt names a helper device "<bridge>-nic" and shortens it past 15 characters, so two
-     * long bridge names could share one: readable names only up to 11 characters */
-    if (addrplan_ifname_valid(name) && strlen(name) <= VMNET_BRIDGE_READABLE_MAX)
-        return steal_pointer(&name);
-    uint64_t h = hash_fnv1a_str(HASH_FNV_INIT, "kvmlab-bridge");
-    h = hash_fnv1a_str(h, lab);
-    h = hash_fnv1a_str(h, key);
-    /* mix the high bits so names of similar keys look different too */
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    if (asprintf(&s, "kl%09" PRIx64, h >> 28) < 0)
-        return NULL;
-    return s;
+     * long bridge names could share one: names only up to 11 characters */
+    if (attempt == 0 && addrplan_ifname_valid(full) && strlen(full) <= max)
+        return steal_pointer(&full);
+    /* vmnet8 -> v8; another key keeps as much as leaves the lab at least 4 characters */
+    if (strncmp(key, "vmnet", 5) == 0 && key[5] && strspn(key + 5, "0123456789") == strlen(key + 5))
+        snprintf(suffix, sizeof(suffix), "v%s", key + 5);
+    else
+        name_part(suffix, sizeof(suffix) - 1, key, max - 1 - 4);
+    size_t room = max - 1 - strlen(suffix);
+    if (attempt > 0) {
+        /* a clash with a name in use: three hex digits of a hash break it */
+        uint64_t h = hash_fnv1a_str(HASH_FNV_INIT, "kvmlab-bridge");
+        h = hash_fnv1a_str(h, lab);
+        h = hash_fnv1a_str(h, key);
+        h += attempt;
+        h ^= h >> 33;
+        h *= 0xff51afd7ed558ccdULL;
+        h ^= h >> 33;
+        name_part(out, sizeof(out) - 1, lab, room > 4 ? room - 3 : 1);
+        snprintf(out + strlen(out), sizeof(out) - strlen(out), "%03x", (unsigned)(h & 0xfff));
+    } else {
+        name_part(out, sizeof(out) - 1, lab, room);
+    }
+    if (suffix[0])
+        snprintf(out + strlen(out), sizeof(out) - strlen(out), "-%s", suffix);
+    return strdup(out);
+}
+
+char *vmnet_bridge_name(const char *lab, const char *key)
+{
+    return vmnet_bridge_name_alt(lab, key, 0);
 }
 
 /* Free @s and everything it owns. Accepts NULL. */
@@ -428,7 +461,8 @@ int vmnet_spec_build(const Lab *lab, const LabNetwork *net, const Ipv4Net *subne
  * The canonical text (see vmnet.h), one "key=value" line per fact in this order, a line only
  * when it applies:
  *   type=, backend=, name=, bridge=,
- *   subnet=, host=, gateway= (nat), dhcp=START-END      (nat, hostonly)
+ *   subnet=, host=, gateway= (nat), nat=libvirt (nat without kvmlab's table),
+ *   dhcp=START-END                                      (nat, hostonly)
  *   interface=                                          (bridged)
  *   domain=, live.lease=SECONDS, live.max-lease=SECONDS (nat, hostonly)
  *   live.host=MAC,IP,NAME-or-"-"                        (one per host, sorted by IP)
@@ -455,6 +489,8 @@ char *vmnet_spec_format(const VmnetSpec *s)
         fprintf(f, "host=%s\n", addr_ipv4_format(s->host_ip, b));
         if (s->gateway_ip)
             fprintf(f, "gateway=%s\n", addr_ipv4_format(s->gateway_ip, b));
+        if (s->nat_libvirt)
+            fputs("nat=libvirt\n", f);
         fprintf(f, "dhcp=%s-", addr_ipv4_format(s->dhcp_start, b));
         fprintf(f, "%s\n", addr_ipv4_format(s->dhcp_end, b));
     }

@@ -7,48 +7,14 @@
 #include "kvmlab/addr.h"
 #include "kvmlab/error.h"
 #include "kvmlab/lab.h"
+#include "kvmlab/resource.h"
 
 /*
- * The engine: lab --plan--> desired --observe--> actual --diff--> actions --apply--> host.
- * plan and diff are pure; observe and apply go through a backend per resource kind, so a new kind
- * (Linux bridges, port forwards, pools, volumes, domains) plugs in as one more EngineBackend.
+ * The engine: host --observe--> HostState; lab + HostState --plan--> desired resources and
+ * --diff--> actions; --apply--> host with a journal of inverse operations. plan and diff are
+ * pure (unit-tested on hand-written HostStates); observe and apply go through one backend per
+ * resource kind (resource.h), so a new kind plugs in as one more EngineBackend.
  */
-
-typedef enum ResourceKind {
-    RESOURCE_NETWORK, /* a libvirt network */
-    RESOURCE_PORTFWD, /* the lab's nftables table: NAT masquerade and port forwards */
-    RESOURCE_KIND_MAX,
-} ResourceKind;
-
-/* A desired resource, fully specified. */
-typedef struct Resource {
-    ResourceKind kind;
-    char *key;    /* the lab file's name: vmnet8 */
-    char *name;   /* the object name: <lab>-<key> */
-    char *hash;   /* hash of the canonical spec */
-    char *spec;   /* canonical spec text, "key=value" lines; "live." keys change in place */
-    char *note;   /* what planning decided on its own (a picked subnet), may be NULL */
-    char *bridge; /* Linux bridge the object claims, may be NULL */
-    bool has_subnet;
-    Ipv4Net subnet; /* address range the object claims */
-    void *data;     /* kind-specific realisation input (VmnetSpec *) */
-    void (*data_free)(void *);
-} Resource;
-
-/* An object found on the host (owned by this lab, another lab, or nobody we know). */
-typedef struct Observed {
-    ResourceKind kind;
-    char *name;
-    char *lab; /* owner lab from the metadata; NULL: not a kvmlab object */
-    char *key;
-    char *hash;
-    char *spec;
-    char *bridge;
-    bool has_subnet;
-    Ipv4Net subnet;
-    bool active;
-    bool autostart;
-} Observed;
 
 typedef enum ActionType {
     ACTION_NONE,     /* up to date */
@@ -65,41 +31,56 @@ typedef struct Action {
     const Resource *want; /* NULL for DELETE */
     const Observed *have; /* NULL for CREATE */
     char *reason;         /* one sentence for `plan` */
+    bool drift;           /* the live object differs from what kvmlab made (a hand edit) */
 } Action;
+
+/*
+ * Everything planning needs to know about the host, read once by observation: every object of
+ * every kind (ours, other labs', foreign), the subnets the host itself uses, and what other labs
+ * recorded. Hand-written in unit tests.
+ */
+typedef struct HostState {
+    Observed *objects;
+    size_t n_objects;
+    Ipv4Net *host_nets; /* addresses and routes of the host */
+    size_t n_host_nets;
+    Ipv4Net *lab_nets; /* subnets other labs recorded (their own daemons are not observed) */
+    size_t n_lab_nets;
+    char **lab_bridges; /* bridge names other labs recorded */
+    size_t n_lab_bridges;
+    /* kvmlab can write the lab's own nftables table where the networks live (the sandbox or the
+     * local system daemon): VMware's NAT with port forwards. Otherwise NAT is libvirt's own. */
+    bool nat_table;
+    char *uri; /* the libvirt URI, for messages */
+} HostState;
 
 typedef struct Plan {
     char *lab;
     Resource *want;
     size_t n_want;
-    Observed *have;
+    Observed *have; /* every observed object (the HostState's, taken over) */
     size_t n_have;
     Action *actions;
     size_t n_actions;
+    char **notes; /* what `plan` should tell beside the actions (NAT without a table) */
+    size_t n_notes;
     size_t n_unmade_nodes; /* nodes in the file that no resource kind makes yet */
 } Plan;
-
-/* How the engine reaches the host for one resource kind. ctx is the backend's own. */
-typedef struct EngineBackend {
-    ResourceKind kind;
-    const char *label; /* "network" */
-    /* every object of this kind, ours or not (clash detection needs all) */
-    int (*observe)(void *ctx, Observed **ret, size_t *ret_n, Error *err);
-    int (*create)(void *ctx, const Resource *want, Error *err);
-    int (*start)(void *ctx, const Observed *have, Error *err);
-    int (*update)(void *ctx, const Resource *want, const Observed *have, Error *err);
-    int (*remove)(void *ctx, const Observed *have, Error *err);
-    /* optional: replace @have by @want so that a failure leaves @have as it was; without it
-     * a recreate is remove then create, and a failed create loses the old object */
-    int (*recreate)(void *ctx, const Resource *want, const Observed *have, Error *err);
-    void *ctx;
-} EngineBackend;
 
 /* Progress of apply, for the CLI's output; may be NULL. */
 typedef void (*EngineProgressFn)(const Action *a, int phase /* 0 start, 1 done */, void *userdata);
 
-void resource_clear(Resource *r);
-void observed_clear(Observed *o);
 void plan_free(Plan *p);
+void host_state_clear(HostState *h);
+
+/*
+ * Pure planning: every resource @lab wants on a host in state @host, fully specified (picked
+ * subnets, bridge names, the names objects already carry), then diffed against what is there.
+ * Takes over @host's contents (left empty). 0, or a negative errno with @err set when the lab
+ * cannot be made on this host (no free subnet, a clash with something not ours, port forwards
+ * where kvmlab cannot write its NAT table).
+ */
+int engine_plan(const Lab *lab, HostState *host, Plan **ret, Error *err);
 
 /*
  * Pure diff: compare desired resources with observed objects of one lab and fill @plan's
@@ -109,19 +90,25 @@ void plan_free(Plan *p);
  */
 int engine_diff(Plan *plan, Error *err);
 
+/* How a backend's kind words one drifted field ("dhcp range 192.168.236.200-.254, want
+ * .128-.254"); @have and @want hold the key's values one per line. NULL: the engine's own words. */
+typedef char *(*DriftPhraseFn)(const char *key, const char *have, const char *want);
+void engine_set_drift_phrase(DriftPhraseFn fn);
+
 /* Count of actions that change something. */
 size_t plan_changes(const Plan *p);
 
 /*
- * Apply the plan's actions through @backends (one per kind). When a step fails, objects this call
- * created are removed again (in reverse order) and the first error is returned.
+ * Apply the plan's actions through @backends (one per kind), keeping a journal of inverse
+ * operations. When a step fails (or an interrupt arrives between steps), the failed step and
+ * every step before it are undone newest first (a create is removed, anything else is restored
+ * from what observation saw), so the host is as it was, and the first error is returned.
  */
 int engine_apply(const Plan *plan, const EngineBackend *backends, size_t n_backends,
                  EngineProgressFn progress, void *userdata, Error *err);
 
 /* The human words for an action type: "create", "update in place", ... */
 const char *action_type_to_string(ActionType t);
-const char *resource_kind_to_string(ResourceKind k);
 
 /* Which canonical spec keys differ between two spec texts, as "a, b, c" (new string; "" when
  * equal). *ret_live_only tells whether every differing key is a "live." key. */

@@ -29,6 +29,8 @@ int error_set_errno(Error *err, int code, const char *fmt, ...)
 
 /* Prefix an already set message with "PREFIX: " (context added on the way up). */
 void error_prefix(Error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Add "; <text>" after the message of an error that is set (what happened after it). */
+void error_append(Error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Free the message and reset to clear. Accepts NULL. */
 void error_clear(Error *err);

@@ -52,6 +52,7 @@ typedef struct VmnetSpec {
     uint32_t dhcp_start, dhcp_end;
     uint32_t lease_seconds;     /* default lease */
     uint32_t max_lease_seconds; /* VMware's max-lease-time; informational for libvirt */
+    bool nat_libvirt;           /* nat: libvirt's own <forward mode='nat'/>, no kvmlab table */
     char *interface;            /* bridged: the Linux bridge guests join */
     char *domain;               /* DNS domain: <lab>.lab */
     VmnetHost *hosts;           /* reservations (file) + node NICs, sorted by IP */
@@ -60,10 +61,14 @@ typedef struct VmnetSpec {
     size_t n_forwards;
 } VmnetSpec;
 
-/* The libvirt object name <lab>-<key> and a Linux bridge name that fits IFNAMSIZ
- * (<lab>-<key> when short enough, otherwise "kl" + a stable hash). New strings. */
+/* The libvirt object name <lab>-<key>. New string. */
 char *vmnet_object_name(const char *lab, const char *key);
+/* A bridge name a person can map to its lab: <lab>-<key> when it fits in 11 characters (libvirt
+ * appends "-nic" for a helper device), else the lab shortened and vmnetN as vN: "netdemo-v8".
+ * vmnet_bridge_name_alt() with @attempt > 0 gives other names of that shape with three hex
+ * digits of a hash, to break a clash with a name in use. New strings. */
 char *vmnet_bridge_name(const char *lab, const char *key);
+char *vmnet_bridge_name_alt(const char *lab, const char *key, unsigned attempt);
 
 /*
  * Build the resolved spec of network @net of @lab. @subnet is the subnet to use when the file

@@ -542,6 +542,15 @@ static int fake_remove(void *ctx, const Observed *have, Error *err)
     return 0;
 }
 
+static int fake_restore(void *ctx, const Observed *have, Error *err)
+{
+    Fake *f = ctx;
+    assert_non_null(have);
+    assert_non_null(have->definition);
+    fake_log(f, "restore", have->name);
+    return 0;
+}
+
 static int fake_observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
 {
     fail_msg("engine_apply must not observe");
@@ -558,6 +567,7 @@ static EngineBackend fake_backend(Fake *f)
             .start = fake_start,
             .update = fake_update,
             .remove = fake_remove,
+            .restore = fake_restore,
             .ctx = f,
     };
 }
@@ -651,7 +661,8 @@ static void test_apply_every_action(void **state)
     plan_free(p);
 }
 
-/* Three creates, the third fails: the two made by this call go again, newest first. */
+/* Three creates, the third fails: it and the two made before it go again, newest first (the
+ * failed one may be half-made; removing what is not there is no error). */
 static void test_apply_rollback(void **state)
 {
     Plan *p = plan_new(LAB);
@@ -667,7 +678,8 @@ static void test_apply_rollback(void **state)
     assert_int_equal(err.code, -ENOSPC);
     assert_string_equal(err.message, "create of '" LAB "-c' failed");
     assert_log(&f, (const char *const[]){"create " LAB "-a", "create " LAB "-b", "create " LAB "-c",
-                                         "remove " LAB "-b", "remove " LAB "-a", NULL});
+                                         "remove " LAB "-c", "remove " LAB "-b", "remove " LAB "-a",
+                                         NULL});
     assert_int_equal(f.n_create, 3); /* "d" is never tried */
     assert_int_equal(f.progress[0], 3);
     assert_int_equal(f.progress[1], 2);
@@ -684,19 +696,23 @@ static void test_apply_rollback_keeps_first_error(void **state)
     add_want(p, "c", "hc", SPEC_A, NULL, NULL, NULL);
     diff_ok(p, 3);
 
-    Fake f = {.fail_create_at = 3, .fail_remove_at = 1};
+    Fake f = {.fail_create_at = 3, .fail_remove_at = 2};
     Error err = ERROR_INIT;
     assert_int_equal(apply(p, &f, &err), -ENOSPC);
     assert_int_equal(err.code, -ENOSPC);
-    assert_string_equal(err.message, "create of '" LAB "-c' failed");
+    /* the first error first, then what could not be undone */
+    assert_string_equal(err.message,
+                        "create of '" LAB "-c' failed; undoing the create of network '" LAB
+                        "-b' failed too: remove of '" LAB "-b' failed");
     assert_log(&f, (const char *const[]){"create " LAB "-a", "create " LAB "-b", "create " LAB "-c",
-                                         "remove " LAB "-b", "remove " LAB "-a", NULL});
+                                         "remove " LAB "-c", "remove " LAB "-b", "remove " LAB "-a",
+                                         NULL});
     error_clear(&err);
     plan_free(p);
 }
 
-/* A failure after creates (here: a start) rolls back the creates only; the first failure is the
- * one reported. */
+/* A failure after creates (here: a start) puts the failed object back as it was and removes the
+ * creates; the first failure is the one reported. */
 static void test_apply_rollback_after_other_failure(void **state)
 {
     Plan *p = plan_new(LAB);
@@ -704,6 +720,7 @@ static void test_apply_rollback_after_other_failure(void **state)
     add_want(p, "s", "hs", SPEC_A, NULL, NULL, NULL);
     add_want(p, "z", "hz", SPEC_A, NULL, NULL, NULL);
     add_have(p, LAB "-s", LAB, "s", "hs", SPEC_A, NULL, NULL, false);
+    p->have[0].definition = dup_or_null("<network/>");
     diff_ok(p, 3);
     assert_int_equal(p->actions[1].type, ACTION_START);
 
@@ -711,19 +728,21 @@ static void test_apply_rollback_after_other_failure(void **state)
     Error err = ERROR_INIT;
     assert_int_equal(apply(p, &f, &err), -EPERM);
     assert_string_equal(err.message, "start of '" LAB "-s' failed");
-    assert_log(&f, (const char *const[]){"create " LAB "-a", "start " LAB "-s", "remove " LAB "-a",
-                                         NULL});
+    assert_log(&f, (const char *const[]){"create " LAB "-a", "start " LAB "-s", "restore " LAB "-s",
+                                         "remove " LAB "-a", NULL});
     error_clear(&err);
     plan_free(p);
 }
 
-/* RECREATE removes then creates; when its create fails the earlier creates are undone. */
+/* RECREATE removes then creates; when its create fails the old object is restored and the
+ * earlier creates are undone. */
 static void test_apply_recreate_failure(void **state)
 {
     Plan *p = plan_new(LAB);
     add_want(p, "a", "ha", SPEC_A, NULL, NULL, NULL);
     add_want(p, "m", "h3", SPEC_A_SUBNET, NULL, NULL, NULL);
     add_have(p, LAB "-m", LAB, "m", "h1", SPEC_A, NULL, NULL, true);
+    p->have[0].definition = dup_or_null("<network/>");
     diff_ok(p, 2);
     assert_int_equal(p->actions[1].type, ACTION_RECREATE);
 
@@ -732,12 +751,12 @@ static void test_apply_recreate_failure(void **state)
     assert_int_equal(apply(p, &f, &err), -ENOSPC);
     assert_string_equal(err.message, "create of '" LAB "-m' failed");
     assert_log(&f, (const char *const[]){"create " LAB "-a", "remove " LAB "-m", "create " LAB "-m",
-                                         "remove " LAB "-a", NULL});
+                                         "restore " LAB "-m", "remove " LAB "-a", NULL});
     error_clear(&err);
     plan_free(p);
 }
 
-/* The first step failing leaves nothing to undo. */
+/* The first step failing undoes only itself. */
 static void test_apply_first_create_fails(void **state)
 {
     Plan *p = plan_new(LAB);
@@ -748,8 +767,8 @@ static void test_apply_first_create_fails(void **state)
     Fake f = {.fail_create_at = 1};
     Error err = ERROR_INIT;
     assert_int_equal(apply(p, &f, &err), -ENOSPC);
-    assert_log(&f, (const char *const[]){"create " LAB "-a", NULL});
-    assert_int_equal(f.n_remove, 0);
+    assert_log(&f, (const char *const[]){"create " LAB "-a", "remove " LAB "-a", NULL});
+    assert_int_equal(f.n_remove, 1);
     error_clear(&err);
     plan_free(p);
 }

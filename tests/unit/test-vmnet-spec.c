@@ -71,26 +71,34 @@ static void test_names(void **state)
     assert_string_equal(obj, "demo-vmnet8");
     assert_string_equal(br, "demo-vmnet8");
 
-    /* 11 characters stay readable; longer ones are hashed, because libvirt's "<bridge>-nic"
-     * helper device is shortened past 15 and two long names could then collide */
+    /* 11 characters stay as they are (libvirt's "<bridge>-nic" helper device is shortened past
+     * 15, so two longer names could collide); longer ones shorten the lab and vmnetN to vN */
     _cleanup_free_ char *br11 = vmnet_bridge_name("abc", "vmnet12");
     assert_string_equal(br11, "abc-vmnet12");
     _cleanup_free_ char *br12 = vmnet_bridge_name("abcd", "vmnet12");
-    assert_memory_equal(br12, "kl", 2);
+    assert_string_equal(br12, "abcd-v12");
     _cleanup_free_ char *br16 = vmnet_bridge_name("abcdefgh", "vmnet12");
-    _cleanup_free_ char *again = vmnet_bridge_name("abcdefgh", "vmnet12");
-    _cleanup_free_ char *other = vmnet_bridge_name("abcdefgh", "vmnet13");
+    assert_string_equal(br16, "abcdefg-v12");
     _cleanup_free_ char *obj16 = vmnet_object_name("abcdefgh", "vmnet12");
     assert_string_equal(obj16, "abcdefgh-vmnet12"); /* the libvirt name is never shortened */
-    assert_int_equal(strlen(br16), 11);
-    assert_memory_equal(br16, "kl", 2);
-    assert_int_equal(strspn(br16 + 2, "0123456789abcdef"), 9);
-    assert_string_equal(br16, again);
-    assert_string_not_equal(br16, other);
+    _cleanup_free_ char *lan = vmnet_bridge_name("kubelab", "management");
+    assert_string_equal(lan, "kube-manage");
+    _cleanup_free_ char *dash = vmnet_bridge_name("cka-lab-one", "vmnet8");
+    assert_string_equal(dash, "cka-lab-v8"); /* no "--": a cut lab loses its trailing '-' */
 
-    /* characters an interface name must not carry also force the hashed form */
+    /* the variants that break a clash: same shape, 11 characters at most, all different */
+    _cleanup_free_ char *v1 = vmnet_bridge_name_alt("netdemo", "vmnet8", 1);
+    _cleanup_free_ char *v2 = vmnet_bridge_name_alt("netdemo", "vmnet8", 2);
+    _cleanup_free_ char *v1again = vmnet_bridge_name_alt("netdemo", "vmnet8", 1);
+    assert_true(strlen(v1) <= 11 && strlen(v2) <= 11);
+    assert_memory_equal(v1, "netde", 5);
+    assert_string_equal(v1 + strlen(v1) - 3, "-v8");
+    assert_string_not_equal(v1, v2);
+    assert_string_equal(v1, v1again);
+
+    /* characters an interface name must not carry are left out */
     _cleanup_free_ char *odd = vmnet_bridge_name("a b", "x");
-    assert_memory_equal(odd, "kl", 2);
+    assert_string_equal(odd, "ab-x");
 }
 
 /* Every case's canonical text against its golden file; the text is deterministic. */

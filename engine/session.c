@@ -170,21 +170,6 @@ int lab_session_observe(LabSession *s, Observed **ret, size_t *ret_n, Error *err
     return 0;
 }
 
-typedef struct NetList {
-    Ipv4Net *v;
-    size_t n;
-} NetList;
-
-static int netlist_add(NetList *l, const Ipv4Net *n)
-{
-    Ipv4Net *v = realloc(l->v, (l->n + 1) * sizeof(*v));
-    if (!v)
-        return -ENOMEM;
-    l->v = v;
-    l->v[l->n++] = *n;
-    return 0;
-}
-
 static char *lab_state_file(const LabSession *s, const char *lab, const char *what)
 {
     char *p = NULL;
@@ -193,246 +178,96 @@ static char *lab_state_file(const LabSession *s, const char *lab, const char *wh
     return p;
 }
 
-/* Subnets recorded by other labs under the same state root (their sandboxes are other
- * daemons, so observing our own daemon does not show them). */
-static void other_labs_subnets(const LabSession *s, NetList *used)
+/* What other labs under the same state root recorded (their sandboxes are other daemons, so
+ * observing our own daemon does not show them): subnets and bridge names. */
+static int other_labs(const LabSession *s, HostState *h)
 {
     _cleanup_free_ char *dir = fs_path_join(s->state_root, "labs");
     DIR *d = dir ? opendir(dir) : NULL;
     if (!d)
-        return;
+        return 0;
     struct dirent *de;
-    while ((de = readdir(d))) {
+    int r = 0;
+    while ((de = readdir(d)) && r >= 0) {
         if (de->d_name[0] == '.' || strcmp(de->d_name, s->lab->name) == 0)
             continue;
         _cleanup_free_ char *f = lab_state_file(s, de->d_name, "subnets");
         _cleanup_free_ char *text = NULL;
-        if (!f || fs_read_all(f, &text, NULL, NULL) < 0)
-            continue;
-        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-            Ipv4Net n;
-            if (addr_cidr_parse(line, &n) == 0)
-                netlist_add(used, &n);
+        if (f && fs_read_all(f, &text, NULL, NULL) >= 0) {
+            for (char *line = strtok(text, "\n"); line && r >= 0; line = strtok(NULL, "\n")) {
+                Ipv4Net n;
+                if (addr_cidr_parse(line, &n) < 0)
+                    continue;
+                Ipv4Net *v = realloc(h->lab_nets, (h->n_lab_nets + 1) * sizeof(*v));
+                if (!v) {
+                    r = -ENOMEM;
+                    break;
+                }
+                h->lab_nets = v;
+                v[h->n_lab_nets++] = n;
+            }
+        }
+        _cleanup_free_ char *bf = lab_state_file(s, de->d_name, "bridges");
+        _cleanup_free_ char *btext = NULL;
+        if (bf && fs_read_all(bf, &btext, NULL, NULL) >= 0) {
+            for (char *line = strtok(btext, "\n"); line && r >= 0; line = strtok(NULL, "\n")) {
+                char **v = realloc(h->lab_bridges, (h->n_lab_bridges + 1) * sizeof(*v));
+                if (!v || !(v[h->n_lab_bridges] = strdup(line))) {
+                    if (v)
+                        h->lab_bridges = v;
+                    r = -ENOMEM;
+                    break;
+                }
+                h->lab_bridges = v;
+                h->n_lab_bridges++;
+            }
         }
     }
     closedir(d);
+    return r;
 }
 
-static bool needs_subnet(const LabNetwork *n)
+/* Does kvmlab write the lab's NAT table where its networks live? In the sandbox's namespace,
+ * and in this host's own for the local system daemon; not for a remote or private daemon. */
+static bool session_nat_table(const LabSession *s)
 {
-    return n->type == VMNET_NAT || n->type == VMNET_HOSTONLY;
+    return s->sandbox || (s->uri && strcmp(s->uri, SYSTEM_URI) == 0);
 }
 
-static void spec_data_free(void *p)
+/* Everything planning needs, read once: the objects of every backend, the host's own subnets,
+ * other labs' records. */
+static int observe_host(LabSession *s, HostState *h, Error *err)
 {
-    vmnet_spec_free(p);
-}
-
-static void forward_set_free(void *p)
-{
-    VmnetForwardSet *set = p;
-    if (!set)
-        return;
-    free(set->lab);
-    free(set->masquerade);
-    free(set->forwards);
-    free(set);
-}
-
-/* One resource for the lab's NAT: its nftables table with masquerade for the NAT networks and
- * every port forward. The subnets and the forwards' target addresses come from the networks'
- * specs, planned just before. */
-static int plan_forwards(const Lab *lab, Plan *p, Error *err)
-{
-    VmnetForwardSet *set = calloc(1, sizeof(*set));
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = NULL;
-
-    if (!set || !(set->lab = strdup(lab->name)) || !(f = open_memstream(&buf, &len)))
-        goto oom;
-    for (size_t i = 0; i < p->n_want; i++) {
-        const VmnetSpec *spec = p->want[i].kind == RESOURCE_NETWORK ? p->want[i].data : NULL;
-        if (!spec || spec->type != VMNET_NAT)
-            continue;
-        if (spec->has_subnet) {
-            char cidr[CIDR_STRLEN];
-            Ipv4Net *m = realloc(set->masquerade, (set->n_masquerade + 1) * sizeof(*m));
-            if (!m)
-                goto oom;
-            set->masquerade = m;
-            m[set->n_masquerade++] = spec->subnet;
-            fprintf(f, "masquerade=%s\n", addr_cidr_format(&spec->subnet, cidr));
-        }
-        if (spec->n_forwards == 0)
-            continue;
-        VmnetForward *v = realloc(set->forwards, (set->n + spec->n_forwards) * sizeof(*v));
-        if (!v)
-            goto oom;
-        set->forwards = v;
-        memcpy(v + set->n, spec->forwards, spec->n_forwards * sizeof(*v));
-        set->n += spec->n_forwards;
-        char *text = vmnet_forwards_format(spec);
-        fputs(text ? text : "", f);
-        free(text);
-    }
-    fclose(f);
-    f = NULL;
-    if (set->n == 0 && set->n_masquerade == 0) {
-        /* no NAT: a table left from an earlier up is deleted by the diff */
-        forward_set_free(set);
-        free(buf);
-        return 0;
-    }
-    Resource *w = &p->want[p->n_want++];
-    w->kind = RESOURCE_PORTFWD;
-    w->key = strdup("nat");
-    w->name = vmnet_nft_table_name(lab->name);
-    w->spec = buf;
-    if (asprintf(&w->hash, "%016llx", (unsigned long long)hash_fnv1a_str(HASH_FNV_INIT, buf)) < 0)
-        w->hash = NULL;
-    w->data = set;
-    w->data_free = forward_set_free;
-    if (!w->key || !w->name || !w->hash)
+    Plan p = {0};
+    int r = observe_all(s, &p, err);
+    h->objects = p.have;
+    h->n_objects = p.n_have;
+    if (r < 0)
+        return r;
+    r = vmnet_host_subnets(&h->host_nets, &h->n_host_nets, err);
+    if (r < 0)
+        return r;
+    if (other_labs(s, h) < 0)
         return error_set(err, -ENOMEM, "Out of memory");
+    h->nat_table = session_nat_table(s);
+    h->uri = s->uri ? strdup(s->uri) : NULL;
     return 0;
-oom:
-    if (f)
-        fclose(f);
-    free(buf);
-    forward_set_free(set);
-    return error_set(err, -ENOMEM, "Out of memory");
 }
 
 int lab_session_plan(LabSession *s, Plan **ret, Error *err)
 {
-    const Lab *lab = s->lab;
-    Plan *p = calloc(1, sizeof(*p));
-    NetList used = {0};
-    int r;
-
-    if (!p || !(p->lab = strdup(lab->name))) {
-        r = error_set(err, -ENOMEM, "Out of memory");
-        goto fail;
-    }
-    r = observe_all(s, p, err);
-    if (r < 0)
-        goto fail;
-
-    /* what a picked subnet must stay clear of */
-    Ipv4Net *host = NULL;
-    size_t n_host = 0;
-    r = vmnet_host_subnets(&host, &n_host, err);
-    if (r < 0)
-        goto fail;
-    for (size_t i = 0; i < n_host; i++)
-        netlist_add(&used, &host[i]);
-    free(host);
-    other_labs_subnets(s, &used);
-    for (size_t i = 0; i < p->n_have; i++)
-        if (p->have[i].has_subnet && !(p->have[i].lab && strcmp(p->have[i].lab, lab->name) == 0))
-            netlist_add(&used, &p->have[i].subnet);
-    for (size_t i = 0; i < lab->n_networks; i++)
-        if (lab->networks[i].has_subnet)
-            netlist_add(&used, &lab->networks[i].subnet);
-
-    p->want = calloc(lab->n_networks + 2, sizeof(*p->want));
-    if (!p->want) {
-        r = error_set(err, -ENOMEM, "Out of memory");
-        goto fail;
-    }
-    for (size_t i = 0; i < lab->n_networks; i++) {
-        const LabNetwork *net = &lab->networks[i];
-        Resource *w = &p->want[p->n_want];
-        Ipv4Net picked, *subnet = NULL;
-        char cidr[CIDR_STRLEN];
-
-        if (net->backend == VMNET_BACKEND_BRIDGE) {
-            r = error_set(err, -ENOTSUP,
-                          "Network '%s' asks for backend 'bridge', which this version of kvmlab "
-                          "cannot make yet; use backend 'libvirt'",
-                          net->name);
-            goto fail;
-        }
-        w->kind = RESOURCE_NETWORK;
-        w->key = strdup(net->name);
-        w->name = vmnet_object_name(lab->name, net->name);
-        p->n_want++;
-        if (!net->has_subnet && needs_subnet(net)) {
-            /* keep the subnet an earlier `up` picked, so the network stays as it is */
-            for (size_t j = 0; j < p->n_have && !subnet; j++) {
-                const Observed *o = &p->have[j];
-                if (o->kind != RESOURCE_NETWORK || !o->lab || strcmp(o->lab, lab->name) != 0 ||
-                    !o->key || strcmp(o->key, net->name) != 0)
-                    continue;
-                _cleanup_free_ char *v = spec_text_get(o->spec, "subnet");
-                if (v && addr_cidr_parse(v, &picked) == 0) {
-                    subnet = &picked;
-                    r = asprintf(&w->note, "keeps subnet %s picked earlier",
-                                 addr_cidr_format(&picked, cidr));
-                }
-            }
-            if (!subnet) {
-                r = vmnet_subnet_pick(used.v, used.n, &picked);
-                if (r < 0) {
-                    r = error_set(err, r, "No free /24 is left for network '%s'; give it a subnet",
-                                  net->name);
-                    goto fail;
-                }
-                subnet = &picked;
-                r = asprintf(&w->note,
-                             "subnet %s picked: clear of host routes, other networks "
-                             "and other labs",
-                             addr_cidr_format(&picked, cidr));
-            }
-            if (r < 0)
-                w->note = NULL;
-            netlist_add(&used, subnet);
-        }
-        VmnetSpec *spec = NULL;
-        r = vmnet_spec_build(lab, net, subnet, &spec, err);
-        if (r < 0)
-            goto fail;
-        w->data = spec;
-        w->data_free = spec_data_free;
-        w->spec = vmnet_spec_format(spec);
-        w->hash = vmnet_spec_hash(spec);
-        w->bridge = spec->bridge && net->type != VMNET_BRIDGED ? strdup(spec->bridge) : NULL;
-        w->has_subnet = spec->has_subnet && net->type != VMNET_ISOLATED;
-        w->subnet = spec->subnet;
-        if (!w->key || !w->name || !w->spec || !w->hash) {
-            r = error_set(err, -ENOMEM, "Out of memory");
-            goto fail;
-        }
-    }
-    r = plan_forwards(lab, p, err);
-    if (r < 0)
-        goto fail;
-    p->n_unmade_nodes = lab->n_nodes; /* domains arrive with the nodes work */
-    r = engine_diff(p, err);
-    if (r < 0)
-        goto fail;
-    free(used.v);
-    *ret = p;
-    return 0;
-fail:
-    free(used.v);
-    plan_free(p);
+    HostState host = {0};
+    int r = observe_host(s, &host, err);
+    if (r >= 0)
+        r = engine_plan(s->lab, &host, ret, err);
+    host_state_clear(&host);
     return r;
 }
 
-static int record_subnets(LabSession *s, const Plan *plan, Error *err)
+/* Write one line per value to the lab's state file @what. */
+static int record_lines(LabSession *s, const char *what, const char *text, Error *err)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    char cidr[CIDR_STRLEN];
-    FILE *f = open_memstream(&buf, &len);
-    for (size_t i = 0; i < plan->n_want; i++)
-        if (plan->want[i].has_subnet)
-            fprintf(f, "%s\n", addr_cidr_format(&plan->want[i].subnet, cidr));
-    fclose(f);
-    _cleanup_free_ char *text = buf;
-    _cleanup_free_ char *file = lab_state_file(s, s->lab->name, "subnets");
+    _cleanup_free_ char *file = lab_state_file(s, s->lab->name, what);
     _cleanup_free_ char *dir = NULL;
     if (!file || asprintf(&dir, "%s/labs/%s", s->state_root, s->lab->name) < 0)
         return error_set(err, -ENOMEM, "Out of memory");
@@ -440,6 +275,37 @@ static int record_subnets(LabSession *s, const Plan *plan, Error *err)
     if (r < 0)
         return r;
     return fs_write_atomic(file, text ? text : "", 0600, err);
+}
+
+/* Record the lab's subnets and bridges for other labs' planning. */
+static int record_lab(LabSession *s, const Plan *plan, Error *err)
+{
+    char *nets = NULL, *brs = NULL;
+    size_t len = 0, blen = 0;
+    char cidr[CIDR_STRLEN];
+    FILE *f = open_memstream(&nets, &len);
+    FILE *b = open_memstream(&brs, &blen);
+    if (!f || !b) {
+        if (f)
+            fclose(f);
+        if (b)
+            fclose(b);
+        free(nets);
+        free(brs);
+        return error_set(err, -ENOMEM, "Out of memory");
+    }
+    for (size_t i = 0; i < plan->n_want; i++) {
+        if (plan->want[i].has_subnet)
+            fprintf(f, "%s\n", addr_cidr_format(&plan->want[i].subnet, cidr));
+        if (plan->want[i].bridge)
+            fprintf(b, "%s\n", plan->want[i].bridge);
+    }
+    fclose(f);
+    fclose(b);
+    _cleanup_free_ char *t1 = nets;
+    _cleanup_free_ char *t2 = brs;
+    int r = record_lines(s, "subnets", t1, err);
+    return r < 0 ? r : record_lines(s, "bridges", t2, err);
 }
 
 int lab_session_apply(LabSession *s, const Plan *plan, EngineProgressFn progress, void *userdata,
@@ -450,7 +316,7 @@ int lab_session_apply(LabSession *s, const Plan *plan, EngineProgressFn progress
     int r = engine_apply(plan, s->backends, s->n_backends, progress, userdata, err);
     if (r < 0)
         return r;
-    return record_subnets(s, plan, err);
+    return record_lab(s, plan, err);
 }
 
 void lab_session_abort(LabSession *s)
@@ -533,9 +399,11 @@ int lab_session_down(LabSession *s, Plan **ret_plan, bool *ret_kept_sandbox, Err
         }
     }
     _cleanup_free_ char *file = lab_state_file(s, s->lab->name, "subnets");
+    _cleanup_free_ char *bfile = lab_state_file(s, s->lab->name, "bridges");
     _cleanup_free_ char *dir = NULL;
-    if (file && asprintf(&dir, "%s/labs/%s", s->state_root, s->lab->name) >= 0) {
+    if (file && bfile && asprintf(&dir, "%s/labs/%s", s->state_root, s->lab->name) >= 0) {
         unlink(file);
+        unlink(bfile);
         rmdir(dir);
     }
     *ret_plan = p;
