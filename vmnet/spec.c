@@ -8,28 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kvmlab/addrplan.h"
 #include "kvmlab/cleanup.h"
-
-/* dnsmasq refuses shorter leases, and libvirt rejects them when it parses the network */
-#define VMNET_LEASE_MIN_S 120
-/* The VMware plan needs N.1, N.2, a static range and a pool: /28 is the smallest subnet that
- * has all four; below /8 the address arithmetic would leave the private ranges anyway. */
-#define VMNET_PREFIX_MIN 8
-#define VMNET_PREFIX_MAX 28
-
-static bool ifname_valid(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n == 0 || n >= VMNET_IFNAMSIZ || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-        return false;
-    /* stricter than the kernel (which only forbids '/', ':' and blanks): these are the
-     * characters every tool that takes an interface name accepts unquoted */
-    for (const char *p = s; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
-            return false;
-    return true;
-}
 
 /* "<lab>-<key>", the name of every libvirt object a lab makes. New string, NULL on ENOMEM. */
 char *vmnet_object_name(const char *lab, const char *key)
@@ -66,7 +46,7 @@ char *vmnet_bridge_name_alt(const char *lab, const char *key, unsigned attempt)
         return NULL;
     /* libvirt names a helper device "<bridge>-nic" and shortens it past 15 characters, so two
      * long bridge names could share one: names only up to 11 characters */
-    if (attempt == 0 && ifname_valid(full) && strlen(full) <= max)
+    if (attempt == 0 && addrplan_ifname_valid(full) && strlen(full) <= max)
         return steal_pointer(&full);
     /* vmnet8 -> v8; another key keeps as much as leaves the lab at least 4 characters */
     if (strncmp(key, "vmnet", 5) == 0 && key[5] && strspn(key + 5, "0123456789") == strlen(key + 5))
@@ -128,11 +108,6 @@ static const VmnetHost *host_by_ip(const VmnetSpec *s, uint32_t ip)
     return NULL;
 }
 
-static uint32_t subnet_broadcast(const Ipv4Net *n)
-{
-    return n->addr | ~addr_netmask(n->prefix);
-}
-
 /* Who holds @h, for messages: "node 'cp'" or "a reservation". */
 static const char *host_owner(const VmnetHost *h, char *buf, size_t size)
 {
@@ -156,8 +131,8 @@ static int hosts_add(VmnetSpec *s, const char *name, const MacAddr *mac, uint32_
     if (!addr_net_contains(&s->subnet, ip))
         return error_set(err, -EINVAL, "Address '%s' of %s is outside network '%s' ('%s')", ipbuf,
                          what, s->key, addr_cidr_format(&s->subnet, netbuf));
-    if (ip == s->subnet.addr || ip == subnet_broadcast(&s->subnet) || ip == s->host_ip ||
-        (s->gateway_ip && ip == s->gateway_ip))
+    const char *role = addrplan_reserved_role(s->type, &s->subnet, ip);
+    if (role)
         return error_set(err, -EINVAL,
                          "Address '%s' of %s is reserved on network '%s' (network, broadcast, "
                          "host or gateway address)",
@@ -248,7 +223,7 @@ static int hosts_build(VmnetSpec *s, const Lab *lab, const LabNetwork *net, Erro
     }
 
     /* the static range: above network, host and gateway, below the DHCP pool */
-    uint32_t lo = s->subnet.addr + 3, hi = s->dhcp_start - 1;
+    uint32_t lo = addrplan_static_first(&s->subnet), hi = s->dhcp_start - 1;
     for (size_t i = 0; i < lab->n_nodes; i++) {
         const LabNode *node = &lab->nodes[i];
         for (size_t j = 0; j < node->n_nics; j++) {
@@ -369,35 +344,30 @@ static int plan_apply(VmnetSpec *s, const LabNetwork *net, Error *err)
     const Ipv4Net *n = &s->subnet;
 
     addr_cidr_format(n, netbuf);
-    if (n->prefix < VMNET_PREFIX_MIN || n->prefix > VMNET_PREFIX_MAX)
+    if (!addrplan_prefix_fits(s->type, n->prefix))
         return error_set(err, -EINVAL,
                          "Subnet '%s' of network '%s' does not fit the VMware address plan; use a "
-                         "prefix between /%d and /%d",
-                         netbuf, s->key, VMNET_PREFIX_MIN, VMNET_PREFIX_MAX);
+                         "prefix between /%d and /%u",
+                         netbuf, s->key, ADDRPLAN_PREFIX_MIN, addrplan_prefix_max(s->type));
 
-    uint32_t size = ~addr_netmask(n->prefix) + 1;
-    s->host_ip = addr_net_host(n, 1);
-    s->gateway_ip = s->type == VMNET_NAT ? addr_net_host(n, 2) : 0;
+    s->host_ip = addrplan_host(n);
+    s->gateway_ip = addrplan_gateway(s->type, n);
     s->dhcp = true;
     if (net->has_dhcp_range) {
         s->dhcp_start = net->dhcp_start;
         s->dhcp_end = net->dhcp_end;
-        /* the pool must leave N.0-N.2 and the broadcast address alone */
-        if (s->dhcp_start > s->dhcp_end || !addr_net_contains(n, s->dhcp_start) ||
-            !addr_net_contains(n, s->dhcp_end) || s->dhcp_start < addr_net_host(n, 3) ||
-            s->dhcp_end >= subnet_broadcast(n))
+        if (addrplan_range_check(s->type, n, s->dhcp_start, s->dhcp_end, NULL) != ADDRPLAN_RANGE_OK)
             return error_set(err, -EINVAL,
                              "DHCP range '%s-%s' of network '%s' must lie inside '%s' between "
                              "the gateway and the broadcast address",
                              addr_ipv4_format(s->dhcp_start, a), addr_ipv4_format(s->dhcp_end, b),
                              s->key, netbuf);
     } else {
-        s->dhcp_start = addr_net_host(n, size / 2);
-        s->dhcp_end = addr_net_host(n, size - 2);
+        addrplan_default_pool(n, &s->dhcp_start, &s->dhcp_end);
     }
 
     s->lease_seconds = net->lease_seconds ? net->lease_seconds : LAB_DEFAULT_LEASE_S;
-    if (s->lease_seconds < VMNET_LEASE_MIN_S)
+    if (s->lease_seconds < ADDRPLAN_LEASE_MIN_S)
         return error_set(err, -EINVAL,
                          "Lease time '%us' of network '%s' is shorter than the 2 minutes dnsmasq "
                          "accepts",
@@ -455,7 +425,7 @@ int vmnet_spec_build(const Lab *lab, const LabNetwork *net, const Ipv4Net *subne
     case VMNET_BRIDGED:
         if (!net->interface || !*net->interface)
             return error_set(err, -EINVAL, "Bridged network '%s' names no 'interface'", s->key);
-        if (!ifname_valid(net->interface))
+        if (!addrplan_ifname_valid(net->interface))
             return error_set(err, -EINVAL,
                              "Interface '%s' of network '%s' is not a valid interface name",
                              net->interface, s->key);

@@ -166,10 +166,27 @@ typedef struct Lab {
 #define LAB_MAX_LEASE_S        7200
 
 /*
+ * Bounds on what a lab file may ask for, so that a hostile or mistaken file costs bounded time
+ * and memory: each is reported at FILE:LINE:COL naming the limit. Counts are after `count`
+ * expansion.
+ */
+#define LAB_FILE_MAX_BYTES     (4u * 1024 * 1024)
+#define LAB_NETWORKS_MAX       256
+#define LAB_NODES_MAX          1024
+#define LAB_NICS_PER_NODE_MAX  16
+#define LAB_DISKS_PER_NODE_MAX 64
+/* values that YAML aliases may add to the file, in total (each alias counts its whole value) */
+#define LAB_ALIAS_VALUES_MAX 100000
+/* the parser stops collecting problems after this many and says so */
+#define LAB_DIAGS_MAX 200
+
+/*
  * Parse and validate the lab file at @path. On success stores a new Lab in *ret (free with
  * lab_free()) and returns 0. When the file has problems returns -EINVAL and fills @diags with
- * every problem found (not just the first), each located at FILE:LINE:COL. Other failures (the
- * file cannot be read) return a negative errno with @err set.
+ * every problem found (not just the first, up to LAB_DIAGS_MAX), each located at FILE:LINE:COL;
+ * a file that is larger than LAB_FILE_MAX_BYTES or not UTF-8 is such a problem. Other failures
+ * return a negative errno with @err set: the file cannot be read (-EISDIR for a directory, ...),
+ * or memory ran out (-ENOMEM).
  */
 int lab_load_file(const char *path, Lab **ret, LabDiags *diags, Error *err);
 

@@ -6,6 +6,8 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -13,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -460,6 +464,383 @@ static void test_quiet(void **state)
     free(buf);
 }
 
+/* ---- bounded input ---------------------------------------------------------------------- */
+
+/* A growing text buffer for generated lab files. */
+typedef struct Buf {
+    char *s;
+    size_t len;
+    FILE *f;
+} Buf;
+
+static void buf_open(Buf *b)
+{
+    *b = (Buf){0};
+    b->f = open_memstream(&b->s, &b->len);
+    assert_non_null(b->f);
+}
+
+static char *buf_close(Buf *b)
+{
+    assert_int_equal(fclose(b->f), 0);
+    return b->s;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Load @len bytes of @text, which must be refused with a diagnostic containing @want at
+ * @line:@col. A hang would be killed by the alarm, so it fails instead of blocking the suite. */
+static void assert_refused_at(const char *text, size_t len, int line, int col, const char *want)
+{
+    Lab *lab = NULL;
+    LabDiags d = {0};
+    Error err = ERROR_INIT;
+
+    alarm(20);
+    int r = lab_load_string("bounded.yaml", text, len, &lab, &d, &err);
+    alarm(0);
+    if (r != -EINVAL || d.n == 0 || !strstr(d.items[0].message, want)) {
+        char *s = lab_diags_format(&d);
+        fprintf(stderr, "r=%d, want '%s' at %d:%d, got:\n%s", r, want, line, col, s ? s : "");
+        free(s);
+    }
+    assert_int_equal(r, -EINVAL);
+    assert_null(lab);
+    assert_true(d.n >= 1);
+    assert_non_null(strstr(d.items[0].message, want));
+    assert_int_equal(d.items[0].loc.line, line);
+    assert_int_equal(d.items[0].loc.col, col);
+    lab_diags_clear(&d);
+}
+
+/* "%\xff" at the start of a line made libfyaml loop forever; text that is not UTF-8 is refused
+ * where its first bad byte is, before libfyaml sees it. */
+static void test_utf8(void **state)
+{
+    assert_refused_at("%\xff\n", 3, 1, 2, "not valid UTF-8: byte 0xff");
+    assert_refused_at("lab: x\n%\xff", 9, 2, 2, "not valid UTF-8: byte 0xff");
+    /* a column counts characters: 'é' is one */
+    assert_refused_at("lab: \xc3\xa9\xc3(\n", 10, 1, 7, "byte 0xc3");
+    assert_refused_at("lab: \xc0\xaf\n", 8, 1, 6, "byte 0xc0");          /* overlong '/' */
+    assert_refused_at("lab: \xed\xa0\x80\n", 9, 1, 6, "byte 0xed");      /* a surrogate */
+    assert_refused_at("lab: \xf4\x90\x80\x80\n", 10, 1, 6, "byte 0xf4"); /* past U+10FFFF */
+    assert_refused_at("lab: a\xe2\x82", 8, 1, 7, "byte 0xe2");           /* cut short */
+
+    /* well-formed text of all lengths goes through */
+    Lab *lab =
+            load_ok("lab: u\nimages: {i: {build: \xc3\xa9t\xc3\xa9\xe2\x82\xac\xf0\x9f\x90\xa7}}\n"
+                    "connect: 'qemu:///\xf0\x9f\x90\xa7'\n");
+    assert_string_equal(lab->connect, "qemu:///\xf0\x9f\x90\xa7");
+    lab_free(lab);
+}
+
+/* At most LAB_FILE_MAX_BYTES: a larger file, and /dev/zero, are refused by their size without
+ * being read to the end. */
+static void test_file_size(void **state)
+{
+    char path[] = "/tmp/kvp-lab-XXXXXX";
+    int fd = mkstemp(path);
+    Lab *lab = NULL;
+    LabDiags d = {0};
+    Error err = ERROR_INIT;
+
+    assert_true(fd >= 0);
+    /* a valid file of exactly the limit is accepted: a comment pads it */
+    FILE *f = fdopen(fd, "w");
+    fputs("lab: big\n#", f);
+    for (size_t i = 10; i < LAB_FILE_MAX_BYTES - 1; i++)
+        fputc('x', f);
+    fputc('\n', f);
+    fflush(f);
+    assert_int_equal(lab_load_file(path, &lab, &d, &err), 0);
+    lab_free(lab);
+    lab = NULL;
+    /* one byte more is refused */
+    fputc('\n', f);
+    fclose(f);
+    assert_int_equal(lab_load_file(path, &lab, &d, &err), -EINVAL);
+    assert_int_equal(d.n, 1);
+    assert_non_null(strstr(d.items[0].message, "larger than 4 MiB"));
+    assert_int_equal(d.items[0].loc.line, 1);
+    unlink(path);
+
+    double t0 = now();
+    assert_int_equal(lab_load_file("/dev/zero", &lab, &d, &err), -EINVAL);
+    assert_true(now() - t0 < 10);
+    assert_int_equal(d.n, 1);
+    assert_non_null(strstr(d.items[0].message, "larger than 4 MiB"));
+    assert_false(error_is_set(&err));
+    lab_diags_clear(&d);
+}
+
+/* A directory says so (it said "Input/output error"). */
+static void test_directory(void **state)
+{
+    Lab *lab = NULL;
+    LabDiags d = {0};
+    Error err = ERROR_INIT;
+
+    assert_int_equal(lab_load_file("/tmp", &lab, &d, &err), -EISDIR);
+    assert_null(lab);
+    assert_int_equal(d.n, 0);
+    assert_non_null(strstr(err.message, "'/tmp'"));
+    assert_non_null(strstr(err.message, "Is a directory"));
+    error_clear(&err);
+}
+
+/* A generated lab refused with a message naming @limit; the load must finish in seconds. */
+static void assert_limit(const char *text, const char *want)
+{
+    Lab *lab = NULL;
+    LabDiags d = {0};
+    double t0 = now();
+
+    alarm(60);
+    int r = load_text(text, &lab, &d);
+    alarm(0);
+    assert_true(now() - t0 < 10);
+    char *s = lab_diags_format(&d);
+    if (!strstr(s, want))
+        fprintf(stderr, "want '%s' in:\n%.2000s", want, s);
+    assert_int_equal(r, -EINVAL);
+    assert_non_null(strstr(s, want));
+    for (size_t i = 0; i < d.n; i++)
+        assert_true(d.items[i].loc.line > 0);
+    free(s);
+    lab_diags_clear(&d);
+}
+
+static void test_limits(void **state)
+{
+    Buf b;
+    char *text;
+
+    /* 256 networks are fine, 257 are not */
+    buf_open(&b);
+    fputs("lab: many\nnetworks:\n", b.f);
+    for (int i = 0; i < LAB_NETWORKS_MAX; i++)
+        fprintf(b.f, "  n%d: {type: isolated}\n", i);
+    text = buf_close(&b);
+    Lab *lab = load_ok(text);
+    assert_int_equal(lab->n_networks, LAB_NETWORKS_MAX);
+    lab_free(lab);
+    text = realloc(text, strlen(text) + 128);
+    strcat(text, "  n256: {type: isolated}\n");
+    assert_limit(text, "inline.yaml:259:3: network 'n256' is one too many: a lab has at most 256 "
+                       "networks");
+    /* a NIC on a network past the limit is not also called undefined */
+    strcat(text, "images: {i: {build: d}}\nnodes: [{name: a, image: i, networks: [n256]}]\n");
+    LabDiags d = {0};
+    assert_int_equal(load_text(text, &lab, &d), -EINVAL);
+    assert_int_equal(d.n, 1);
+    lab_diags_clear(&d);
+    free(text);
+
+    /* 1,024 nodes after count are fine, one more is not */
+    buf_open(&b);
+    fputs("lab: many\nimages: {i: {build: d}}\nnodes:\n", b.f);
+    for (int i = 0; i < LAB_NODES_MAX / 64; i++)
+        fprintf(b.f, "  - {name: w%d, count: 64, image: i}\n", i);
+    text = buf_close(&b);
+    lab = load_ok(text);
+    assert_int_equal(lab->n_nodes, LAB_NODES_MAX);
+    lab_free(lab);
+    text = realloc(text, strlen(text) + 64);
+    strcat(text, "  - {name: last, count: 1, image: i}\n");
+    assert_limit(text, "inline.yaml:20:25: node 'last' brings the lab to 1025 nodes; a lab has at "
+                       "most 1024 (after 'count')");
+    free(text);
+
+    /* 16 NICs and 64 disks per node */
+    buf_open(&b);
+    fputs("lab: nics\nnetworks: {n: {type: isolated}}\nimages: {i: {build: d}}\nnodes:\n"
+          "  - {name: a, image: i, networks: [",
+          b.f);
+    for (int i = 0; i <= LAB_NICS_PER_NODE_MAX; i++)
+        fputs(i ? ", n" : "n", b.f);
+    fputs("]}\n  - {name: b, image: i, disks: [", b.f);
+    for (int i = 0; i <= LAB_DISKS_PER_NODE_MAX; i++)
+        fputs(i ? ", {size: 1G}" : "{size: 1G}", b.f);
+    fputs("]}\n", b.f);
+    text = buf_close(&b);
+    assert_limit(text, "inline.yaml:5:35: node 'a' has 17 NICs; a node has at most 16");
+    assert_limit(text, "inline.yaml:6:32: node 'b' has 65 disks; a node has at most 64");
+    free(text);
+}
+
+/* An anchored list of 20,000 networks reused by nodes with count: 64 took 8.3 GB; aliases that
+ * double at each level (a billion values) are refused where they pass the bound. */
+static void test_alias_bombs(void **state)
+{
+    Buf b;
+    char *text;
+
+    buf_open(&b);
+    fputs("lab: bomb\nnetworks: {n: {type: isolated}}\nimages: {i: {build: d}}\n"
+          "x-nets: &nets [n",
+          b.f);
+    for (int i = 1; i < 20000; i++)
+        fputs(", n", b.f);
+    fputs("]\nnodes:\n", b.f);
+    for (int i = 0; i < 100; i++)
+        fprintf(b.f, "  - {name: w%d, count: 64, image: i, networks: *nets}\n", i);
+    text = buf_close(&b);
+    assert_limit(text, "node 'w0' has 20000 NICs; a node has at most 16");
+    free(text);
+
+    buf_open(&b);
+    fputs("lab: laughs\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n", b.f);
+    for (int i = 1; i < 10; i++) {
+        fprintf(b.f, "a%d: &a%d [", i, i);
+        for (int j = 0; j < 10; j++)
+            fprintf(b.f, "%s*a%d", j ? ", " : "", i - 1);
+        fputs("]\n", b.f);
+    }
+    text = buf_close(&b);
+    assert_limit(text, "makes the aliases of the lab file stand for more than 100000 values");
+    free(text);
+}
+
+static int mac_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, sizeof(MacAddr));
+}
+
+/* Duplicate keys and names are found in linear time: 200,000 keys took minutes before. */
+static void test_linear_duplicates(void **state)
+{
+    Buf b;
+    buf_open(&b);
+    fputs("lab: wide\nnetworks:\n", b.f);
+    for (int i = 0; i < 200000; i++)
+        fprintf(b.f, "  n%d: 0\n", i);
+    fputs("  n7: 1\n", b.f);
+    char *text = buf_close(&b);
+    assert_limit(text, "inline.yaml:200003:3: duplicate key 'n7'; it was first given at line 10");
+    free(text);
+
+    /* 1,024 nodes with 16 NICs each: 16,384 MACs and names compared */
+    buf_open(&b);
+    fputs("lab: macs\nnetworks: {n: {type: isolated}}\nimages: {i: {build: d}}\nnodes:\n", b.f);
+    for (int i = 0; i < LAB_NODES_MAX / 64; i++) {
+        fprintf(b.f, "  - {name: w%d, count: 64, image: i, networks: [n", i);
+        for (int j = 1; j < LAB_NICS_PER_NODE_MAX; j++)
+            fputs(", n", b.f);
+        fputs("]}\n", b.f);
+    }
+    text = buf_close(&b);
+    double t0 = now();
+    Lab *lab = load_ok(text);
+    assert_true(now() - t0 < 5);
+    assert_int_equal(lab->n_nodes, LAB_NODES_MAX);
+
+    /* 16,384 MACs from 24 bits: some derivations collide (before the salt this valid lab was
+     * refused with "MAC ... is already used"); all differ, and a salted one is the derivation
+     * of a NIC index no real NIC has */
+    size_t n = 0, salted = 0;
+    MacAddr *all = calloc(LAB_NODES_MAX * LAB_NICS_PER_NODE_MAX, sizeof(*all));
+    for (size_t i = 0; i < lab->n_nodes; i++) {
+        for (size_t j = 0; j < lab->nodes[i].n_nics; j++) {
+            const MacAddr *m = &lab->nodes[i].nics[j].mac;
+            MacAddr plain = addr_mac_derive("macs", lab->nodes[i].name, (unsigned)j);
+            all[n++] = *m;
+            if (addr_mac_equal(m, &plain))
+                continue;
+            MacAddr once = addr_mac_derive("macs", lab->nodes[i].name, (unsigned)j + 1000);
+            MacAddr twice = addr_mac_derive("macs", lab->nodes[i].name, (unsigned)j + 2000);
+            assert_true(addr_mac_equal(m, &once) || addr_mac_equal(m, &twice));
+            salted++;
+        }
+    }
+    assert_int_equal(n, LAB_NODES_MAX * LAB_NICS_PER_NODE_MAX);
+    assert_true(salted > 0);
+    qsort(all, n, sizeof(*all), mac_cmp);
+    for (size_t i = 1; i < n; i++)
+        assert_false(addr_mac_equal(&all[i - 1], &all[i]));
+    free(all);
+    lab_free(lab);
+    free(text);
+}
+
+/* Twelve single quotes leaked 512 bytes in libfyaml 0.7.12's token text: the value is right and
+ * the heap does not grow when the same file is read again and again. */
+static void test_no_leak(void **state)
+{
+    static const char text[] = "lab: ''''''''''''\nconnect: 'qemu:///''''''''''''\n  x  y'\n";
+    Lab *lab = NULL;
+    LabDiags d = {0};
+
+    assert_int_equal(load_text(text, &lab, &d), -EINVAL);
+    assert_string_equal(d.items[0].message,
+                        "lab name ''''''' must start with a lower-case letter and contain only "
+                        "lower-case letters, digits and '-'");
+    lab_diags_clear(&d);
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(load_text(text, &lab, &d), -EINVAL);
+        lab_diags_clear(&d);
+    }
+    size_t before = mallinfo2().uordblks;
+    for (int i = 0; i < 1000; i++) {
+        assert_int_equal(load_text(text, &lab, &d), -EINVAL);
+        lab_diags_clear(&d);
+    }
+    size_t after = mallinfo2().uordblks;
+    /* 1,000 leaks of 512 bytes would be 500 KiB */
+    assert_true(after < before + 16 * 1024);
+
+    lab = load_ok("lab: q\nconnect: 'qemu:///''a''\n   b\n\n   c'\n");
+    assert_string_equal(lab->connect, "qemu:///'a' b\nc");
+    lab_free(lab);
+    /* folding as libfyaml does it: a leading break is a space, each empty line a newline */
+    lab = load_ok("lab: q\nimages: {a: {build: '\n\n  x''y'}, b: {build: 'x''\n  ''y  '}}\n");
+    assert_string_equal(lab->images[0].source, "\nx'y");
+    assert_string_equal(lab->images[1].source, "x' 'y  ");
+    lab_free(lab);
+}
+
+/* Too many problems: the first LAB_DIAGS_MAX, then one line that says so. */
+static void test_diags_max(void **state)
+{
+    Buf b;
+    buf_open(&b);
+    fputs("lab: noisy\nimages:\n", b.f);
+    for (int i = 0; i < 1000; i++)
+        fprintf(b.f, "  i%d: {}\n", i);
+    char *text = buf_close(&b);
+    Lab *lab = NULL;
+    LabDiags d = {0};
+    assert_int_equal(load_text(text, &lab, &d), -EINVAL);
+    assert_int_equal(d.n, LAB_DIAGS_MAX + 1);
+    assert_non_null(strstr(d.items[LAB_DIAGS_MAX].message, "too many problems"));
+    lab_diags_clear(&d);
+    free(text);
+}
+
+/* A node NIC never derives the MAC of a network's bridge (vmnet/netxml.c derives that from
+ * "bridge:<key>"): in lab 'col', NIC 5 of node 'n14515' derives the MAC of bridge 'v186' (found
+ * by search), and gets the salted derivation instead. */
+static void test_bridge_mac(void **state)
+{
+    MacAddr bridge = addr_mac_derive("col", "bridge:v186", 0);
+    MacAddr plain = addr_mac_derive("col", "n14515", 5);
+    MacAddr salted = addr_mac_derive("col", "n14515", 1005);
+    assert_true(addr_mac_equal(&bridge, &plain));
+
+    Lab *lab = load_ok("lab: col\nnetworks: {v186: {type: nat}}\nimages: {i: {build: d}}\n"
+                       "nodes: [{name: n14515, image: i, networks: [v186, v186, v186, v186, v186, "
+                       "v186]}]\n");
+    assert_false(addr_mac_equal(&lab->nodes[0].nics[5].mac, &bridge));
+    assert_true(addr_mac_equal(&lab->nodes[0].nics[5].mac, &salted));
+    MacAddr nic0 = addr_mac_derive("col", "n14515", 0);
+    assert_true(addr_mac_equal(&lab->nodes[0].nics[0].mac, &nic0));
+    lab_free(lab);
+}
+
 static void test_bad_case(void **state)
 {
     const char *name = *state;
@@ -512,6 +893,7 @@ static void test_ok_case(void **state)
     X("duplicates")                                                                                \
     X("empty")                                                                                     \
     X("images")                                                                                    \
+    X("interface-chars")                                                                           \
     X("isolated")                                                                                  \
     X("kubernetes")                                                                                \
     X("kubernetes-cp-small")                                                                       \
@@ -528,8 +910,10 @@ static void test_ok_case(void **state)
     X("overlap")                                                                                   \
     X("port-forwards")                                                                             \
     X("reservations")                                                                              \
+    X("static-full")                                                                               \
     X("subnet-invalid")                                                                            \
     X("subnet-not-24")                                                                             \
+    X("subnet-too-small")                                                                          \
     X("syntax-error")                                                                              \
     X("syntax-indent")                                                                             \
     X("unknown-keys")                                                                              \
@@ -537,6 +921,7 @@ static void test_ok_case(void **state)
     X("wrong-types-values")
 #define OK_CASES(X)                                                                                \
     X("ok-anchors")                                                                                \
+    X("ok-hostonly-range")                                                                         \
     X("ok-minimal")                                                                                \
     X("ok-small-cp-no-bootstrap")                                                                  \
     X("ok-wide-subnet")
@@ -592,6 +977,15 @@ int main(void)
             cmocka_unit_test(test_count_names),
             cmocka_unit_test(test_quiet),
             cmocka_unit_test(test_cases_listed),
+            cmocka_unit_test(test_utf8),
+            cmocka_unit_test(test_file_size),
+            cmocka_unit_test(test_directory),
+            cmocka_unit_test(test_limits),
+            cmocka_unit_test(test_alias_bombs),
+            cmocka_unit_test(test_linear_duplicates),
+            cmocka_unit_test(test_no_leak),
+            cmocka_unit_test(test_diags_max),
+            cmocka_unit_test(test_bridge_mac),
     };
     /* clang-format on */
     return cmocka_run_group_tests(tests, NULL, NULL);
