@@ -6,17 +6,11 @@
 #include "cli.h"
 #include "kvmlab/cleanup.h"
 #include "kvmlab/session.h"
-#include "kvmlab/spectext.h"
-#include "kvmlab/vmnet.h"
 
-/* The value of KEY in a canonical spec ("-" when absent); new string. */
-static char *spec_field(const char *spec, const char *key)
+static const char *dash(const char *s)
 {
-    char *v = spec_text_get(spec, key);
-    return v ? v : strdup("-");
+    return s ? s : "-";
 }
-
-static const char *const columns[] = {"type", "bridge", "subnet", "host", "gateway", "dhcp"};
 
 static int run(const CliGlobals *g, int argc, char **argv)
 {
@@ -33,11 +27,10 @@ static int run(const CliGlobals *g, int argc, char **argv)
 
     Error err = ERROR_INIT;
     LabSession *s = NULL;
-    Observed *obs = NULL;
-    size_t n = 0;
+    LabStatus *st = NULL;
     int ret = EXIT_FAIL;
     if (lab_session_open(lab, NULL, SESSION_READ, &s, &err) < 0 ||
-        lab_session_observe(s, &obs, &n, &err) < 0) {
+        lab_session_status(s, &st, &err) < 0) {
         cli_print_error(&err);
         goto done;
     }
@@ -45,49 +38,43 @@ static int run(const CliGlobals *g, int argc, char **argv)
         printf("{\"lab\":");
         cli_json_string(stdout, lab->name);
         printf(",\"uri\":");
-        cli_json_string(stdout, s->conn ? s->uri : NULL);
-        printf(",\"running\":%s,\"networks\":[", s->conn ? "true" : "false");
-    } else if (!s->conn) {
+        cli_json_string(stdout, st->uri);
+        printf(",\"running\":%s,\"networks\":[", st->running ? "true" : "false");
+    } else if (!st->running) {
         printf("Lab '%s' is not up (its sandbox does not run).\n", lab->name);
     } else {
-        printf("Lab '%s' on %s\n", lab->name, s->uri);
+        printf("Lab '%s' on %s\n", lab->name, st->uri);
         printf("%-18s %-9s %-16s %-18s %-15s %-15s %-33s %-6s %s\n", "NETWORK", "TYPE", "BRIDGE",
                "SUBNET", "HOST", "GATEWAY", "DHCP POOL", "ACTIVE", "LEASES");
     }
-    for (size_t i = 0; i < n; i++) {
-        const Observed *o = &obs[i];
-        if (o->kind != RESOURCE_NETWORK)
-            continue;
-        char *v[ELEMENTSOF(columns)];
-        for (size_t c = 0; c < ELEMENTSOF(columns); c++)
-            v[c] = spec_field(o->spec, columns[c]);
-        int leases = vmnet_libvirt_lease_count(s->conn, o->name, NULL);
+    for (size_t i = 0; i < st->n_nets; i++) {
+        const LabNetStatus *n = &st->nets[i];
         if (g->json) {
             printf("%s{\"name\":", i ? "," : "");
-            cli_json_string(stdout, o->name);
+            cli_json_string(stdout, n->name);
             printf(",\"key\":");
-            cli_json_string(stdout, o->key);
-            for (size_t c = 0; c < ELEMENTSOF(columns); c++) {
-                printf(",\"%s\":", columns[c]);
-                cli_json_string(stdout, strcmp(v[c], "-") ? v[c] : NULL);
+            cli_json_string(stdout, n->key);
+            const char *const cols[] = {"type", "bridge", "subnet", "host", "gateway", "dhcp"};
+            const char *vals[] = {n->type, n->bridge, n->subnet, n->host, n->gateway, n->dhcp};
+            for (size_t c = 0; c < ELEMENTSOF(cols); c++) {
+                printf(",\"%s\":", cols[c]);
+                cli_json_string(stdout, vals[c]);
             }
-            printf(",\"active\":%s,\"leases\":%d}", o->active ? "true" : "false",
-                   leases < 0 ? 0 : leases);
+            printf(",\"active\":%s,\"drift\":%s,\"leases\":%d}", n->active ? "true" : "false",
+                   n->drift ? "true" : "false", n->leases);
         } else {
-            printf("%-18s %-9s %-16s %-18s %-15s %-15s %-33s %-6s %d\n", o->name, v[0], v[1], v[2],
-                   v[3], v[4], v[5], o->active ? "yes" : "no", leases < 0 ? 0 : leases);
+            printf("%-18s %-9s %-16s %-18s %-15s %-15s %-33s %-6s %d%s\n", n->name, dash(n->type),
+                   dash(n->bridge), dash(n->subnet), dash(n->host), dash(n->gateway), dash(n->dhcp),
+                   n->active ? "yes" : "no", n->leases,
+                   n->drift ? "  (changed by hand: see plan)" : "");
         }
-        for (size_t c = 0; c < ELEMENTSOF(columns); c++)
-            free(v[c]);
     }
     if (g->json)
         printf("]}\n");
     ret = EXIT_OK;
 done:
-    for (size_t i = 0; i < n; i++)
-        observed_clear(&obs[i]);
-    free(obs);
     error_clear(&err);
+    lab_status_free(st);
     lab_session_free(s);
     lab_free(lab);
     return ret;
@@ -98,7 +85,8 @@ const CliCommand cli_cmd_status = {
         .args = "[FILE]",
         .summary = "List the lab's objects and their state",
         .help = "For each network of the lab: name, type, bridge, subnet, host address, gateway,\n"
-                "DHCP pool, whether it is active and how many DHCP leases are in use. --json\n"
+                "DHCP pool, whether it is active and how many DHCP leases are in use, as the\n"
+                "network really is (a hand edit shows, marked; 'plan' shows its repair). --json\n"
                 "gives the same as one JSON object.\n",
         .run = run,
 };

@@ -409,3 +409,85 @@ int lab_session_down(LabSession *s, Plan **ret_plan, bool *ret_kept_sandbox, Err
     *ret_plan = p;
     return 0;
 }
+
+void lab_status_free(LabStatus *st)
+{
+    if (!st)
+        return;
+    for (size_t i = 0; i < st->n_nets; i++) {
+        LabNetStatus *n = &st->nets[i];
+        free(n->name);
+        free(n->key);
+        free(n->type);
+        free(n->bridge);
+        free(n->subnet);
+        free(n->host);
+        free(n->gateway);
+        free(n->dhcp);
+    }
+    free(st->nets);
+    free(st->uri);
+    free(st);
+}
+
+int lab_session_status(LabSession *s, LabStatus **ret, Error *err)
+{
+    LabStatus *st = calloc(1, sizeof(*st));
+    Observed *obs = NULL;
+    size_t n = 0;
+    int r = 0;
+
+    if (!st)
+        return error_set(err, -ENOMEM, "Out of memory");
+    st->running = s->conn != NULL;
+    if (s->conn && !(st->uri = strdup(s->uri))) {
+        r = error_set(err, -ENOMEM, "Out of memory");
+        goto done;
+    }
+    r = lab_session_observe(s, &obs, &n, err);
+    if (r < 0)
+        goto done;
+    st->nets = calloc(n + 1, sizeof(*st->nets));
+    if (!st->nets) {
+        r = error_set(err, -ENOMEM, "Out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const Observed *o = &obs[i];
+        if (o->kind != RESOURCE_NETWORK)
+            continue;
+        LabNetStatus *ns = &st->nets[st->n_nets++];
+        /* what the object does now; its record only where it cannot be read */
+        const char *spec = o->live_spec ? o->live_spec : o->spec;
+        ns->name = strdup(o->name);
+        ns->key = o->key ? strdup(o->key) : NULL;
+        ns->type = spec_text_get(spec, "type");
+        ns->bridge = spec_text_get(spec, "bridge");
+        ns->subnet = spec_text_get(spec, "subnet");
+        ns->host = spec_text_get(spec, "host");
+        ns->gateway = spec_text_get(spec, "gateway");
+        ns->dhcp = spec_text_get(spec, "dhcp");
+        ns->active = o->active;
+        if (o->spec && o->live_spec) {
+            _cleanup_free_ char *d = engine_spec_changes(o->spec, o->live_spec, NULL);
+            ns->drift = d && *d;
+        }
+        ns->leases = vmnet_libvirt_lease_count(s->conn, o->name, NULL);
+        if (ns->leases < 0)
+            ns->leases = 0;
+        if (!ns->name) {
+            r = error_set(err, -ENOMEM, "Out of memory");
+            goto done;
+        }
+    }
+done:
+    for (size_t i = 0; i < n; i++)
+        observed_clear(&obs[i]);
+    free(obs);
+    if (r < 0) {
+        lab_status_free(st);
+        return r;
+    }
+    *ret = st;
+    return 0;
+}

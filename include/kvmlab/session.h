@@ -59,5 +59,26 @@ int lab_session_down(LabSession *s, Plan **ret_plan, bool *ret_kept_sandbox, Err
  * (apply rolled back), remove the sandbox again so nothing is left half-made. */
 void lab_session_abort(LabSession *s);
 
-/* The observed objects of this lab (for status); new array. */
+/* The observed objects of this lab; new array. */
 int lab_session_observe(LabSession *s, Observed **ret, size_t *ret_n, Error *err);
+
+/* One network of a lab as `status` shows it: what the live object does (not what its record
+ * says), with the leases dnsmasq holds. Fields NULL when they do not apply. */
+typedef struct LabNetStatus {
+    char *name, *key;
+    char *type, *bridge, *subnet, *host, *gateway, *dhcp;
+    bool active;
+    bool drift; /* the live object differs from what kvmlab made */
+    int leases;
+} LabNetStatus;
+
+typedef struct LabStatus {
+    bool running; /* there is a host to look at (a sandbox that runs, or a URI) */
+    char *uri;
+    LabNetStatus *nets;
+    size_t n_nets;
+} LabStatus;
+
+/* The lab's state for `status`. 0, or a negative errno with @err set. */
+int lab_session_status(LabSession *s, LabStatus **ret, Error *err);
+void lab_status_free(LabStatus *st);
