@@ -140,7 +140,9 @@ static int observe_all(LabSession *s, Plan *p, Error *err)
             return error_set(err, -ENOMEM, "Out of memory");
         }
         p->have = all;
-        memcpy(p->have + p->n_have, o, n * sizeof(*o));
+        /* a backend that sees nothing returns NULL: memcpy() from NULL is undefined (UBSan) */
+        if (n)
+            memcpy(p->have + p->n_have, o, n * sizeof(*o));
         p->n_have += n;
         free(o);
     }

@@ -1,16 +1,23 @@
 #!/bin/sh
 # Install every build, test and runtime dependency from Debian packages, then build.
 # Idempotent: installs only what is missing, reconfigures only when needed.
-#   scripts/setup.sh [BUILDDIR]      (default: build)
+#   scripts/setup.sh [BUILDDIR [MESON-OPTION...]]   (default: build)
+#   scripts/setup.sh --deps                         (install only, build nothing)
+# The options apply when BUILDDIR is first configured, e.g. the sanitizer build of scripts/test:
+#   scripts/setup.sh build-asan -Db_sanitize=address,undefined
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
+[ $# -gt 0 ] && shift
 
 # build: compiler, meson, the libraries; runtime: libvirt daemon and client, QEMU, dnsmasq,
 # iproute2 (namespaces), nftables/iptables (libvirt's NAT rules); tests: cmocka, the test guest
 # (Debian kernel + static busybox + cpio/kmod), cidata seeds (genisoimage), virt-xml-validate
-# (libvirt-clients, and xmllint from libxml2-utils, which --no-install-recommends leaves out).
+# (libvirt-clients, and xmllint from libxml2-utils, which --no-install-recommends leaves out);
+# fuzzing (scripts/fuzz): clang, its libFuzzer and sanitizer runtimes (libclang-rt-14-dev, a
+# Recommends that --no-install-recommends leaves out) and llvm-symbolizer (llvm) for stacks.
 PACKAGES="gcc pkg-config meson ninja-build clang-format python3
+ clang libclang-rt-14-dev llvm
  libvirt-dev libxml2-dev libnl-3-dev libnl-route-3-dev libfyaml-dev libnftables-dev libcmocka-dev
  libvirt-daemon-system libvirt-clients libxml2-utils qemu-system-x86 qemu-utils dnsmasq-base iproute2
  nftables iptables
@@ -33,7 +40,8 @@ fi
 
 # libvirt's packages may start the system daemon where an init system runs; kvmlab does not need
 # it (labs default to their own sandbox when it is absent).
+[ "$BUILD" = --deps ] && exit 0
 if [ ! -f "$BUILD/build.ninja" ]; then
-  meson setup "$BUILD" >&2
+  meson setup "$BUILD" "$@" >&2
 fi
 ninja -C "$BUILD" >&2

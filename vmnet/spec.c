@@ -420,7 +420,9 @@ int vmnet_spec_build(const Lab *lab, const LabNetwork *net, const Ipv4Net *subne
         r = hosts_build(s, lab, net, err);
         if (r < 0)
             return r;
-        qsort(s->hosts, s->n_hosts, sizeof(*s->hosts), host_cmp);
+        /* qsort() with a NULL array is undefined even for 0 elements (UBSan reports it) */
+        if (s->n_hosts > 1)
+            qsort(s->hosts, s->n_hosts, sizeof(*s->hosts), host_cmp);
         break;
     case VMNET_BRIDGED:
         if (!net->interface || !*net->interface)

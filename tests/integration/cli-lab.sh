@@ -59,9 +59,17 @@ check "plan after up" 0 "$K" --json plan "$T/lab.yaml"
 grep_out "plan --json has no changes" out '"changes":0'
 check "status" 0 "$K" status "$T/lab.yaml"
 grep_out "status shows the NAT gateway" out "$LAB-vmnet8 .*nat .*192.168.208.0/24 .*192.168.208.1 .*192.168.208.2 .*192.168.208.128-192.168.208.254 .*yes"
-grep_out "status shows host-only without a gateway" out "$LAB-vmnet1 .*hostonly"
+# host-only: a host address N.1 and no gateway ("-" in the GATEWAY column, the header's 6th)
+n=$((n + 1))
+if awk -v net="$LAB-vmnet1" '$1 == "NETWORK" && $6 == "GATEWAY" { h = 1 }
+    h && $1 == net && $2 == "hostonly" && $5 ~ /^[0-9.]+\.1$/ && $6 == "-" { ok = 1 }
+    END { exit !ok }' "$T/out"; then echo "ok $n - status shows host-only without a gateway"; else
+  bad=$((bad + 1)); echo "not ok $n - status shows a gateway for host-only, or no host-only row"
+  sed 's/^/# /' "$T/out"; fi
 check "status --json" 0 "$K" --json status "$T/lab.yaml"
 grep_out "status --json lists vmnet8 active" out "\"name\":\"$LAB-vmnet8\".*\"active\":true"
+grep_out "status --json gives vmnet8 its gateway" out '"key":"vmnet8"[^}]*"gateway":"192.168.208.2"'
+grep_out "status --json gives host-only no gateway" out '"key":"vmnet1"[^}]*"gateway":null'
 check "down" 0 "$K" down "$T/lab.yaml"
 grep_out "down deleted the networks" out "deleted network '$LAB-vmnet8'"
 grep_out "down removed the sandbox" out "removed the sandbox of lab '$LAB'"

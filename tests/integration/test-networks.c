@@ -205,10 +205,17 @@ static void test_up_creates_every_type(void **state)
     assert_non_null(strstr(out, "192.168.208.1/24"));
     assert_non_null(strstr(out, "192.168.208.2/24"));
     assert_non_null(strstr(out, "192.168.201.1/24"));
+    /* host-only has no gateway: no N.2 on any interface... */
+    assert_null(strstr(out, "192.168.201.2/"));
     free(out);
-    /* hostonly: no forward; isolated: no address at all; bridged: on our bridge */
+    /* hostonly: no forward, and DHCP hands out no router (an empty option 3, no gateway
+     * option); isolated: no address at all; bridged: on our bridge */
     x = netxml("vmnet1", 0);
+    assert_non_null(x);
     assert_null(strstr(x, "<forward"));
+    assert_non_null(strstr(x, "'dhcp-option=3'"));
+    assert_null(strstr(x, "option:router"));
+    assert_null(strstr(x, "192.168.201.2'"));
     free(x);
     x = netxml("vmnet2", 0);
     assert_null(strstr(x, "<ip"));
