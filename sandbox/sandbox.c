@@ -27,6 +27,7 @@
 #define LIBVIRTD_BIN     "/usr/sbin/libvirtd"
 #define START_TIMEOUT_MS 60000
 #define STOP_TIMEOUT_MS  10000
+#define STRAY_WAIT_MS    15000
 
 /* libvirt's directories and the sandbox subdirectory bind-mounted over each. */
 static const struct {
@@ -526,26 +527,31 @@ static int netns_mark(const Sandbox *sb, Error *err)
     return fs_write_atomic(marker, text, 0600, err);
 }
 
+/* Whether @pid has ended: gone, or a zombie (only a parent that does not reap keeps it). */
+static bool pid_ended(pid_t pid)
+{
+    if (kill(pid, 0) < 0 && errno == ESRCH)
+        return true;
+    char path[64], stat_line[256] = "";
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return true;
+    if (!fgets(stat_line, sizeof(stat_line), f))
+        stat_line[0] = 0;
+    fclose(f);
+    char *end = strrchr(stat_line, ')');
+    return end && end[1] == ' ' && end[2] == 'Z';
+}
+
 static bool wait_gone(pid_t pid, int timeout_ms)
 {
     for (int w = 0; w < timeout_ms; w += 20) {
-        if (kill(pid, 0) < 0 && errno == ESRCH)
+        if (pid_ended(pid))
             return true;
-        /* a zombie has ended; only a parent that does not reap keeps it */
-        char path[64], stat_line[256] = "";
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        FILE *f = fopen(path, "re");
-        if (f) {
-            if (!fgets(stat_line, sizeof(stat_line), f))
-                stat_line[0] = 0;
-            fclose(f);
-            char *end = strrchr(stat_line, ')');
-            if (end && end[1] == ' ' && end[2] == 'Z')
-                return true;
-        }
         sleep_ms(20);
     }
-    return false;
+    return pid_ended(pid);
 }
 
 /* The programs a sandbox's daemon starts; nothing else in the namespace is ever signalled, so a
@@ -711,6 +717,54 @@ static void clear_leftovers(const Sandbox *sb)
     }
 }
 
+/* The libvirtd processes in our namespace. New array. */
+static size_t netns_daemons(const Sandbox *sb, pid_t **ret)
+{
+    pid_t *pids = NULL;
+    size_t n = 0, k = 0;
+    *ret = NULL;
+    if (sandbox_netns_pids(sb->netns, &pids, &n, NULL) < 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char comm[32];
+        read_comm(pids[i], comm, sizeof(comm));
+        if (strcmp(comm, "libvirtd") == 0 && !pid_ended(pids[i]))
+            pids[k++] = pids[i];
+    }
+    *ret = pids;
+    return k;
+}
+
+/*
+ * A libvirtd in our namespace that does not answer yet: a run that was killed started it and it
+ * may still be starting (it holds the pid file, so a second one could not start). Give it the
+ * time a start may take, then end it; whatever it left is cleared after our own daemon starts.
+ * Returns true when it came up and can be used.
+ */
+static bool settle_stray_daemons(const Sandbox *sb)
+{
+    _cleanup_free_ pid_t *pids = NULL;
+    if (netns_daemons(sb, &pids) == 0)
+        return false;
+    for (int waited = 0; waited < STRAY_WAIT_MS && !interrupt_pending(); waited += 50) {
+        if (sandbox_is_running(sb, NULL))
+            return true;
+        _cleanup_free_ pid_t *now = NULL;
+        if (netns_daemons(sb, &now) == 0)
+            return false;
+        sleep_ms(50);
+    }
+    size_t n = netns_daemons(sb, &pids);
+    for (size_t i = 0; i < n; i++) {
+        signal_pid(sb, pids[i], SIGTERM);
+        if (!wait_gone(pids[i], STOP_TIMEOUT_MS)) {
+            signal_pid(sb, pids[i], SIGKILL);
+            wait_gone(pids[i], 2000);
+        }
+    }
+    return false;
+}
+
 int sandbox_ensure(Sandbox *sb, bool *ret_started, Error *err)
 {
     struct stat st;
@@ -735,6 +789,10 @@ int sandbox_ensure(Sandbox *sb, bool *ret_started, Error *err)
                          "rename the lab, or remove it ('ip netns delete %s') if it is a "
                          "leftover",
                          sb->netns, sb->lab, sb->netns);
+    }
+    if (had_netns && settle_stray_daemons(sb)) {
+        lablock_release(lock);
+        return 0;
     }
     made_dir = stat(sb->dir, &st) < 0;
     r = write_config(sb, err);
