@@ -25,9 +25,15 @@ int interrupt_install(void)
     sigemptyset(&sa.sa_mask);
     /* no SA_RESTART: a sleep or poll returns with EINTR and its loop looks at the flag */
     sa.sa_flags = 0;
-    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        struct sigaction old;
+        /* a signal the caller ignores stays ignored: `nohup kvmlab up` survives a hangup, and
+         * a shell's background job is not stopped by the terminal's ^C */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+            continue;
         if (sigaction(sigs[i], &sa, NULL) < 0)
             return -errno;
+    }
     return 0;
 }
 

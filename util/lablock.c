@@ -20,6 +20,7 @@
 struct LabLock {
     char *path;
     int fd;
+    pid_t owner; /* a forked child inherits the table, not the right to count on it */
     unsigned refs;
     LabLock *next;
 };
@@ -77,7 +78,7 @@ int lablock_take(const char *state_root, const char *lab, bool wait, LabLock **r
 
     pthread_mutex_lock(&held_mutex);
     for (LabLock *l = held; l; l = l->next)
-        if (strcmp(l->path, path) == 0) {
+        if (l->owner == getpid() && strcmp(l->path, path) == 0) {
             l->refs++;
             pthread_mutex_unlock(&held_mutex);
             *ret = l;
@@ -147,6 +148,7 @@ int lablock_take(const char *state_root, const char *lab, bool wait, LabLock **r
         }
         l->path = steal_pointer(&path);
         l->fd = fd;
+        l->owner = getpid();
         l->refs = 1;
         pthread_mutex_lock(&held_mutex);
         l->next = held;

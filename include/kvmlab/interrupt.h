@@ -9,7 +9,8 @@
  * undoes its unfinished step and returns -EINTR. Library code never installs handlers itself.
  */
 
-/* Install the handlers (no SA_RESTART, so sleeps and waits return early). Returns 0 or -errno. */
+/* Install the handlers (no SA_RESTART, so sleeps and waits return early); a signal that is
+ * ignored when this is called stays ignored (nohup). Returns 0 or -errno. */
 int interrupt_install(void);
 
 /* The number of the first signal that arrived since interrupt_install(), 0 when none did. */

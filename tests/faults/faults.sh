@@ -101,8 +101,9 @@ converge() {
 }
 
 # Start `$K $1 lab.yaml` and send it $2 after $3 ms; its exit status in ST, stderr in $T/kerr.
+# (a shell starts background jobs with SIGINT ignored, which kvmlab honours: reset it)
 fault() {
-  "$K" -q "$1" "$T/lab.yaml" >/dev/null 2>"$T/kerr" &
+  env --default-signal=INT "$K" -q "$1" "$T/lab.yaml" >/dev/null 2>"$T/kerr" &
   pid=$!
   sleep_ms "$3"
   note_pids
