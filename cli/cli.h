@@ -6,6 +6,7 @@
 
 #include "kvmlab/error.h"
 #include "kvmlab/lab.h"
+#include "kvmlab/lablock.h"
 
 /* Exit codes shared by every subcommand. */
 enum {
@@ -46,6 +47,16 @@ int cli_load_lab(const char *path, Lab **ret);
  * Stores the file (default "kvmlab.yaml") in *ret_file. Returns EXIT_OK or EXIT_USAGE.
  */
 int cli_parse_file_args(const char *cmd, int argc, char **argv, const char **ret_file);
+
+/* cli_parse_file_args() for up and down, which also take --wait (stored in *ret_wait). */
+int cli_parse_run_args(const char *cmd, int argc, char **argv, const char **ret_file,
+                       bool *ret_wait);
+
+/*
+ * Take the lock of @lab for the whole command (see lablock.h); another kvmlab holding it is
+ * refused at once (its PID printed) unless @wait. Returns EXIT_OK with *ret set, or EXIT_FAIL.
+ */
+int cli_lab_lock(const Lab *lab, bool wait, LabLock **ret);
 
 /* JSON string output helper: writes "text" with escapes to @f. */
 void cli_json_string(FILE *f, const char *s);

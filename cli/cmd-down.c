@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "kvmlab/cleanup.h"
+#include "kvmlab/interrupt.h"
 #include "kvmlab/session.h"
 #include "plan-print.h"
 
@@ -53,6 +55,7 @@ static int lab_from_name(const char *name, const char *connect, Lab **ret)
 static int run(const CliGlobals *g, int argc, char **argv)
 {
     const char *file = NULL, *name = NULL, *connect = NULL;
+    bool wait = false;
     int r;
     /* --lab/--connect first (until "--"); what is left is the usual [FILE] */
     int k = 1;
@@ -66,7 +69,9 @@ static int run(const CliGlobals *g, int argc, char **argv)
             return cli_help("down");
         if ((strcmp(argv[i], "--lab") == 0 || strcmp(argv[i], "--connect") == 0) && i + 1 >= argc)
             return cli_usage_error("down", "'%s' needs a value", argv[i]);
-        if (strcmp(argv[i], "--lab") == 0)
+        if (strcmp(argv[i], "--wait") == 0)
+            wait = true;
+        else if (strcmp(argv[i], "--lab") == 0)
             name = argv[++i];
         else if (strncmp(argv[i], "--lab=", 6) == 0)
             name = argv[i] + 6;
@@ -106,6 +111,14 @@ static int run(const CliGlobals *g, int argc, char **argv)
             return r;
     }
 
+    interrupt_install();
+    LabLock *lock = NULL;
+    r = cli_lab_lock(lab, wait, &lock);
+    if (r != EXIT_OK) {
+        lab_free(lab);
+        return r;
+    }
+
     Error err = ERROR_INIT;
     LabSession *s = NULL;
     Plan *plan = NULL;
@@ -113,6 +126,11 @@ static int run(const CliGlobals *g, int argc, char **argv)
     int ret = EXIT_FAIL;
     if (lab_session_open(lab, NULL, SESSION_REMOVE, &s, &err) < 0)
         goto fail;
+    if (interrupt_pending()) {
+        error_set(&err, -EINTR, "Interrupted by %s; lab '%s' was not removed, run down again",
+                  interrupt_signal_name(), lab->name);
+        goto fail;
+    }
     had_sandbox = s->sandbox && sandbox_exists(s->sandbox);
     if (s->warning)
         fprintf(stderr, "kvmlab: sandbox of lab '%s': %s; removing it anyway\n", lab->name,
@@ -142,19 +160,23 @@ done:
     error_clear(&err);
     plan_free(plan);
     lab_session_free(s);
+    lablock_release(lock);
     lab_free(lab);
     return ret;
 }
 
 const CliCommand cli_cmd_down = {
         .name = "down",
-        .args = "[FILE]",
+        .args = "[--wait] [FILE]",
         .summary = "Remove exactly what the lab made",
         .help = "Deletes every object whose metadata names this lab (whatever the file says now)\n"
                 "and never touches others. A lab in a sandbox also has its sandbox removed,\n"
                 "unless objects that kvmlab did not make are inside it.\n\n"
                 "kvmlab down --lab NAME [--connect URI]: without a usable lab file,\n"
                 "remove lab NAME (from its sandbox if it has one, else from\n"
-                "--connect URI or the default libvirt).\n",
+                "--connect URI or the default libvirt).\n\n"
+                "SIGINT, SIGTERM and SIGHUP stop it at the next safe point (exit status 1); run\n"
+                "it again to finish. While another up or down of the same lab runs, down refuses\n"
+                "at once naming its PID; with --wait it waits for it instead.\n",
         .run = run,
 };

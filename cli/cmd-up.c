@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
 #include <stdio.h>
 
 #include "cli.h"
+#include "kvmlab/interrupt.h"
 #include "kvmlab/session.h"
 #include "plan-print.h"
 
@@ -17,7 +19,8 @@ static void progress(const Action *a, int phase, void *userdata)
 static int run(const CliGlobals *g, int argc, char **argv)
 {
     const char *file = NULL;
-    int r = cli_parse_file_args("up", argc, argv, &file);
+    bool wait = false;
+    int r = cli_parse_run_args("up", argc, argv, &file, &wait);
     if (r < 0)
         return cli_help("up");
     if (r != EXIT_OK)
@@ -26,6 +29,15 @@ static int run(const CliGlobals *g, int argc, char **argv)
     r = cli_load_lab(file, &lab);
     if (r != EXIT_OK)
         return r;
+
+    /* SIGINT, SIGTERM and SIGHUP stop the run at its next safe point, which undoes the step */
+    interrupt_install();
+    LabLock *lock = NULL;
+    r = cli_lab_lock(lab, wait, &lock);
+    if (r != EXIT_OK) {
+        lab_free(lab);
+        return r;
+    }
 
     Error err = ERROR_INIT;
     LabSession *s = NULL;
@@ -36,6 +48,11 @@ static int run(const CliGlobals *g, int argc, char **argv)
     if (s->sandbox && !g->quiet && !g->json)
         printf("sandbox for lab '%s': %s (%s)\n", lab->name,
                s->sandbox_started ? "started" : "running", s->sandbox->uri);
+    if (interrupt_pending()) {
+        error_set(&err, -EINTR, "Interrupted by %s; nothing of lab '%s' was changed",
+                  interrupt_signal_name(), lab->name);
+        goto fail;
+    }
     if (lab_session_plan(s, &plan, &err) < 0)
         goto fail;
     if (plan_changes(plan) > 0 && !g->quiet && !g->json)
@@ -57,17 +74,21 @@ done:
     error_clear(&err);
     plan_free(plan);
     lab_session_free(s);
+    lablock_release(lock);
     lab_free(lab);
     return ret;
 }
 
 const CliCommand cli_cmd_up = {
         .name = "up",
-        .args = "[FILE]",
+        .args = "[--wait] [FILE]",
         .summary = "Make the lab real (idempotent)",
         .help = "Reads FILE (default: kvmlab.yaml), starts the lab's sandbox when it uses one,\n"
                 "and creates, updates or recreates what the plan says. Running it again with an\n"
                 "unchanged file changes nothing. When a step fails, what this run created is\n"
-                "removed again and the error is printed.\n",
+                "removed again and the error is printed. SIGINT, SIGTERM and SIGHUP stop it the\n"
+                "same way at the next safe point (exit status 1).\n\n"
+                "One kvmlab at a time per lab: while another up or down of the same lab runs,\n"
+                "up refuses at once naming its PID; with --wait it waits for it instead.\n",
         .run = run,
 };

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "kvmlab/cleanup.h"
+#include "kvmlab/lablock.h"
 
 void cli_print_error(const Error *err)
 {
@@ -46,22 +47,47 @@ int cli_load_lab(const char *path, Lab **ret)
     return EXIT_OK;
 }
 
-int cli_parse_file_args(const char *cmd, int argc, char **argv, const char **ret_file)
+int cli_parse_run_args(const char *cmd, int argc, char **argv, const char **ret_file,
+                       bool *ret_wait)
 {
-    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+    static const struct option opts[] = {
+            {"help", no_argument, NULL, 'h'}, {"wait", no_argument, NULL, 'w'}, {0}};
     int c;
     optind = 0; /* 0, not 1: glibc then forgets main()'s "+" mode */
     opterr = 0;
+    if (ret_wait)
+        *ret_wait = false;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'h') {
             *ret_file = NULL;
             return -1;
+        }
+        if (c == 'w' && ret_wait) {
+            *ret_wait = true;
+            continue;
         }
         return cli_usage_error(cmd, "unknown option '%s' for '%s'", argv[optind - 1], cmd);
     }
     if (argc - optind > 1)
         return cli_usage_error(cmd, "'%s' takes at most one lab file", cmd);
     *ret_file = optind < argc ? argv[optind] : "kvmlab.yaml";
+    return EXIT_OK;
+}
+
+int cli_parse_file_args(const char *cmd, int argc, char **argv, const char **ret_file)
+{
+    return cli_parse_run_args(cmd, argc, argv, ret_file, NULL);
+}
+
+int cli_lab_lock(const Lab *lab, bool wait, LabLock **ret)
+{
+    Error err = ERROR_INIT;
+    int r = lablock_take(NULL, lab->name, wait, ret, NULL, &err);
+    if (r < 0) {
+        cli_print_error(&err);
+        error_clear(&err);
+        return EXIT_FAIL;
+    }
     return EXIT_OK;
 }
 

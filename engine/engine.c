@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kvmlab/cleanup.h"
+#include "kvmlab/interrupt.h"
 #include "kvmlab/spectext.h"
 #include "kvmlab/vmnet.h"
 
@@ -495,6 +496,13 @@ int engine_apply(const Plan *plan, const EngineBackend *backends, size_t n_backe
         const EngineBackend *be = backend_for(backends, n_backends, a->kind);
         if (a->type == ACTION_NONE)
             continue;
+        if (interrupt_pending()) {
+            /* a safe point: the steps before are whole, the rollback below undoes them */
+            r = error_set(err, -EINTR, "Interrupted by %s before %s %s '%s'",
+                          interrupt_signal_name(), action_type_to_string(a->type),
+                          resource_kind_to_string(a->kind), action_object(a));
+            break;
+        }
         if (progress)
             progress(a, 0, userdata);
         journal[n_journal++] = i;

@@ -19,12 +19,15 @@
 
 #include "kvmlab/cleanup.h"
 #include "kvmlab/fsutil.h"
+#include "kvmlab/interrupt.h"
+#include "kvmlab/lablock.h"
 #include "kvmlab/spawn.h"
 #include "kvmlab/virt.h"
 
 #define LIBVIRTD_BIN     "/usr/sbin/libvirtd"
 #define START_TIMEOUT_MS 60000
 #define STOP_TIMEOUT_MS  10000
+#define STRAY_WAIT_MS    15000
 
 /* libvirt's directories and the sandbox subdirectory bind-mounted over each. */
 static const struct {
@@ -46,6 +49,7 @@ void sandbox_free(Sandbox *sb)
     if (!sb)
         return;
     free(sb->lab);
+    free(sb->root);
     free(sb->netns);
     free(sb->dir);
     free(sb->cache);
@@ -65,6 +69,7 @@ int sandbox_new(const char *state_root, const char *lab, Sandbox **ret, Error *e
     if (!prefix)
         prefix = "kvmlab-";
     sb->lab = strdup(lab);
+    sb->root = strdup(root);
     if (asprintf(&sb->netns, "%s%s", prefix, lab) < 0)
         sb->netns = NULL;
     if (asprintf(&sb->dir, "%s/sandbox/%s", root, lab) < 0)
@@ -75,7 +80,7 @@ int sandbox_new(const char *state_root, const char *lab, Sandbox **ret, Error *e
         sb->sock = NULL;
     if (asprintf(&sb->uri, "qemu+unix:///system?socket=%s", sb->sock ? sb->sock : "") < 0)
         sb->uri = NULL;
-    if (!sb->lab || !sb->netns || !sb->dir || !sb->cache || !sb->sock || !sb->uri)
+    if (!sb->lab || !sb->root || !sb->netns || !sb->dir || !sb->cache || !sb->sock || !sb->uri)
         goto oom;
     if (strlen(sb->netns) > 64) {
         sandbox_free(sb);
@@ -317,20 +322,36 @@ static void sleep_ms(int ms)
 }
 
 static int netns_mark(const Sandbox *sb, Error *err);
+static int netns_mark_pending(const Sandbox *sb, Error *err);
+static void netns_unmark(const Sandbox *sb);
 
-/* Create the namespace and record it as ours; *made tells the caller what to undo. */
+static int netns_lo_up(const Sandbox *sb, Error *err)
+{
+    const char *lo[] = {"ip", "-n", sb->netns, "link", "set", "lo", "up", NULL};
+    return spawn_check(lo, NULL, NULL, err);
+}
+
+/*
+ * Create the namespace and record it as ours; *made tells the caller what to undo. The marker
+ * says "pending" before `ip netns add` runs, so a crash between the two leaves a namespace that
+ * the next run recognises (see netns_is_ours()) instead of one nobody may touch.
+ */
 static int netns_create(const Sandbox *sb, bool *made, Error *err)
 {
     const char *add[] = {"ip", "netns", "add", sb->netns, NULL};
-    int r = spawn_check(add, NULL, NULL, err);
+    int r = netns_mark_pending(sb, err);
     if (r < 0)
         return r;
+    r = spawn_check(add, NULL, NULL, err);
+    if (r < 0) {
+        netns_unmark(sb);
+        return r;
+    }
     *made = true;
     r = netns_mark(sb, err);
     if (r < 0)
         return r;
-    const char *lo[] = {"ip", "-n", sb->netns, "link", "set", "lo", "up", NULL};
-    return spawn_check(lo, NULL, NULL, err);
+    return netns_lo_up(sb, err);
 }
 
 static int start_daemon(Sandbox *sb, Error *err)
@@ -364,6 +385,10 @@ static int start_daemon(Sandbox *sb, Error *err)
     for (int waited = 0; waited < START_TIMEOUT_MS; waited += 50) {
         if (sandbox_is_running(sb, NULL))
             return 0;
+        if (interrupt_pending())
+            return error_set(err, -EINTR,
+                             "Interrupted by %s while the sandbox daemon for lab '%s' started",
+                             interrupt_signal_name(), sb->lab);
         sleep_ms(50);
     }
     return error_set(err, -ETIMEDOUT,
@@ -413,7 +438,45 @@ static ino_t self_inode(const char *path)
     return stat(path, &st) == 0 ? st.st_ino : 0;
 }
 
-/* Whether the namespace named like ours is the one this sandbox made (never the host's). */
+#define MARK_PENDING "pending\n"
+
+/*
+ * Whether the namespace is exactly as `ip netns add` leaves it: no process inside, and no link
+ * but a loopback that is still down. Only such a namespace is adopted on a "pending" marker, so
+ * one that somebody else made and uses is never taken.
+ */
+static bool netns_is_pristine(const Sandbox *sb)
+{
+    _cleanup_free_ pid_t *pids = NULL;
+    size_t n = 0;
+    if (sandbox_netns_pids(sb->netns, &pids, &n, NULL) < 0 || n > 0)
+        return false;
+    const char *argv[] = {"ip", "-n", sb->netns, "-o", "link", "show", NULL};
+    _cleanup_free_ char *out = NULL;
+    if (spawn_check(argv, NULL, &out, NULL) < 0 || !out)
+        return false;
+    /* one line: "1: lo: <LOOPBACK> mtu 65536 qdisc noop state DOWN ..." */
+    char *nl = strchr(out, '\n');
+    if (nl && nl[1])
+        return false;
+    return strstr(out, ": lo: <LOOPBACK> ") != NULL;
+}
+
+/* The marker's text (NULL when there is none). New string. */
+static char *netns_marker_read(const Sandbox *sb)
+{
+    _cleanup_free_ char *marker = netns_marker(sb);
+    char *text = NULL;
+    if (!marker || fs_read_all(marker, &text, NULL, NULL) < 0)
+        return NULL;
+    return text;
+}
+
+/*
+ * Whether the namespace named like ours is the one this sandbox made (never the host's): its
+ * inode is the one in the marker, or the marker says "pending" (a run died between writing it
+ * and recording the inode) and the namespace is pristine.
+ */
 static bool netns_is_ours(const Sandbox *sb)
 {
     ino_t ino;
@@ -421,11 +484,33 @@ static bool netns_is_ours(const Sandbox *sb)
         return false;
     if (ino == self_inode("/proc/1/ns/net") || ino == self_inode("/proc/self/ns/net"))
         return false;
-    _cleanup_free_ char *marker = netns_marker(sb);
-    _cleanup_free_ char *text = NULL;
-    if (!marker || fs_read_all(marker, &text, NULL, NULL) < 0)
+    _cleanup_free_ char *text = netns_marker_read(sb);
+    if (!text)
         return false;
+    if (strcmp(text, MARK_PENDING) == 0)
+        return netns_is_pristine(sb);
     return strtoull(text, NULL, 10) == (unsigned long long)ino;
+}
+
+static bool netns_marked_pending(const Sandbox *sb)
+{
+    _cleanup_free_ char *text = netns_marker_read(sb);
+    return text && strcmp(text, MARK_PENDING) == 0;
+}
+
+static int netns_mark_pending(const Sandbox *sb, Error *err)
+{
+    _cleanup_free_ char *marker = netns_marker(sb);
+    if (!marker)
+        return error_set(err, -ENOMEM, "Out of memory");
+    return fs_write_atomic(marker, MARK_PENDING, 0600, err);
+}
+
+static void netns_unmark(const Sandbox *sb)
+{
+    _cleanup_free_ char *marker = netns_marker(sb);
+    if (marker)
+        unlink(marker);
 }
 
 static int netns_mark(const Sandbox *sb, Error *err)
@@ -442,51 +527,31 @@ static int netns_mark(const Sandbox *sb, Error *err)
     return fs_write_atomic(marker, text, 0600, err);
 }
 
-/* One kvmlab at a time per sandbox: starting and removing are not atomic. */
-static int sandbox_lock(const Sandbox *sb, Error *err)
+/* Whether @pid has ended: gone, or a zombie (only a parent that does not reap keeps it). */
+static bool pid_ended(pid_t pid)
 {
-    _cleanup_free_ char *parent = strdup(sb->dir);
-    char *slash = parent ? strrchr(parent, '/') : NULL;
-    if (!slash)
-        return error_set(err, -ENOMEM, "Out of memory");
-    *slash = 0;
-    int r = fs_mkdir_p(parent, 0700, err);
-    if (r < 0)
-        return r;
-    _cleanup_free_ char *path = NULL;
-    if (asprintf(&path, "%s/.%s.lock", parent, sb->lab) < 0)
-        return error_set(err, -ENOMEM, "Out of memory");
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return error_set_errno(err, -errno, "Cannot open lock file '%s'", path);
-    if (flock(fd, LOCK_EX) < 0) {
-        r = -errno;
-        close(fd);
-        return error_set_errno(err, r, "Cannot lock '%s'", path);
-    }
-    return fd;
+    if (kill(pid, 0) < 0 && errno == ESRCH)
+        return true;
+    char path[64], stat_line[256] = "";
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return true;
+    if (!fgets(stat_line, sizeof(stat_line), f))
+        stat_line[0] = 0;
+    fclose(f);
+    char *end = strrchr(stat_line, ')');
+    return end && end[1] == ' ' && end[2] == 'Z';
 }
 
 static bool wait_gone(pid_t pid, int timeout_ms)
 {
     for (int w = 0; w < timeout_ms; w += 20) {
-        if (kill(pid, 0) < 0 && errno == ESRCH)
+        if (pid_ended(pid))
             return true;
-        /* a zombie has ended; only a parent that does not reap keeps it */
-        char path[64], stat_line[256] = "";
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        FILE *f = fopen(path, "re");
-        if (f) {
-            if (!fgets(stat_line, sizeof(stat_line), f))
-                stat_line[0] = 0;
-            fclose(f);
-            char *end = strrchr(stat_line, ')');
-            if (end && end[1] == ' ' && end[2] == 'Z')
-                return true;
-        }
         sleep_ms(20);
     }
-    return false;
+    return pid_ended(pid);
 }
 
 /* The programs a sandbox's daemon starts; nothing else in the namespace is ever signalled, so a
@@ -564,62 +629,216 @@ static int netns_delete(const Sandbox *sb, Error *err)
     return spawn_check(del, NULL, NULL, err);
 }
 
+/* The dnsmasq PID libvirt recorded for network @name (0: none). */
+static pid_t network_dnsmasq_pid(const Sandbox *sb, const char *name)
+{
+    _cleanup_free_ char *path = NULL;
+    _cleanup_free_ char *text = NULL;
+    if (asprintf(&path, "%s/run/network/%s.pid", sb->dir, name) < 0)
+        return 0;
+    if (fs_read_all(path, &text, NULL, NULL) < 0)
+        return 0;
+    long pid = strtol(text, NULL, 10);
+    return pid > 0 ? (pid_t)pid : 0;
+}
+
+static bool link_exists(const Sandbox *sb, const char *name)
+{
+    const char *argv[] = {"ip", "-n", sb->netns, "link", "show", "dev", name, NULL};
+    SpawnResult res = {0};
+    bool yes = spawn_run(argv, NULL, &res, NULL) == 0 && res.status == 0;
+    spawn_result_clear(&res);
+    return yes;
+}
+
+/*
+ * A daemon that died (killed, crashed) while starting a network leaves its bridge and dnsmasq
+ * behind, but never recorded the network as started: the new daemon sees it inactive, and
+ * starting it fails with "File exists" for every later run. The new daemon knows which of its
+ * networks run; in our namespace the bridges of the others and every dnsmasq that no running
+ * network owns are what the dead daemon left, and go. Runs only right after this sandbox's
+ * daemon was started again in a namespace that already existed; libvirt's own autostart is
+ * done by then (it runs before the daemon opens its socket).
+ */
+static void clear_leftovers(const Sandbox *sb)
+{
+    virt_init();
+    virConnectPtr c = virConnectOpen(sb->uri);
+    if (!c)
+        return;
+    virNetworkPtr *nets = NULL;
+    int n = virConnectListAllNetworks(c, &nets, 0);
+    _cleanup_free_ pid_t *keep = calloc(n > 0 ? (size_t)n : 1, sizeof(*keep));
+    size_t n_keep = 0;
+    _cleanup_free_ char **stale = calloc(n > 0 ? (size_t)n : 1, sizeof(*stale));
+    size_t n_stale = 0;
+    for (int i = 0; i < n; i++) {
+        const char *name = virNetworkGetName(nets[i]);
+        if (virNetworkIsActive(nets[i]) == 1) {
+            pid_t pid = name ? network_dnsmasq_pid(sb, name) : 0;
+            if (keep && pid > 0)
+                keep[n_keep++] = pid;
+        } else if (stale) {
+            char *br = virNetworkGetBridgeName(nets[i]);
+            if (br)
+                stale[n_stale++] = br;
+        }
+        virNetworkFree(nets[i]);
+    }
+    free(nets);
+    virConnectClose(c);
+    if (!keep)
+        return; /* out of memory: better to keep everything */
+
+    _cleanup_free_ pid_t *pids = NULL;
+    size_t np = 0;
+    if (sandbox_netns_pids(sb->netns, &pids, &np, NULL) == 0) {
+        for (size_t i = 0; i < np; i++) {
+            char comm[32];
+            bool kept = false;
+            read_comm(pids[i], comm, sizeof(comm));
+            for (size_t k = 0; k < n_keep; k++)
+                kept = kept || keep[k] == pids[i];
+            if (kept || strcmp(comm, "dnsmasq") != 0)
+                continue;
+            signal_pid(sb, pids[i], SIGTERM);
+            if (!wait_gone(pids[i], 3000)) {
+                signal_pid(sb, pids[i], SIGKILL);
+                wait_gone(pids[i], 1000);
+            }
+        }
+    }
+    for (size_t i = 0; i < n_stale; i++) {
+        if (link_exists(sb, stale[i])) {
+            const char *del[] = {"ip", "-n", sb->netns, "link", "delete", stale[i], NULL};
+            spawn_check(del, NULL, NULL, NULL);
+        }
+        free(stale[i]);
+    }
+}
+
+/* The libvirtd processes in our namespace. New array. */
+static size_t netns_daemons(const Sandbox *sb, pid_t **ret)
+{
+    pid_t *pids = NULL;
+    size_t n = 0, k = 0;
+    *ret = NULL;
+    if (sandbox_netns_pids(sb->netns, &pids, &n, NULL) < 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char comm[32];
+        read_comm(pids[i], comm, sizeof(comm));
+        if (strcmp(comm, "libvirtd") == 0 && !pid_ended(pids[i]))
+            pids[k++] = pids[i];
+    }
+    *ret = pids;
+    return k;
+}
+
+/*
+ * A libvirtd in our namespace that does not answer yet: a run that was killed started it and it
+ * may still be starting (it holds the pid file, so a second one could not start). Give it the
+ * time a start may take, then end it; whatever it left is cleared after our own daemon starts.
+ * Returns true when it came up and can be used.
+ */
+static bool settle_stray_daemons(const Sandbox *sb)
+{
+    _cleanup_free_ pid_t *pids = NULL;
+    if (netns_daemons(sb, &pids) == 0)
+        return false;
+    for (int waited = 0; waited < STRAY_WAIT_MS && !interrupt_pending(); waited += 50) {
+        if (sandbox_is_running(sb, NULL))
+            return true;
+        _cleanup_free_ pid_t *now = NULL;
+        if (netns_daemons(sb, &now) == 0)
+            return false;
+        sleep_ms(50);
+    }
+    size_t n = netns_daemons(sb, &pids);
+    for (size_t i = 0; i < n; i++) {
+        signal_pid(sb, pids[i], SIGTERM);
+        if (!wait_gone(pids[i], STOP_TIMEOUT_MS)) {
+            signal_pid(sb, pids[i], SIGKILL);
+            wait_gone(pids[i], 2000);
+        }
+    }
+    return false;
+}
+
 int sandbox_ensure(Sandbox *sb, bool *ret_started, Error *err)
 {
     struct stat st;
     bool made_dir = false, made_netns = false;
+    LabLock *lock = NULL;
     int r;
 
     if (ret_started)
         *ret_started = false;
-    int lock = sandbox_lock(sb, err);
-    if (lock < 0)
-        return lock;
+    r = lablock_take(sb->root, sb->lab, true, &lock, NULL, err);
+    if (r < 0)
+        return r;
     if (sandbox_is_running(sb, NULL)) {
-        close(lock);
+        lablock_release(lock);
         return 0;
     }
-    if (netns_exists(sb->netns) && !netns_is_ours(sb)) {
-        close(lock);
+    bool had_netns = netns_exists(sb->netns);
+    if (had_netns && !netns_is_ours(sb)) {
+        lablock_release(lock);
         return error_set(err, -EEXIST,
                          "Network namespace '%s' exists but was not made by kvmlab for lab '%s'; "
                          "rename the lab, or remove it ('ip netns delete %s') if it is a "
                          "leftover",
                          sb->netns, sb->lab, sb->netns);
     }
+    if (had_netns && settle_stray_daemons(sb)) {
+        lablock_release(lock);
+        return 0;
+    }
     made_dir = stat(sb->dir, &st) < 0;
     r = write_config(sb, err);
     if (r < 0)
         goto fail;
-    if (!netns_exists(sb->netns)) {
+    if (!had_netns) {
         r = netns_create(sb, &made_netns, err);
+        if (r < 0)
+            goto fail;
+    } else if (netns_marked_pending(sb)) {
+        /* an earlier run died right after making it (it is pristine, or it would not be ours):
+         * finish the job and own it from now on */
+        made_netns = true;
+        r = netns_mark(sb, err);
+        if (r >= 0)
+            r = netns_lo_up(sb, err);
         if (r < 0)
             goto fail;
     }
     r = start_daemon(sb, err);
     if (r < 0)
         goto fail;
+    if (had_netns && !made_netns)
+        clear_leftovers(sb);
     if (ret_started)
         *ret_started = true;
-    close(lock);
+    lablock_release(lock);
     return 0;
 fail:
     /* undo only what this call made; an existing sandbox keeps its state */
     stop_processes(sb, NULL);
-    if (made_netns)
-        netns_delete(sb, NULL);
+    if (made_netns && netns_delete(sb, NULL) >= 0)
+        netns_unmark(sb);
     if (made_dir)
         fs_rm_rf(sb->dir, NULL);
-    close(lock);
+    lablock_release(lock);
     return r;
 }
 
 int sandbox_destroy(Sandbox *sb, Error *err)
 {
     int ret = 0, r;
-    int lock = sandbox_lock(sb, err);
-    if (lock < 0)
-        return lock;
+    LabLock *lock = NULL;
+    r = lablock_take(sb->root, sb->lab, true, &lock, NULL, err);
+    if (r < 0)
+        return r;
 
     if (netns_exists(sb->netns) && !netns_is_ours(sb)) {
         /* someone else's namespace of that name: touch nothing in it */
@@ -637,6 +856,6 @@ int sandbox_destroy(Sandbox *sb, Error *err)
     r = fs_rm_rf(sb->dir, err);
     if (r < 0 && !ret)
         ret = r;
-    close(lock);
+    lablock_release(lock);
     return ret;
 }

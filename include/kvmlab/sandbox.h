@@ -19,6 +19,7 @@
  */
 typedef struct Sandbox {
     char *lab;   /* lab name */
+    char *root;  /* the state root */
     char *netns; /* network namespace name: <prefix><lab> */
     char *dir;   /* the lab's sandbox state directory */
     char *cache; /* shared libvirt cache directory */
