@@ -527,3 +527,49 @@ int engine_apply(const Plan *plan, const EngineBackend *backends, size_t n_backe
     free(journal);
     return r;
 }
+
+int engine_apply_each(const Plan *plan, const EngineBackend *backends, size_t n_backends,
+                      EngineProgressFn progress, void *userdata, Error *err)
+{
+    int first = 0;
+    for (size_t i = 0; i < plan->n_actions; i++) {
+        const Action *a = &plan->actions[i];
+        const EngineBackend *be = backend_for(backends, n_backends, a->kind);
+        Error why = ERROR_INIT;
+        int r;
+        if (a->type == ACTION_NONE)
+            continue;
+        if (interrupt_pending()) {
+            r = error_set(&why, -EINTR, "Interrupted by %s before %s %s '%s'",
+                          interrupt_signal_name(), action_type_to_string(a->type),
+                          resource_kind_to_string(a->kind), action_object(a));
+        } else if (!be || !be->create || !be->start || !be->update || !be->remove) {
+            r = error_set(&why, -ENOTSUP, "No backend can make %s resources on this host",
+                          resource_kind_to_string(a->kind));
+        } else {
+            if (progress)
+                progress(a, 0, userdata);
+            r = apply_one(be, a, &why);
+            if (r < 0) {
+                if (!error_is_set(&why))
+                    error_set_errno(&why, r, "Cannot %s %s '%s'", action_type_to_string(a->type),
+                                    resource_kind_to_string(a->kind), action_object(a));
+                undo(plan, be, a, &why); /* this step only: the others stand on their own */
+            } else if (progress) {
+                progress(a, 1, userdata);
+            }
+        }
+        if (r < 0 && first == 0) {
+            first = r;
+            if (err) {
+                error_clear(err);
+                *err = why;
+                why = (Error)ERROR_INIT;
+            }
+        }
+        error_clear(&why);
+        if (r == -EINTR)
+            break;
+    }
+    return first;
+}

@@ -365,7 +365,7 @@ int lab_session_down(LabSession *s, Plan **ret_plan, bool *ret_kept_sandbox, Err
         if (r >= 0)
             r = engine_diff(p, err); /* nothing wanted: every object of ours is deleted */
         if (r >= 0)
-            r = engine_apply(p, s->backends, s->n_backends, NULL, NULL, err);
+            r = engine_apply_each(p, s->backends, s->n_backends, NULL, NULL, err);
         if (r < 0) {
             plan_free(p);
             return r;

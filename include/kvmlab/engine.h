@@ -106,6 +106,14 @@ size_t plan_changes(const Plan *p);
 int engine_apply(const Plan *plan, const EngineBackend *backends, size_t n_backends,
                  EngineProgressFn progress, void *userdata, Error *err);
 
+/*
+ * Apply every action on its own, for `down`: a step that fails is undone alone and the others
+ * still run (what is removed stays removed); an interrupt stops between steps. Returns the first
+ * error (0 when every step worked).
+ */
+int engine_apply_each(const Plan *plan, const EngineBackend *backends, size_t n_backends,
+                      EngineProgressFn progress, void *userdata, Error *err);
+
 /* The human words for an action type: "create", "update in place", ... */
 const char *action_type_to_string(ActionType t);
 

@@ -773,6 +773,29 @@ static void test_apply_first_create_fails(void **state)
     plan_free(p);
 }
 
+/* down: every delete on its own; the one that fails is put back alone, the others still go, and
+ * the first error is returned. */
+static void test_apply_each_goes_on(void **state)
+{
+    Plan *p = plan_new(LAB);
+    add_have(p, LAB "-a", LAB, "a", "ha", SPEC_A, NULL, NULL, true);
+    add_have(p, LAB "-b", LAB, "b", "hb", SPEC_A, NULL, NULL, true);
+    add_have(p, LAB "-c", LAB, "c", "hc", SPEC_A, NULL, NULL, true);
+    for (size_t i = 0; i < p->n_have; i++)
+        p->have[i].definition = dup_or_null("<network/>");
+    diff_ok(p, 3);
+
+    Fake f = {.fail_remove_at = 2};
+    Error err = ERROR_INIT;
+    EngineBackend be = fake_backend(&f);
+    assert_int_equal(engine_apply_each(p, &be, 1, NULL, NULL, &err), -EIO);
+    assert_string_equal(err.message, "remove of '" LAB "-b' failed");
+    assert_log(&f, (const char *const[]){"remove " LAB "-a", "remove " LAB "-b",
+                                         "restore " LAB "-b", "remove " LAB "-c", NULL});
+    error_clear(&err);
+    plan_free(p);
+}
+
 static void test_apply_no_backend(void **state)
 {
     Plan *p = plan_new(LAB);
@@ -826,6 +849,7 @@ int main(void)
             cmocka_unit_test(test_apply_rollback_after_other_failure),
             cmocka_unit_test(test_apply_recreate_failure),
             cmocka_unit_test(test_apply_first_create_fails),
+            cmocka_unit_test(test_apply_each_goes_on),
             cmocka_unit_test(test_apply_no_backend),
             cmocka_unit_test(test_to_string),
     };
