@@ -7,6 +7,7 @@
 #include "kvmlab/error.h"
 #include "kvmlab/lab.h"
 #include "kvmlab/lablock.h"
+#include "kvmlab/session.h"
 
 /* Exit codes shared by every subcommand. */
 enum {
@@ -63,3 +64,20 @@ void cli_json_string(FILE *f, const char *s);
 
 /* Print the help of command @name (NULL: the overview) on stdout. Returns an exit code. */
 int cli_help(const char *name);
+
+/*
+ * The one skeleton of plan, up, down and status: a lab bound to its host, with the lab's lock
+ * held for the whole command when it changes anything (up, down) and the interrupt handlers
+ * installed. cli_lab_open() parses "[--wait] [FILE]" and loads the file; cli_lab_attach() takes
+ * a loaded lab (down --lab). Both print what goes wrong and return an exit code (-1: help was
+ * asked for); cli_lab_close() releases everything, in the right order.
+ */
+typedef struct CliLab {
+    Lab *lab;
+    LabSession *session;
+    LabSessionInfo info; /* as the session was opened */
+    LabLock *lock;
+} CliLab;
+int cli_lab_open(const char *cmd, int argc, char **argv, SessionMode mode, CliLab *ret);
+int cli_lab_attach(Lab *lab, SessionMode mode, bool wait, CliLab *ret);
+void cli_lab_close(CliLab *c);

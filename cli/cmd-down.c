@@ -6,7 +6,6 @@
 
 #include "cli.h"
 #include "kvmlab/cleanup.h"
-#include "kvmlab/interrupt.h"
 #include "kvmlab/session.h"
 #include "plan-print.h"
 
@@ -91,13 +90,9 @@ static int run(const CliGlobals *g, int argc, char **argv)
         r = lab_from_name(name, connect, &lab);
         if (r != EXIT_OK)
             return r;
-        if (!lab->connect) {
-            /* no file to say where it lives: its sandbox when it has one */
-            Sandbox *probe = NULL;
-            if (sandbox_new(NULL, lab->name, &probe, NULL) == 0 && sandbox_exists(probe))
-                lab->connect = strdup("sandbox");
-            sandbox_free(probe);
-        }
+        /* no file to say where it lives: its sandbox when it has one */
+        if (!lab->connect && lab_session_has_sandbox(NULL, lab->name))
+            lab->connect = strdup("sandbox");
     } else {
         if (connect)
             return cli_usage_error("down", "--connect goes with --lab");
@@ -111,34 +106,21 @@ static int run(const CliGlobals *g, int argc, char **argv)
             return r;
     }
 
-    interrupt_install();
-    LabLock *lock = NULL;
-    r = cli_lab_lock(lab, wait, &lock);
-    if (r != EXIT_OK) {
-        lab_free(lab);
+    CliLab c;
+    r = cli_lab_attach(lab, SESSION_REMOVE, wait, &c);
+    if (r != EXIT_OK)
         return r;
-    }
-
     Error err = ERROR_INIT;
-    LabSession *s = NULL;
     Plan *plan = NULL;
-    bool kept = false, had_sandbox = false;
+    bool kept = false;
     int ret = EXIT_FAIL;
-    if (lab_session_open(lab, NULL, SESSION_REMOVE, &s, &err) < 0)
-        goto fail;
-    if (interrupt_pending()) {
-        error_set(&err, -EINTR, "Interrupted by %s; lab '%s' was not removed, run down again",
-                  interrupt_signal_name(), lab->name);
-        goto fail;
-    }
-    had_sandbox = s->sandbox && sandbox_exists(s->sandbox);
-    if (s->warning)
-        fprintf(stderr, "kvmlab: sandbox of lab '%s': %s; removing it anyway\n", lab->name,
-                s->warning);
-    if (s->sandbox && s->sandbox_started && !g->quiet && !g->json)
-        printf("started the sandbox of lab '%s' to see what is inside\n", lab->name);
-    if (lab_session_down(s, &plan, &kept, &err) < 0) {
-    fail:
+    const char *lab_name = c.lab->name;
+    if (c.info.warning)
+        fprintf(stderr, "kvmlab: sandbox of lab '%s': %s; removing it anyway\n", lab_name,
+                c.info.warning);
+    if (c.info.sandbox_started && !g->quiet && !g->json)
+        printf("started the sandbox of lab '%s' to see what is inside\n", lab_name);
+    if (lab_session_down(c.session, &plan, &kept, &err) < 0) {
         cli_print_error(&err);
         goto done;
     }
@@ -148,20 +130,18 @@ static int run(const CliGlobals *g, int argc, char **argv)
         for (size_t i = 0; i < plan->n_actions; i++)
             printf("deleted %s '%s'\n", resource_kind_to_string(plan->actions[i].kind),
                    plan->actions[i].have->name);
-        if (s->sandbox && kept)
+        if (c.info.sandboxed && kept)
             printf("kept the sandbox of lab '%s': it holds objects kvmlab did not make\n",
-                   lab->name);
-        else if (had_sandbox)
-            printf("removed the sandbox of lab '%s'\n", lab->name);
-        printf("Lab '%s' is down.\n", lab->name);
+                   lab_name);
+        else if (c.info.sandbox_exists)
+            printf("removed the sandbox of lab '%s'\n", lab_name);
+        printf("Lab '%s' is down.\n", lab_name);
     }
     ret = EXIT_OK;
 done:
     error_clear(&err);
     plan_free(plan);
-    lab_session_free(s);
-    lablock_release(lock);
-    lab_free(lab);
+    cli_lab_close(&c);
     return ret;
 }
 

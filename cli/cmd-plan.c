@@ -7,39 +7,31 @@
 
 static int run(const CliGlobals *g, int argc, char **argv)
 {
-    const char *file = NULL;
-    int r = cli_parse_file_args("plan", argc, argv, &file);
+    CliLab c;
+    int r = cli_lab_open("plan", argc, argv, SESSION_READ, &c);
     if (r < 0)
         return cli_help("plan");
     if (r != EXIT_OK)
         return r;
-    Lab *lab = NULL;
-    r = cli_load_lab(file, &lab);
-    if (r != EXIT_OK)
-        return r;
-
     Error err = ERROR_INIT;
-    LabSession *s = NULL;
     Plan *plan = NULL;
     int ret = EXIT_FAIL;
-    if (lab_session_open(lab, NULL, SESSION_READ, &s, &err) < 0 ||
-        lab_session_plan(s, &plan, &err) < 0) {
+    if (lab_session_plan(c.session, &plan, &err) < 0) {
         cli_print_error(&err);
         goto done;
     }
     if (!g->quiet || g->json)
         cli_plan_print(plan, g->json, true, stdout);
-    if (!g->json && !g->quiet && s->sandbox && !s->conn && sandbox_exists(s->sandbox))
+    if (!g->json && !g->quiet && c.info.sandboxed && !c.info.connected && c.info.sandbox_exists)
         printf("Note: the sandbox of lab '%s' exists but its daemon does not run, so what it "
                "holds is not known here; 'kvmlab up' starts it and then changes only what "
                "differs.\n",
-               lab->name);
+               c.lab->name);
     ret = EXIT_OK;
 done:
     error_clear(&err);
     plan_free(plan);
-    lab_session_free(s);
-    lab_free(lab);
+    cli_lab_close(&c);
     return ret;
 }
 

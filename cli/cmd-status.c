@@ -14,23 +14,17 @@ static const char *dash(const char *s)
 
 static int run(const CliGlobals *g, int argc, char **argv)
 {
-    const char *file = NULL;
-    int r = cli_parse_file_args("status", argc, argv, &file);
+    CliLab c;
+    int r = cli_lab_open("status", argc, argv, SESSION_READ, &c);
     if (r < 0)
         return cli_help("status");
     if (r != EXIT_OK)
         return r;
-    Lab *lab = NULL;
-    r = cli_load_lab(file, &lab);
-    if (r != EXIT_OK)
-        return r;
-
+    const Lab *lab = c.lab;
     Error err = ERROR_INIT;
-    LabSession *s = NULL;
     LabStatus *st = NULL;
     int ret = EXIT_FAIL;
-    if (lab_session_open(lab, NULL, SESSION_READ, &s, &err) < 0 ||
-        lab_session_status(s, &st, &err) < 0) {
+    if (lab_session_status(c.session, &st, &err) < 0) {
         cli_print_error(&err);
         goto done;
     }
@@ -56,9 +50,9 @@ static int run(const CliGlobals *g, int argc, char **argv)
             cli_json_string(stdout, n->key);
             const char *const cols[] = {"type", "bridge", "subnet", "host", "gateway", "dhcp"};
             const char *vals[] = {n->type, n->bridge, n->subnet, n->host, n->gateway, n->dhcp};
-            for (size_t c = 0; c < ELEMENTSOF(cols); c++) {
-                printf(",\"%s\":", cols[c]);
-                cli_json_string(stdout, vals[c]);
+            for (size_t k = 0; k < ELEMENTSOF(cols); k++) {
+                printf(",\"%s\":", cols[k]);
+                cli_json_string(stdout, vals[k]);
             }
             printf(",\"active\":%s,\"drift\":%s,\"leases\":%d}", n->active ? "true" : "false",
                    n->drift ? "true" : "false", n->leases);
@@ -75,8 +69,7 @@ static int run(const CliGlobals *g, int argc, char **argv)
 done:
     error_clear(&err);
     lab_status_free(st);
-    lab_session_free(s);
-    lab_free(lab);
+    cli_lab_close(&c);
     return ret;
 }
 

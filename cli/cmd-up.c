@@ -3,7 +3,6 @@
 #include <stdio.h>
 
 #include "cli.h"
-#include "kvmlab/interrupt.h"
 #include "kvmlab/session.h"
 #include "plan-print.h"
 
@@ -18,64 +17,40 @@ static void progress(const Action *a, int phase, void *userdata)
 
 static int run(const CliGlobals *g, int argc, char **argv)
 {
-    const char *file = NULL;
-    bool wait = false;
-    int r = cli_parse_run_args("up", argc, argv, &file, &wait);
+    CliLab c;
+    int r = cli_lab_open("up", argc, argv, SESSION_WRITE, &c);
     if (r < 0)
         return cli_help("up");
     if (r != EXIT_OK)
         return r;
-    Lab *lab = NULL;
-    r = cli_load_lab(file, &lab);
-    if (r != EXIT_OK)
-        return r;
-
-    /* SIGINT, SIGTERM and SIGHUP stop the run at its next safe point, which undoes the step */
-    interrupt_install();
-    LabLock *lock = NULL;
-    r = cli_lab_lock(lab, wait, &lock);
-    if (r != EXIT_OK) {
-        lab_free(lab);
-        return r;
-    }
-
     Error err = ERROR_INIT;
-    LabSession *s = NULL;
     Plan *plan = NULL;
     int ret = EXIT_FAIL;
-    if (lab_session_open(lab, NULL, SESSION_WRITE, &s, &err) < 0)
-        goto fail;
-    if (s->sandbox && !g->quiet && !g->json)
-        printf("sandbox for lab '%s': %s (%s)\n", lab->name,
-               s->sandbox_started ? "started" : "running", s->sandbox->uri);
-    if (interrupt_pending()) {
-        error_set(&err, -EINTR, "Interrupted by %s; nothing of lab '%s' was changed",
-                  interrupt_signal_name(), lab->name);
-        goto fail;
-    }
-    if (lab_session_plan(s, &plan, &err) < 0)
+    const char *name = c.lab->name;
+    if (c.info.sandboxed && !g->quiet && !g->json)
+        printf("sandbox for lab '%s': %s (%s)\n", name,
+               c.info.sandbox_started ? "started" : "running", c.info.uri);
+    if (lab_session_plan(c.session, &plan, &err) < 0)
         goto fail;
     if (plan_changes(plan) > 0 && !g->quiet && !g->json)
         cli_plan_print(plan, false, false, stdout);
-    if (lab_session_apply(s, plan, progress, (void *)g, &err) < 0)
+    if (lab_session_apply(c.session, plan, progress, (void *)g, &err) < 0)
         goto fail;
     if (g->json)
         cli_plan_print(plan, true, true, stdout);
     else if (!g->quiet && plan_changes(plan) == 0)
-        printf("Lab '%s' is up to date: nothing changed.\n", lab->name);
+        printf("Lab '%s' is up to date: nothing changed.\n", name);
     else if (!g->quiet)
-        printf("Lab '%s' is up.\n", lab->name);
+        printf("Lab '%s' is up.\n", name);
     ret = EXIT_OK;
     goto done;
 fail:
     cli_print_error(&err);
-    lab_session_abort(s);
+    lab_session_abort(c.session);
 done:
     error_clear(&err);
     plan_free(plan);
-    lab_session_free(s);
-    lablock_release(lock);
-    lab_free(lab);
+    cli_lab_close(&c);
     return ret;
 }
 

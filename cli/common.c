@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "kvmlab/cleanup.h"
+#include "kvmlab/interrupt.h"
 #include "kvmlab/lablock.h"
 
 void cli_print_error(const Error *err)
@@ -120,4 +121,59 @@ void cli_json_string(FILE *f, const char *s)
         }
     }
     fputc('"', f);
+}
+
+int cli_lab_attach(Lab *lab, SessionMode mode, bool wait, CliLab *ret)
+{
+    Error err = ERROR_INIT;
+    *ret = (CliLab){.lab = lab};
+    if (mode != SESSION_READ) {
+        /* SIGINT, SIGTERM and SIGHUP stop the run at its next safe point, which undoes the
+         * step; one kvmlab at a time changes a lab */
+        interrupt_install();
+        int r = cli_lab_lock(lab, wait, &ret->lock);
+        if (r != EXIT_OK) {
+            cli_lab_close(ret);
+            return r;
+        }
+    }
+    if (lab_session_open(lab, NULL, mode, &ret->session, &err) < 0)
+        goto fail;
+    lab_session_info(ret->session, &ret->info);
+    if (mode != SESSION_READ && interrupt_pending()) {
+        error_set(&err, -EINTR, "Interrupted by %s; nothing of lab '%s' was changed",
+                  interrupt_signal_name(), lab->name);
+        if (mode == SESSION_WRITE)
+            lab_session_abort(ret->session);
+        goto fail;
+    }
+    return EXIT_OK;
+fail:
+    cli_print_error(&err);
+    error_clear(&err);
+    cli_lab_close(ret);
+    return EXIT_FAIL;
+}
+
+int cli_lab_open(const char *cmd, int argc, char **argv, SessionMode mode, CliLab *ret)
+{
+    const char *file = NULL;
+    bool wait = false;
+    Lab *lab = NULL;
+    *ret = (CliLab){0};
+    int r = cli_parse_run_args(cmd, argc, argv, &file, mode == SESSION_READ ? NULL : &wait);
+    if (r != EXIT_OK)
+        return r;
+    r = cli_load_lab(file, &lab);
+    if (r != EXIT_OK)
+        return r;
+    return cli_lab_attach(lab, mode, wait, ret);
+}
+
+void cli_lab_close(CliLab *c)
+{
+    lab_session_free(c->session); /* borrows the lab */
+    lablock_release(c->lock);
+    lab_free(c->lab);
+    *c = (CliLab){0};
 }

@@ -493,3 +493,23 @@ done:
     *ret = st;
     return 0;
 }
+
+void lab_session_info(const LabSession *s, LabSessionInfo *ret)
+{
+    *ret = (LabSessionInfo){
+            .sandboxed = s->sandbox != NULL,
+            .sandbox_exists = s->sandbox && sandbox_exists(s->sandbox),
+            .sandbox_started = s->sandbox_started,
+            .connected = s->conn != NULL,
+            .uri = s->uri,
+            .warning = s->warning,
+    };
+}
+
+bool lab_session_has_sandbox(const char *state_root, const char *lab)
+{
+    Sandbox *probe = NULL;
+    bool yes = sandbox_new(state_root, lab, &probe, NULL) == 0 && sandbox_exists(probe);
+    sandbox_free(probe);
+    return yes;
+}

@@ -41,6 +41,20 @@ int lab_session_open(const Lab *lab, const char *state_root, SessionMode mode, L
                      Error *err);
 void lab_session_free(LabSession *s);
 
+/* What the CLI tells the user about a session, without reaching into the sandbox. */
+typedef struct LabSessionInfo {
+    bool sandboxed;       /* the lab lives in its own sandbox */
+    bool sandbox_exists;  /* the sandbox's state exists (its daemon may not run) */
+    bool sandbox_started; /* this session started the sandbox's daemon */
+    bool connected;       /* there is a host to talk to */
+    const char *uri;      /* borrowed */
+    const char *warning;  /* borrowed; NULL when there is nothing to tell */
+} LabSessionInfo;
+void lab_session_info(const LabSession *s, LabSessionInfo *ret);
+
+/* Whether lab @lab has a sandbox under @state_root (NULL: the default), for `down --lab`. */
+bool lab_session_has_sandbox(const char *state_root, const char *lab);
+
 /* Plan what `up` would do: observe, pick subnets, build every resource, diff. */
 int lab_session_plan(LabSession *s, Plan **ret, Error *err);
 
