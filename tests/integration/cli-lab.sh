@@ -23,13 +23,7 @@ networks:
   vmnet1: {type: hostonly}
 EOL
 n=0; bad=0
-check() { desc=$1; want=$2; shift 2; n=$((n + 1))
-  "$@" >"$T/out" 2>"$T/err"; got=$?
-  if [ "$got" = "$want" ]; then echo "ok $n - $desc"; else
-    bad=$((bad + 1)); echo "not ok $n - $desc (exit $got, wanted $want)"; sed 's/^/# /' "$T/out" "$T/err"; fi; }
-grep_out() { n=$((n + 1))
-  if grep -q -- "$3" "$T/$2"; then echo "ok $n - $1"; else
-    bad=$((bad + 1)); echo "not ok $n - $1 ('$3' not in $2)"; sed 's/^/# /' "$T/$2"; fi; }
+. "${KVMLAB_SOURCE_ROOT:?}/tests/lib/tap.sh"
 no_ns() { ! ip netns list | awk '{print $1}' | grep -qx "$NS"; }
 
 echo "TAP version 13"

@@ -21,16 +21,7 @@ cleanup() {
 }
 trap cleanup EXIT
 n=0; bad=0
-check() { desc=$1; want=$2; shift 2; n=$((n + 1))
-  "$@" >"$T/out" 2>"$T/err"; got=$?
-  if [ "$got" = "$want" ]; then echo "ok $n - $desc"; else
-    bad=$((bad + 1)); echo "not ok $n - $desc (exit $got, wanted $want)"; sed 's/^/# /' "$T/out" "$T/err"; fi; }
-grep_out() { n=$((n + 1))
-  if grep -q -- "$3" "$T/$2"; then echo "ok $n - $1"; else
-    bad=$((bad + 1)); echo "not ok $n - $1 ('$3' not in $2)"; sed 's/^/# /' "$T/$2"; fi; }
-no_grep_out() { n=$((n + 1))
-  if ! grep -q -- "$3" "$T/$2"; then echo "ok $n - $1"; else
-    bad=$((bad + 1)); echo "not ok $n - $1 ('$3' in $2)"; sed 's/^/# /' "$T/$2"; fi; }
+. "$SRC/tests/lib/tap.sh"
 # the subnet of network KEY as status --json shows it
 subnet_of() { "$K" --json status "$T/lab.yaml" | tr '{' '\n' | grep "\"key\":\"$1\"" |
   sed -n 's/.*"subnet":"\([^"]*\)".*/\1/p'; }

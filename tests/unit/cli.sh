@@ -6,18 +6,7 @@ K=$(realpath "$1")
 ROOT=${KVMLAB_SOURCE_ROOT:?}
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 n=0; bad=0
-check() { # description, expected exit, command...
-  desc=$1; want=$2; shift 2
-  n=$((n + 1))
-  "$@" >"$T/out" 2>"$T/err"; got=$?
-  if [ "$got" = "$want" ]; then echo "ok $n - $desc"; else
-    bad=$((bad + 1)); echo "not ok $n - $desc (exit $got, wanted $want)"; sed 's/^/# /' "$T/err"; fi
-}
-grep_out() { # description, file, pattern
-  n=$((n + 1))
-  if grep -q -- "$3" "$T/$2"; then echo "ok $n - $1"; else
-    bad=$((bad + 1)); echo "not ok $n - $1 ('$3' not in $2)"; sed 's/^/# /' "$T/$2"; fi
-}
+. "$ROOT/tests/lib/tap.sh"
 echo "TAP version 13"
 check "--version" 0 "$K" --version;                    grep_out "version printed" out "^kvmlab [0-9]"
 check "--help" 0 "$K" --help;                          grep_out "help lists up" out "up .*Make the lab real"
