@@ -802,13 +802,17 @@ int sandbox_ensure(Sandbox *sb, bool *ret_started, Error *err)
         r = netns_create(sb, &made_netns, err);
         if (r < 0)
             goto fail;
-    } else if (netns_marked_pending(sb)) {
-        /* an earlier run died right after making it (it is pristine, or it would not be ours):
-         * finish the job and own it from now on */
-        made_netns = true;
-        r = netns_mark(sb, err);
-        if (r >= 0)
-            r = netns_lo_up(sb, err);
+    } else {
+        if (netns_marked_pending(sb)) {
+            /* an earlier run died right after making it (it is pristine, or it would not be
+             * ours): finish the job and own it from now on */
+            made_netns = true;
+            r = netns_mark(sb, err);
+            if (r < 0)
+                goto fail;
+        }
+        /* a run that died after marking it may not have got this far */
+        r = netns_lo_up(sb, err);
         if (r < 0)
             goto fail;
     }
