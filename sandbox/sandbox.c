@@ -322,6 +322,7 @@ static void sleep_ms(int ms)
 }
 
 static int netns_mark(const Sandbox *sb, Error *err);
+static bool netns_is_pristine(const Sandbox *sb);
 static int netns_mark_pending(const Sandbox *sb, Error *err);
 static void netns_unmark(const Sandbox *sb);
 
@@ -342,11 +343,17 @@ static int netns_create(const Sandbox *sb, bool *made, Error *err)
     int r = netns_mark_pending(sb, err);
     if (r < 0)
         return r;
-    r = spawn_check(add, NULL, NULL, err);
-    if (r < 0) {
+    Error add_err = ERROR_INIT;
+    r = spawn_check(add, NULL, NULL, &add_err);
+    if (r < 0 && !(netns_exists(sb->netns) && netns_is_pristine(sb))) {
         netns_unmark(sb);
+        r = error_set(err, r, "%s", add_err.message);
+        error_clear(&add_err);
         return r;
     }
+    /* made now, or by the `ip netns add` of a run that was killed while it ran (the namespace
+     * is pristine and claimed): ours either way */
+    error_clear(&add_err);
     *made = true;
     r = netns_mark(sb, err);
     if (r < 0)
@@ -802,13 +809,17 @@ int sandbox_ensure(Sandbox *sb, bool *ret_started, Error *err)
         r = netns_create(sb, &made_netns, err);
         if (r < 0)
             goto fail;
-    } else if (netns_marked_pending(sb)) {
-        /* an earlier run died right after making it (it is pristine, or it would not be ours):
-         * finish the job and own it from now on */
-        made_netns = true;
-        r = netns_mark(sb, err);
-        if (r >= 0)
-            r = netns_lo_up(sb, err);
+    } else {
+        if (netns_marked_pending(sb)) {
+            /* an earlier run died right after making it (it is pristine, or it would not be
+             * ours): finish the job and own it from now on */
+            made_netns = true;
+            r = netns_mark(sb, err);
+            if (r < 0)
+                goto fail;
+        }
+        /* a run that died after marking it may not have got this far */
+        r = netns_lo_up(sb, err);
         if (r < 0)
             goto fail;
     }
