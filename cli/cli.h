@@ -28,6 +28,9 @@ typedef struct CliCommand {
     const char *summary; /* one line */
     const char *help;    /* the rest of `kvmlab help NAME` */
     int (*run)(const CliGlobals *g, int argc, char **argv);
+    /* it changes the host: SIGINT, SIGTERM and SIGHUP are caught from the very start, so they
+     * stop it at a safe point (undoing the step) instead of killing it */
+    bool changes_host;
 } CliCommand;
 
 extern const CliCommand cli_cmd_validate, cli_cmd_plan, cli_cmd_up, cli_cmd_down, cli_cmd_status,

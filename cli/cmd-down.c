@@ -159,4 +159,5 @@ const CliCommand cli_cmd_down = {
                 "it again to finish. While another up or down of the same lab runs, down refuses\n"
                 "at once naming its PID; with --wait it waits for it instead.\n",
         .run = run,
+        .changes_host = true,
 };

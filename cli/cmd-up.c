@@ -66,4 +66,5 @@ const CliCommand cli_cmd_up = {
                 "One kvmlab at a time per lab: while another up or down of the same lab runs,\n"
                 "up refuses at once naming its PID; with --wait it waits for it instead.\n",
         .run = run,
+        .changes_host = true,
 };

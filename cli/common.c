@@ -128,8 +128,8 @@ int cli_lab_attach(Lab *lab, SessionMode mode, bool wait, CliLab *ret)
     Error err = ERROR_INIT;
     *ret = (CliLab){.lab = lab};
     if (mode != SESSION_READ) {
-        /* SIGINT, SIGTERM and SIGHUP stop the run at its next safe point, which undoes the
-         * step; one kvmlab at a time changes a lab */
+        /* one kvmlab at a time changes a lab (main() caught the interrupts already; again
+         * here for callers that are not main()) */
         interrupt_install();
         int r = cli_lab_lock(lab, wait, &ret->lock);
         if (r != EXIT_OK) {

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "config.h"
 #include "kvmlab/cleanup.h"
+#include "kvmlab/interrupt.h"
 
 static const CliCommand *const commands[] = {
         &cli_cmd_init, &cli_cmd_validate, &cli_cmd_plan,
@@ -150,5 +151,7 @@ int main(int argc, char **argv)
         setenv("KVMLAB_STATE_DIR", g.state_dir, 1);
     /* the subcommand sees argv[0] = its name */
     optind++;
+    if (cmd->changes_host)
+        interrupt_install();
     return cmd->run(&g, argc - optind + 1, argv + optind - 1);
 }
