@@ -383,9 +383,37 @@ static int diff_one(Plan *p, const Resource *w, const Observed *o)
     return r;
 }
 
+/* Two desired resources must not claim the same name, bridge or addresses either (a planner
+ * bug or a state no file should reach: refused before anything changes). */
+static int check_wanted(const Plan *p, Error *err)
+{
+    char a[CIDR_STRLEN], b[CIDR_STRLEN];
+    for (size_t i = 0; i < p->n_want; i++) {
+        const Resource *x = &p->want[i];
+        for (size_t j = i + 1; j < p->n_want; j++) {
+            const Resource *y = &p->want[j];
+            if (x->kind != y->kind)
+                continue;
+            if (strcmp(x->name, y->name) == 0)
+                return error_set(err, -EEXIST, "'%s' and '%s' would both be %s '%s'", x->key,
+                                 y->key, resource_kind_to_string(x->kind), x->name);
+            if (x->bridge && y->bridge && strcmp(x->bridge, y->bridge) == 0)
+                return error_set(err, -EEXIST, "'%s' and '%s' would both use bridge '%s'", x->key,
+                                 y->key, x->bridge);
+            if (x->has_subnet && y->has_subnet && addr_net_overlaps(&x->subnet, &y->subnet))
+                return error_set(err, -EEXIST, "'%s' (%s) and '%s' (%s) would overlap", x->key,
+                                 addr_cidr_format(&x->subnet, a), y->key,
+                                 addr_cidr_format(&y->subnet, b));
+        }
+    }
+    return 0;
+}
+
 int engine_diff(Plan *p, Error *err)
 {
-    int r;
+    int r = check_wanted(p, err);
+    if (r < 0)
+        return r;
     /* objects of ours that the file no longer wants go first: they may free names/subnets */
     for (size_t i = 0; i < p->n_have; i++) {
         const Observed *o = &p->have[i];
@@ -427,12 +455,17 @@ static const char *action_object(const Action *a)
     return a->want ? a->want->name : a->have->name;
 }
 
-/* The inverse of action @a (done, or failed half-way): a create is removed, anything else is put
- * back from what observation saw. Failures are added to @err after the first error. */
-static void undo(const Plan *plan, const EngineBackend *be, const Action *a, Error *err)
+/* The inverse of action @a (@done, or failed half-way): a create that worked is removed,
+ * anything else is put back from what observation saw. A create that failed is left alone: the
+ * backend undoes its own half (a network defined but not started is undefined again), and what
+ * carries that name now may be another lab's that appeared since observation. Failures are added
+ * to @err after the first error. */
+static void undo(const Plan *plan, const EngineBackend *be, const Action *a, bool done, Error *err)
 {
     Error why = ERROR_INIT;
     int r;
+    if (a->type == ACTION_CREATE && !done)
+        return;
     if (a->type == ACTION_CREATE) {
         Observed o = resource_as_observed(a->want, plan->lab);
         r = be->remove(be->ctx, &o, &why);
@@ -476,6 +509,7 @@ int engine_apply(const Plan *plan, const EngineBackend *backends, size_t n_backe
     /* the journal: indexes of the actions begun, in order; undone newest first */
     size_t *journal = calloc(plan->n_actions + 1, sizeof(*journal));
     size_t n_journal = 0;
+    bool failed_step = false; /* the newest journal entry is a step that failed */
     int r = 0;
 
     if (!journal)
@@ -507,6 +541,7 @@ int engine_apply(const Plan *plan, const EngineBackend *backends, size_t n_backe
             progress(a, 0, userdata);
         journal[n_journal++] = i;
         r = apply_one(be, a, err);
+        failed_step = r < 0;
         if (r < 0) {
             if (!error_is_set(err))
                 error_set_errno(err, r, "Cannot %s %s '%s'", action_type_to_string(a->type),
@@ -519,9 +554,11 @@ int engine_apply(const Plan *plan, const EngineBackend *backends, size_t n_backe
     }
     if (r < 0) {
         /* put back what this run changed, the failed step first; the first error stays */
+        bool done = !failed_step;
         while (n_journal > 0) {
             const Action *a = &plan->actions[journal[--n_journal]];
-            undo(plan, backend_for(backends, n_backends, a->kind), a, err);
+            undo(plan, backend_for(backends, n_backends, a->kind), a, done, err);
+            done = true;
         }
     }
     free(journal);
@@ -554,7 +591,7 @@ int engine_apply_each(const Plan *plan, const EngineBackend *backends, size_t n_
                 if (!error_is_set(&why))
                     error_set_errno(&why, r, "Cannot %s %s '%s'", action_type_to_string(a->type),
                                     resource_kind_to_string(a->kind), action_object(a));
-                undo(plan, be, a, &why); /* this step only: the others stand on their own */
+                undo(plan, be, a, false, &why); /* this step only: the others stand alone */
             } else if (progress) {
                 progress(a, 1, userdata);
             }

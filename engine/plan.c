@@ -168,25 +168,44 @@ oom:
 
 /* Subnets for the networks that need one and whose file gives none: first the ones an earlier
  * `up` picked (whatever the file order), then new ones clear of everything in @used. */
-static int pick_subnets(const Lab *lab, Plan *p, NetList *used, Ipv4Net *chosen, bool *has,
-                        char **notes, Error *err)
+static bool netlist_overlaps(const NetList *l, const Ipv4Net *n)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (addr_net_overlaps(&l->v[i], n))
+            return true;
+    return false;
+}
+
+static int pick_subnets(const Lab *lab, Plan *p, NetList *used, const NetList *fixed,
+                        Ipv4Net *chosen, bool *has, char **notes, Error *err)
 {
     char cidr[CIDR_STRLEN];
+    NetList kept = {0};
     for (size_t i = 0; i < lab->n_networks; i++) {
         const LabNetwork *net = &lab->networks[i];
         if (net->has_subnet || !needs_subnet(net))
             continue;
         const Observed *o = ours_by_key(p, RESOURCE_NETWORK, net->name);
         _cleanup_free_ char *v = o ? spec_text_get(o->spec, "subnet") : NULL;
-        if (v && addr_cidr_parse(v, &chosen[i]) == 0) {
+        /* an earlier pick stays unless something fixed took it since: a subnet the file now
+         * gives, another lab, an object not ours (our own bridge's route does not count) */
+        if (v && addr_cidr_parse(v, &chosen[i]) == 0 && !netlist_overlaps(fixed, &chosen[i]) &&
+            !netlist_overlaps(&kept, &chosen[i])) {
+            if (netlist_add(&kept, &chosen[i]) < 0) {
+                free(kept.v);
+                return error_set(err, -ENOMEM, "Out of memory");
+            }
             has[i] = true;
             if (asprintf(&notes[i], "keeps subnet %s picked earlier",
                          addr_cidr_format(&chosen[i], cidr)) < 0)
                 notes[i] = NULL;
-            if (netlist_add(used, &chosen[i]) < 0)
+            if (netlist_add(used, &chosen[i]) < 0) {
+                free(kept.v);
                 return error_set(err, -ENOMEM, "Out of memory");
+            }
         }
     }
+    free(kept.v);
     for (size_t i = 0; i < lab->n_networks; i++) {
         const LabNetwork *net = &lab->networks[i];
         if (net->has_subnet || !needs_subnet(net) || has[i])
@@ -279,8 +298,9 @@ static int plan_network(const Lab *lab, const HostState *host, Plan *p, const La
 int engine_plan(const Lab *lab, HostState *host, Plan **ret, Error *err)
 {
     Plan *p = calloc(1, sizeof(*p));
-    NetList used = {0};
+    NetList used = {0}, fixed = {0};
     NameList bridges = {0};
+    NameList kept = {0}; /* owns its strings: the bridges this lab's networks have */
     Ipv4Net *chosen = calloc(lab->n_networks + 1, sizeof(*chosen));
     bool *has = calloc(lab->n_networks + 1, sizeof(*has));
     char **notes = calloc(lab->n_networks + 1, sizeof(*notes));
@@ -318,8 +338,25 @@ int engine_plan(const Lab *lab, HostState *host, Plan **ret, Error *err)
     for (size_t i = 0; i < lab->n_networks; i++)
         if (lab->networks[i].has_subnet && netlist_add(&used, &lab->networks[i].subnet) < 0)
             goto oom;
+    /* what an earlier pick must give way to: all of the above but the host's own routes */
+    for (size_t i = host->n_host_nets; i < used.n; i++)
+        if (netlist_add(&fixed, &used.v[i]) < 0)
+            goto oom;
+    /* bridges this lab's networks already have are theirs, whatever the file order */
+    for (size_t i = 0; i < lab->n_networks; i++) {
+        const Observed *o = ours_by_key(p, RESOURCE_NETWORK, lab->networks[i].name);
+        if (!o || lab->networks[i].type == VMNET_BRIDGED)
+            continue;
+        char *b = spec_text_get(o->spec, "bridge");
+        if (b && namelist_add(&kept, b) < 0) {
+            free(b);
+            goto oom;
+        }
+        if (b && namelist_add(&bridges, b) < 0)
+            goto oom;
+    }
 
-    r = pick_subnets(lab, p, &used, chosen, has, notes, err);
+    r = pick_subnets(lab, p, &used, &fixed, chosen, has, notes, err);
     if (r < 0)
         goto fail;
     for (size_t i = 0; i < lab->n_networks; i++) {
@@ -362,6 +399,10 @@ done:
     free(chosen);
     free(has);
     free(used.v);
+    free(fixed.v);
     free(bridges.v);
+    for (size_t i = 0; i < kept.n; i++)
+        free((char *)kept.v[i]);
+    free(kept.v);
     return r;
 }

@@ -38,6 +38,10 @@ static int observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
         Observed *o = &out[i];
         o->kind = RESOURCE_NETWORK;
         o->name = strdup(virNetworkGetName(nets[i]));
+        if (!o->name) {
+            r = error_set(err, -ENOMEM, "Out of memory");
+            goto done;
+        }
         o->active = virNetworkIsActive(nets[i]) == 1;
         int as = 0;
         o->autostart = virNetworkGetAutostart(nets[i], &as) == 0 && as;
@@ -191,7 +195,9 @@ static int update_in_place(void *ctx, const Resource *want, const Observed *have
         return virt_error(err, "Cannot find network '%s'", have->name);
 
     char **oldv = NULL, **newv = NULL;
-    size_t n_old = spec_text_values(have->spec, "live.host", &oldv);
+    /* what the network really holds (a hand edit included), not what its record says */
+    const char *was = have->live_spec ? have->live_spec : have->spec;
+    size_t n_old = spec_text_values(was, "live.host", &oldv);
     size_t n_new = spec_text_values(want->spec, "live.host", &newv);
     int r = 0;
 
@@ -234,7 +240,7 @@ static int update_in_place(void *ctx, const Resource *want, const Observed *have
 
     /* lease time: libvirt cannot modify a range, but can delete and add it again */
     char **ol = NULL, **nl = NULL;
-    size_t n_ol = spec_text_values(have->spec, "live.lease", &ol);
+    size_t n_ol = spec_text_values(was, "live.lease", &ol);
     size_t n_nl = spec_text_values(want->spec, "live.lease", &nl);
     bool lease_changed = n_ol != n_nl || (n_ol && strcmp(ol[0], nl[0]) != 0);
     spec_text_values_free(ol, n_ol);

@@ -97,19 +97,25 @@ static int observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
         _cleanup_free_ char *cmd = NULL, *listing = NULL;
         if (asprintf(&cmd, "list table ip %s", name) < 0)
             continue;
-        Error ignore = ERROR_INIT;
-        if (nft_run(netns, cmd, &listing, "read a table", &ignore) < 0) {
-            error_clear(&ignore);
-            continue;
-        }
+        /* a table that exists but cannot be read is not "missing": planning must not make it
+         * again on top of it */
+        r = nft_run(netns, cmd, &listing, "read a table", err);
+        if (r < 0)
+            goto fail;
         Observed *no = realloc(out, (n + 1) * sizeof(*no));
-        if (!no)
-            break;
+        if (!no) {
+            r = error_set(err, -ENOMEM, "Out of memory");
+            goto fail;
+        }
         out = no;
         Observed *o = &out[n++];
         memset(o, 0, sizeof(*o));
         o->kind = RESOURCE_PORTFWD;
         o->name = strdup(name);
+        if (!o->name) {
+            r = error_set(err, -ENOMEM, "Out of memory");
+            goto fail;
+        }
         o->active = true;
         o->autostart = true;
         if (vmnet_nft_comment_parse(listing, &o->lab, &o->hash) == 0)
@@ -122,6 +128,11 @@ static int observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
     *ret = out;
     *ret_n = n;
     return 0;
+fail:
+    for (size_t i = 0; i < n; i++)
+        observed_clear(&out[i]);
+    free(out);
+    return r;
 }
 
 static int create(void *ctx, const Resource *want, Error *err)

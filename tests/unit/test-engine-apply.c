@@ -252,11 +252,55 @@ static void test_rollback_every_fault(void **state)
     unlink(node_xml);
 }
 
+/* A reservation removed by hand on the running network (metadata kept) is drift fixed in place:
+ * after up, a new plan has nothing left to do (reproduced: the update compared with the record
+ * instead of the live network and never put the reservation back). */
+static void test_drift_in_place_converges(void **state)
+{
+    (void)state;
+    char node_xml[] = "/tmp/kvmlab-test-node-XXXXXX";
+    int fd = mkstemp(node_xml);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "<node/>\n", 8), 8);
+    close(fd);
+    virConnectPtr conn = host_before(node_xml);
+    virNetworkPtr n1 = virNetworkLookupByName(conn, "rb-vmnet1");
+    assert_non_null(n1);
+    /* what `virsh net-update rb-vmnet1 delete ip-dhcp-host ... --live --config` does */
+    assert_int_equal(
+            virNetworkUpdate(n1, VIR_NETWORK_UPDATE_COMMAND_DELETE,
+                             VIR_NETWORK_SECTION_IP_DHCP_HOST, 0,
+                             "<host mac='52:54:00:aa:00:01' ip='10.61.0.10'/>",
+                             VIR_NETWORK_UPDATE_AFFECT_LIVE | VIR_NETWORK_UPDATE_AFFECT_CONFIG),
+            0);
+    virNetworkFree(n1);
+    Plan *p = plan_on(conn, LAB_BEFORE);
+    const Action *a = NULL;
+    for (size_t i = 0; i < p->n_actions; i++)
+        if (p->actions[i].type != ACTION_NONE && p->actions[i].type != ACTION_START)
+            a = &p->actions[i];
+    assert_non_null(a);
+    assert_int_equal(a->type, ACTION_UPDATE);
+    assert_true(a->drift);
+    Error err = ERROR_INIT;
+    if (apply(conn, p, &err) < 0)
+        fail_msg("apply: %s", err.message);
+    plan_free(p);
+    p = plan_on(conn, LAB_BEFORE);
+    for (size_t i = 0; i < p->n_actions; i++)
+        if (p->actions[i].type != ACTION_NONE && p->actions[i].type != ACTION_START)
+            fail_msg("left after up: %s", p->actions[i].reason);
+    plan_free(p);
+    virConnectClose(conn);
+    unlink(node_xml);
+}
+
 int main(void)
 {
     virt_init();
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_rollback_every_fault),
+            cmocka_unit_test(test_drift_in_place_converges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -302,6 +302,47 @@ static void test_names_kept(void **state)
     free(old2);
 }
 
+/* A network inserted above one that is up never takes its bridge (the kept bridge is reserved
+ * before any name is chosen, whatever the file order). */
+static void test_kept_bridge_reserved(void **state)
+{
+    (void)state;
+    char *spec = made_spec("lab: netdemo\nconnect: sandbox\nnetworks:\n  vmnet8: {type: nat}\n",
+                           "vmnet8");
+    _cleanup_free_ char *b = spec_text_get(spec, "bridge");
+    assert_string_equal(b, "netdemo-v8");
+    HostState h = {.nat_table = true};
+    host_add(&h, "netdemo-vmnet8", "netdemo", "vmnet8", spec, NULL);
+    Plan *p = plan_ok("lab: netdemo\nconnect: sandbox\nnetworks:\n  v8: {type: isolated}\n"
+                      "  vmnet8: {type: nat}\n",
+                      &h);
+    assert_string_equal(want(p, "vmnet8")->bridge, "netdemo-v8");
+    assert_string_not_equal(want(p, "v8")->bridge, "netdemo-v8");
+    assert_int_equal(action(p, "vmnet8")->type, ACTION_NONE);
+    plan_free(p);
+    free(spec);
+}
+
+/* A subnet picked earlier gives way when the file now gives that subnet to another network: the
+ * picked one moves (recreated, with the reason), nothing overlaps. */
+static void test_kept_subnet_gives_way(void **state)
+{
+    (void)state;
+    char *spec = made_spec("lab: sk\nconnect: sandbox\nnetworks:\n  vmnet1: {type: hostonly}\n",
+                           "vmnet1");
+    HostState h = {.nat_table = true};
+    host_add(&h, "sk-vmnet1", "sk", "vmnet1", spec, NULL);
+    Plan *p = plan_ok("lab: sk\nconnect: sandbox\nnetworks:\n  vmnet1: {type: hostonly}\n"
+                      "  vmnet8: {type: nat, subnet: 192.168.100.0/24}\n",
+                      &h);
+    assert_subnet(p, "vmnet8", "192.168.100.0/24");
+    assert_subnet(p, "vmnet1", "192.168.101.0/24");
+    assert_int_equal(action(p, "vmnet1")->type, ACTION_RECREATE);
+    assert_non_null(strstr(action(p, "vmnet1")->reason, "subnet"));
+    plan_free(p);
+    free(spec);
+}
+
 typedef struct DriftCase {
     const char *key;   /* the spec key edited by hand */
     const char *lines; /* its live value(s) */
@@ -459,6 +500,8 @@ int main(void)
             cmocka_unit_test(test_clashes_refused),
             cmocka_unit_test(test_bridge_names),
             cmocka_unit_test(test_names_kept),
+            cmocka_unit_test(test_kept_bridge_reserved),
+            cmocka_unit_test(test_kept_subnet_gives_way),
             cmocka_unit_test(test_drift_each_field),
             cmocka_unit_test(test_change_is_not_drift),
             cmocka_unit_test(test_nat_without_table),
