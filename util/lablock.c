@@ -91,14 +91,14 @@ int lablock_take(const char *state_root, const char *lab, bool wait, LabLock **r
         return error_set(err, -ENOMEM, "Out of memory");
     *strrchr(parent, '/') = 0;
 
-    for (;;) {
+    for (int vanished = 0;;) {
         r = fs_mkdir_p(parent, 0700, err);
         if (r < 0)
             return r;
         int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0) {
-            if (errno == ENOENT)
-                continue; /* the directory went away under us (a release removed it) */
+            if (errno == ENOENT && ++vanished < 100)
+                continue; /* the directory went away under us (a `down` of the whole state) */
             return error_set_errno(err, -errno, "Cannot open lock file '%s'", path);
         }
         if (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
@@ -178,12 +178,6 @@ void lablock_release(LabLock *lock)
      * opens the path anew, so two holders can never exist */
     unlink(lock->path);
     close(lock->fd);
-    /* the parent holds the labs' sandbox directories; it goes only when nothing is left */
-    char *slash = strrchr(lock->path, '/');
-    if (slash) {
-        *slash = 0;
-        rmdir(lock->path);
-    }
     free(lock->path);
     free(lock);
 }

@@ -105,11 +105,9 @@ static void test_take_release(void **state)
     assert_true(exists(path));
     assert_int_equal(child_status(child_take(false, getpid())), 1);
 
-    /* released: nothing is left, not even the directory it made */
+    /* released: the file is gone (its directory is the state root's sandbox/, which stays) */
     lablock_release(l);
     assert_false(exists(path));
-    snprintf(expect, sizeof(expect), "%s/sandbox", root);
-    assert_false(exists(expect));
     assert_int_equal(child_status(child_take(false, 0)), 0);
     assert_false(exists(path));
     free(path);
@@ -210,6 +208,9 @@ int main(void)
     if (!mkdtemp(root))
         return 1;
     int r = cmocka_run_group_tests(tests, NULL, NULL);
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/sandbox", root);
+    rmdir(dir);
     rmdir(root);
     return r;
 }
