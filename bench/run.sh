@@ -28,7 +28,7 @@ for t in hyperfine virsh strace perf python3 /usr/bin/time; do
 done
 [ -x "$K" ] || { echo "bench/run.sh: '$K' is missing; run bench/setup.sh" >&2; exit 1; }
 mkdir -p "$STATE" "$OUT"
-rm -f "$OUT"/*
+rm -rf "${OUT:?}"/*
 W=$(mktemp -d /tmp/kvb-run.XXXXXX)
 
 log() { echo "bench: $(date -u +%T) $*" >&2; }
@@ -119,6 +119,8 @@ heavy "$K" -q --state-dir "$STATE" up "$W/four.yaml"
 hf -N --warmup 3 --runs "$RUNS_NOOP" --export-json "$OUT/noop.json" \
   -n "kvmlab up (no-op)" "$K --state-dir $STATE up $W/four.yaml" \
   -n "kvmlab plan (no-op)" "$K --state-dir $STATE plan $W/four.yaml" \
+  -n "kvmlab --version (start-up only)" "$K --version" \
+  -n "virsh --version (start-up only)" "virsh --version" \
   -n "virsh net-list" "virsh -c '$URI' net-list" \
   >"$OUT/noop.txt"
 
@@ -132,10 +134,14 @@ profile() {
   perf record -q -F 20000 -g -o "$W/perf.data" -- sh -c \
     "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do $K -q --state-dir $STATE up $W/four.yaml; done" \
     >/dev/null 2>&1
-  perf report -i "$W/perf.data" --no-children --sort dso,sym --stdio 2>/dev/null |
+  perf report -i "$W/perf.data" --no-children -g none --percent-limit 0.4 --sort dso,sym --stdio 2>/dev/null |
     grep -v '^#' | grep '%' | head -40 >"$OUT/perf-up.txt"
-  perf report -i "$W/perf.data" --no-children --sort dso --stdio 2>/dev/null |
+  perf report -i "$W/perf.data" --no-children -g none --sort dso --stdio 2>/dev/null |
     grep -v '^#' | grep '%' | head -20 >"$OUT/perf-up-dso.txt"
+  # kvmlab's main thread against the short-lived threads that run libnftables in the namespace
+  perf script -i "$W/perf.data" -F comm,pid,tid 2>/dev/null | awk '$1 == "kvmlab" {
+      split($2, a, "/"); n++; if (a[1] == a[2]) m++; else o++ }
+    END { printf "main %.4f\nnft %.4f\nsamples %d\n", m / n, o / n, n }' >"$OUT/perf-threads.txt"
   # the daemon's CPU per call: 20 calls of each
   for what in up net-list; do
     a=$(cpu_of "$DPID")
@@ -167,16 +173,16 @@ done
 LIST=$(echo $SIZES | tr ' ' ,)
 hf --runs "$RUNS_SCALE" -L n "$LIST" --export-json "$OUT/scale-up.json" \
   --prepare "$KQ down $W/n{n}.yaml && sh $VN batch clean '$URI' $NS $W/v{n}" \
-  -n "kvmlab up {n}" "$KQ up $W/n{n}.yaml" \
-  -n "virsh batch up {n}" "sh $VN batch up '$URI' $NS $W/v{n}" \
+  "$KQ up $W/n{n}.yaml" \
+  "sh $VN batch up '$URI' $NS $W/v{n}" \
   >"$OUT/scale-up.txt"
 vclean "$W"/v*
 hf --warmup 1 --runs "$RUNS_NOOP" -L n "$LIST" --export-json "$OUT/scale-plan.json" \
   --prepare "$KQ up $W/n{n}.yaml" \
-  -n "kvmlab plan {n}" "$K --state-dir $STATE plan $W/n{n}.yaml" \
-  -n "virsh net-list {n}" "virsh -c '$URI' net-list" \
+  "$K --state-dir $STATE plan $W/n{n}.yaml" \
+  "virsh -c '$URI' net-list" \
   >"$OUT/scale-plan.txt"
-for n in $SIZES; do kv -q down "$W/n$n.yaml"; done
+heavy "$K" -q --state-dir "$STATE" down "$W/n${SIZES##* }.yaml" # every network of the lab
 
 # --- the machine and the report ---------------------------------------------------------------
 {
