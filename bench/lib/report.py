@@ -1,0 +1,314 @@
+#!/usr/bin/env python3
+"""Write bench/RESULTS.md from the raw results of bench/run.sh.
+
+    report.py RESULTS_DIR RESULTS_MD
+"""
+import json
+import math
+import os
+import re
+import sys
+
+out_dir, md_path = sys.argv[1], sys.argv[2]
+
+
+def load(name):
+    with open(os.path.join(out_dir, name)) as f:
+        return json.load(f)["results"]
+
+
+def text(name):
+    p = os.path.join(out_dir, name)
+    return open(p).read() if os.path.exists(p) else ""
+
+
+def ms(x):
+    return f"{x * 1000:.1f} ms" if x < 10 else f"{x:.2f} s"
+
+
+def row(r, base=None):
+    cells = [r["command"], f"{ms(r['mean'])} ± {ms(r['stddev'] or 0)}", ms(r["median"]),
+             ms(r["min"]), ms(r["max"])]
+    if base is not None:
+        cells.append(f"{r['mean'] / base['mean']:.2f}x / {r['median'] / base['median']:.2f}x")
+    return "| " + " | ".join(cells) + " |"
+
+
+machine = dict(l.split("=", 1) for l in text("machine.txt").splitlines() if "=" in l)
+L = []
+w = L.append
+w("# kvmlab benchmarks: results")
+w("")
+w(f"Written by `bench/run.sh` on {machine.get('date', '?')}; re-run it to refresh this file "
+  "(raw hyperfine JSON, strace and perf output in `bench/results/`). Every number below comes "
+  "from one run of the script, on one sandbox daemon (lab `kvb`, namespace `kvmlab-kvb`).")
+w("")
+w("## Machine")
+w("")
+w("| nproc | CPU | kernel | OS | libvirt | hyperfine | kvmlab commit | load average after the run |")
+w("|---|---|---|---|---|---|---|---|")
+w(f"| {machine.get('nproc')} | {machine.get('cpu')} | {machine.get('kernel')} | {machine.get('os')} | "
+  f"{machine.get('libvirt')} | {machine.get('hyperfine')} | {machine.get('kvmlab')} | {machine.get('load')} |")
+w("")
+w(f"Runs per command: {machine.get('runs')}. The machine is shared (2 cores, other people's "
+  "builds run between the benchmarks; each benchmark holds `/tmp/kvmlab-heavy.lock`, which "
+  "keeps other heavy tests out but not compilers): read the medians and minimums as well as "
+  "the means.")
+w("")
+
+# --- 1
+ud = load("updown.json")
+w("## 1. `up` + `down` of a four-network lab against virsh")
+w("")
+w("The lab (`bench/results/four.yaml`): `vmnet8` NAT with a port forward (host 2222 -> "
+  "192.168.208.10:22), `vmnet1` host-only, `vmnet2` isolated, `vmnet5` a custom NAT network. "
+  "The sandbox daemon stays up through every run on both sides: it holds one network that "
+  "kvmlab did not make (`kvb-keep`, defined, never started), so `kvmlab down` removes the lab's "
+  "networks and NAT table and keeps the sandbox (it says so).")
+w("")
+w("- **kvmlab**: `kvmlab up` (observe, plan, define + start + autostart 4 networks, write the "
+  "NAT table `ip kvmlab-kvb` in the namespace with libnftables), then `kvmlab down` (observe, "
+  "destroy + undefine 4 networks, delete the table).")
+w("- **virsh, one process per step**: the same four network definitions kvmlab made (its XML "
+  "with uuid, MAC and metadata removed, names `kvbv-*`, `bench/results/virsh-four/`): "
+  "`virsh net-define`, `net-start`, `net-autostart` per network (12 processes), the same NAT "
+  "table with `ip netns exec kvmlab-kvb nft -f`, then `nft delete table` and `net-destroy`, "
+  "`net-undefine` per network (8 processes). This is what a shell script with virsh does.")
+w("- **virsh, one batch process**: the same steps in one `virsh` process per direction "
+  "(`virsh -c URI 'net-define A; net-start a; ...'`): the fastest virsh can be.")
+w("")
+w("| command | mean ± σ | median | min | max | against kvmlab (mean / median) |")
+w("|---|---|---|---|---|---|")
+for r in ud:
+    w(row(r, ud[0]))
+w("")
+
+# --- 2
+no = load("noop.json")
+base = no[-1]
+w("## 2. No-op `up` and `plan` on a converged lab against `virsh net-list`")
+w("")
+w("The four-network lab is up; `kvmlab up` and `kvmlab plan` find nothing to do; `virsh "
+  "net-list` lists the same daemon's networks (5: the lab's 4 and `kvb-keep`). hyperfine "
+  "runs them without a shell (`-N`). Goal: at most 1.2x (before, on main: 77 ms against 46 ms, 1.65x).")
+w("")
+w("| command | mean ± σ | median | min | max | against virsh net-list (mean / median) |")
+w("|---|---|---|---|---|---|")
+for r in no:
+    w(row(r, base))
+w("")
+for r in no[:2]:
+    ratio = r["median"] / base["median"]
+    w(f"- {r['command']}: {ratio:.2f}x virsh net-list (median), goal 1.2x: "
+      f"{'met' if ratio <= 1.2 else 'NOT met'}.")
+w("")
+
+# profile
+w("### Where the no-op `up` spends its time")
+w("")
+dc = {}
+for l in text("daemon-cpu.txt").splitlines():
+    what, ticks, hz = l.split()
+    dc[what] = int(ticks) / int(hz) / 20
+if dc:
+    w(f"- **The daemon's CPU per call** (libvirtd's utime+stime over 20 calls, /proc): "
+      f"`kvmlab up` {dc.get('up', 0) * 1000:.1f} ms, `virsh net-list` "
+      f"{dc.get('net-list', 0) * 1000:.1f} ms.")
+
+
+def strace_top(name, n=8):
+    rows = []
+    for l in text(name).splitlines():
+        m = re.match(r"\s*([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)\s+(?:(\d+)\s+)?(\w+)$", l)
+        if m:
+            rows.append((float(m.group(2)), int(m.group(4)), m.group(6), m.group(5) or "0"))
+    total = None
+    for l in text(name).splitlines():
+        m = re.match(r"\s*100\.00\s+([\d.]+)\s+\d+\s+(\d+)", l)
+        if m:
+            total = (float(m.group(1)), int(m.group(2)))
+    return rows[:n], total
+
+
+for name, who in (("strace-c-up.txt", "kvmlab up (no-op)"), ("strace-c-netlist.txt", "virsh net-list")):
+    rows, total = strace_top(name)
+    if total:
+        w(f"- **`strace -c -f` of {who}**: {total[1]} system calls, {total[0] * 1000:.1f} ms in "
+          "the kernel; top: " + ", ".join(f"`{s}` {c}x {t * 1000:.2f} ms ({e} errors)"
+                                          for t, c, s, e in rows[:6]) + ".")
+
+
+def timeline(name):
+    """Wall-clock landmarks of one run from strace -f -tt -T."""
+    ev = []
+    t0 = None
+    for l in text(name).splitlines():
+        m = re.match(r"(\d+)\s+(\d+):(\d+):([\d.]+)\s+(.*)", l)
+        if not m:
+            continue
+        t = int(m.group(2)) * 3600 + int(m.group(3)) * 60 + float(m.group(4))
+        if t0 is None:
+            t0 = t
+        ev.append((t - t0, m.group(5)))
+    return ev
+
+
+def landmarks(ev):
+    marks = []
+    seen = set()
+
+    def mark(label, pred, first=True):
+        hits = [t for t, s in ev if pred(s)]
+        if hits and label not in seen:
+            seen.add(label)
+            marks.append((hits[0] if first else hits[-1], label))
+
+    mark("program started (execve)", lambda s: s.startswith("execve("))
+    mark("lab file opened", lambda s: s.startswith("openat(") and ".yaml" in s)
+    mark("connected to the daemon's socket", lambda s: s.startswith("connect(") and "libvirt-sock" in s)
+    hits = [t for t, s in ev if s.startswith("connect(") and "libvirt-sock" in s]
+    for i, t in enumerate(hits[1:], 2):
+        marks.append((t, f"connection {i} to the daemon's socket"))
+    mark("first namespace switch (nft observe thread)", lambda s: s.startswith("setns("))
+    mark("last namespace switch", lambda s: s.startswith("setns("), first=False)
+    mark("netlink socket (host routes)", lambda s: s.startswith("socket(AF_NETLINK") and "NETLINK_ROUTE" in s)
+    mark("first write to stdout", lambda s: s.startswith("write(1,"))
+    mark("exit", lambda s: s.startswith("exit_group(") or "+++ exited" in s, first=False)
+    return sorted(marks)
+
+
+ev = timeline("strace-tt-up.txt")
+if ev:
+    marks = landmarks(ev)
+    w("- **Timeline of one no-op `up` under `strace -f -tt`** (strace slows every system call, "
+      "so read the shares, not the absolute times): " +
+      "; ".join(f"{t * 1000:.1f} ms {label}" for t, label in marks) + ".")
+    rpc = sum(1 for t, s in ev if re.match(r"(write|sendmsg|writev)\((\d+)", s) and "libvirt" not in s
+              and not s.startswith("write(1,") and not s.startswith("write(2,"))
+    polls = [re.search(r"<([\d.]+)>$", s) for t, s in ev if s.startswith(("poll(", "ppoll("))]
+    wait = sum(float(p.group(1)) for p in polls if p)
+    w(f"  Writes to sockets and files: {rpc}; time blocked in `poll` (waiting for the daemon): "
+      f"{wait * 1000:.1f} ms over {len(polls)} calls.")
+ev2 = timeline("strace-tt-netlist.txt")
+if ev2:
+    polls = [re.search(r"<([\d.]+)>$", s) for t, s in ev2 if s.startswith(("poll(", "ppoll("))]
+    wait = sum(float(p.group(1)) for p in polls if p)
+    w(f"- virsh net-list under the same strace: {ev2[-1][0] * 1000:.1f} ms wall, "
+      f"{wait * 1000:.1f} ms in `poll` over {len(polls)} calls.")
+th = dict(l.split() for l in text("perf-threads.txt").splitlines() if l.strip())
+if th:
+    w(f"- **CPU samples by thread** (`perf script`, {th['samples']} samples of the kvmlab process "
+      f"over 20 no-op `up`s): main thread {float(th['main']) * 100:.1f}%, the two short-lived "
+      f"threads that run libnftables inside the namespace (`vmnet/nftapply.c`, `list tables ip` "
+      f"then `list table ip kvmlab-kvb`) {float(th['nft']) * 100:.1f}%.")
+perf = text("perf-up-dso.txt").strip().splitlines()
+if perf:
+    w("- **`perf record -g` of 20 no-op `up`s, by library** (client process only; share of "
+      "CPU samples, self time):")
+    w("")
+    w("```")
+    for l in perf[:12]:
+        w(l.rstrip())
+    w("```")
+perf = text("perf-up.txt").strip().splitlines()
+if perf:
+    w("- by symbol (top 25):")
+    w("")
+    w("```")
+    for l in perf[:25]:
+        w(l.rstrip())
+    w("```")
+w("")
+
+# --- 3
+up = load("scale-up.json")
+pl = load("scale-plan.json")
+
+
+def size(r):
+    return int(r["parameters"]["n"])
+
+
+def rss(kind, n):
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text(f"time-{kind}-{n}.txt"))
+    return int(m.group(1)) if m else None
+
+
+def wall(kind, n):
+    m = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", text(f"time-{kind}-{n}.txt"))
+    if not m:
+        return None
+    return int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+
+
+series = {}
+def kind_of(cmd):
+    if "virsh-nets.sh" in cmd:
+        return "virsh batch up"
+    if "net-list" in cmd:
+        return "virsh net-list"
+    return "kvmlab plan" if " plan " in cmd else "kvmlab up"
+
+
+for r in up + pl:
+    kind = kind_of(r["command"])
+    series.setdefault(kind, {})[size(r)] = r
+sizes = sorted({size(r) for r in up})
+w(f"## 3. {', '.join(map(str, sizes))} networks: `up` from nothing, then `plan` on the converged lab")
+w("")
+w("Lab files `bench/results/n<N>.yaml`: host-only networks `vmnet10`... without a subnet, so "
+  "kvmlab picks every /24 (the lab-file limit is 256 networks). `up` runs after `kvmlab down` "
+  "(the sandbox stays, as above). The virsh reference defines, starts and autostarts the same "
+  "definitions (kvmlab's, renamed) in one batch process: what libvirt itself costs. `plan` runs "
+  "on the converged lab; `virsh net-list` on the same daemon at the same moment.")
+w("")
+w("| N | kvmlab up (mean ± σ, median) | virsh batch up (mean ± σ, median) | kvmlab up / virsh "
+  "(median) | kvmlab plan | virsh net-list | plan / net-list | max RSS up | max RSS plan |")
+w("|---|---|---|---|---|---|---|---|---|")
+for n in sizes:
+    ku, vu = series["kvmlab up"][n], series["virsh batch up"][n]
+    kp, vl = series["kvmlab plan"][n], series["virsh net-list"][n]
+    w(f"| {n} | {ms(ku['mean'])} ± {ms(ku['stddev'] or 0)}, {ms(ku['median'])} | "
+      f"{ms(vu['mean'])} ± {ms(vu['stddev'] or 0)}, {ms(vu['median'])} | "
+      f"{ku['median'] / vu['median']:.2f}x | {ms(kp['median'])} | {ms(vl['median'])} | "
+      f"{kp['median'] / vl['median']:.2f}x | "
+      f"{rss('up', n) / 1024:.1f} MiB | {rss('plan', n) / 1024:.1f} MiB |")
+w("")
+w("`plan` and `net-list`: median. Max RSS from "
+  "`/usr/bin/time -v` (one run each, outside hyperfine).")
+w("")
+w("Growth of the medians: t(N2)/t(N1) against N2/N1, and the same as a factor per doubling, "
+  "(t(N2)/t(N1))^(1/log2(N2/N1)). Goal: at most 2.2 per doubling. (Medians: with 3 runs of "
+  "up, one run slowed by a neighbour moves the mean by a third of its delay.)")
+w("")
+w("| series | " + " | ".join(f"{a} -> {b}" for a, b in zip(sizes, sizes[1:])) + " | goal met |")
+w("|---|" + "---|" * (len(sizes)) )
+for kind, stat in (("kvmlab up", "median"), ("virsh batch up", "median"), ("kvmlab plan", "median"),
+                   ("virsh net-list", "median")):
+    cells, ok = [], True
+    for a, b in zip(sizes, sizes[1:]):
+        ra = series[kind][b][stat] / series[kind][a][stat]
+        per = ra ** (1 / math.log2(b / a))
+        ok = ok and per <= 2.2
+        cells.append(f"{ra:.2f} for {b / a:.0f}x N, {per:.2f} per doubling")
+    w(f"| {kind} | " + " | ".join(cells) + f" | {'yes' if ok else 'NO'} |")
+w("")
+w("Max RSS per N (KiB): " + "; ".join(f"N={n}: up {rss('up', n)}, plan {rss('plan', n)}"
+                                      for n in sizes) + ".")
+w("")
+
+# --- commands
+w("## Exact commands")
+w("")
+w("Run as root from the worktree: `bench/setup.sh` once, then `bench/run.sh`. The hyperfine "
+  "command lines as run (paths of the run's temporary directory; the lab files are copied to "
+  "`bench/results/`; `lib/virsh-nets.sh` is the virsh side):")
+w("")
+w("```")
+w(text("commands.txt").strip())
+w("```")
+w("")
+w("Profiling: `strace -c -f`, `strace -f -tt -T` and `perf record -F 20000 -g` of the no-op "
+  "`up` (20 runs), `perf report --no-children --sort dso,sym`; the daemon's CPU from "
+  "`/proc/PID/stat` before and after 20 calls of each.")
+open(md_path, "w").write("\n".join(L) + "\n")
