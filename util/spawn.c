@@ -2,6 +2,7 @@
 #include "kvmlab/spawn.h"
 
 #include <errno.h>
+#include <linux/close_range.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -95,6 +96,10 @@ static void child_exec(const char *const *argv, const SpawnOpts *o, int in_fd, i
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
     signal(SIGPIPE, SIG_DFL);
+    /* nothing but 0-2 goes to the child: a daemon it starts (the sandbox's libvirtd) would keep
+     * an inherited lock or pipe open long after kvmlab exits (found: a caller's flock held by the
+     * sandbox's libvirtd). Marked close-on-exec, not closed, so the setup above could use them. */
+    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     execvp(argv[0], (char *const *)argv);
     dprintf(2, "cannot execute '%s': %s\n", argv[0], strerror(errno));
     _exit(127);
