@@ -21,6 +21,37 @@ static char *definition_xml(virNetworkPtr net)
     return xml;
 }
 
+/* The names of the networks that list @flags gives, "\n"-joined with one around each (a
+ * membership test is then one strstr). One round trip for every network instead of one each. */
+static char *names_with(virConnectPtr conn, unsigned flags)
+{
+    virNetworkPtr *v = NULL;
+    int n = virConnectListAllNetworks(conn, &v, flags);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = n >= 0 ? open_memstream(&buf, &len) : NULL;
+    for (int i = 0; i < n; i++) {
+        if (f)
+            fprintf(f, "\n%s", virNetworkGetName(v[i]));
+        virNetworkFree(v[i]);
+    }
+    free(v);
+    if (f) {
+        fputc('\n', f);
+        fclose(f);
+    }
+    return buf;
+}
+
+static bool names_have(const char *names, const char *name)
+{
+    size_t l = strlen(name);
+    for (const char *p = names ? strstr(names, name) : NULL; p; p = strstr(p + 1, name))
+        if (p > names && p[-1] == '\n' && p[l] == '\n')
+            return true;
+    return false;
+}
+
 static int observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
 {
     virConnectPtr conn = ctx;
@@ -28,6 +59,8 @@ static int observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
     int n = virConnectListAllNetworks(conn, &nets, 0);
     if (n < 0)
         return virt_error(err, "Cannot list libvirt networks");
+    _cleanup_free_ char *active = names_with(conn, VIR_CONNECT_LIST_NETWORKS_ACTIVE);
+    _cleanup_free_ char *autostart = names_with(conn, VIR_CONNECT_LIST_NETWORKS_AUTOSTART);
     Observed *out = calloc((size_t)n + 1, sizeof(*out));
     int r = 0;
     if (!out) {
@@ -42,9 +75,12 @@ static int observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
             r = error_set(err, -ENOMEM, "Out of memory");
             goto done;
         }
-        o->active = virNetworkIsActive(nets[i]) == 1;
-        int as = 0;
-        o->autostart = virNetworkGetAutostart(nets[i], &as) == 0 && as;
+        if (!active || !autostart) {
+            r = virt_error(err, "Cannot list libvirt networks");
+            goto done;
+        }
+        o->active = names_have(active, o->name);
+        o->autostart = names_have(autostart, o->name);
         /* the persistent definition carries the metadata of the last `up` */
         _cleanup_free_ char *xml = definition_xml(nets[i]);
         if (!xml) {
@@ -66,7 +102,8 @@ static int observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
         }
         /* what it really does: the running network's, else (or when that matches the
          * record) its stored definition's, which a hand edit may have changed for the next start */
-        if (o->active) {
+        if (o->active && o->lab) {
+            /* ours only: a foreign network's summary comes from its definition */
             _cleanup_free_ char *live = virNetworkGetXMLDesc(nets[i], 0);
             if (live && vmnet_libvirt_xml_essentials(live, o->spec, &o->live_spec, NULL) < 0)
                 o->live_spec = NULL;
