@@ -3,6 +3,7 @@
 # Idempotent: installs only what is missing, reconfigures only when needed.
 #   scripts/setup.sh [BUILDDIR [MESON-OPTION...]]   (default: build)
 #   scripts/setup.sh --deps                         (install only, build nothing)
+# KVMLAB_EXTRA_PACKAGES adds Debian packages to the list (bench/setup.sh uses it).
 # The options apply when BUILDDIR is first configured, e.g. the sanitizer build of scripts/test:
 #   scripts/setup.sh build-asan -Db_sanitize=address,undefined
 set -eu
@@ -23,6 +24,8 @@ PACKAGES="gcc pkg-config meson ninja-build clang-format python3
  nftables iptables
  busybox-static linux-image-amd64 kmod cpio gzip genisoimage"
 
+# a caller's own extra packages (bench/setup.sh) go through the same check and install
+PACKAGES="$PACKAGES ${KVMLAB_EXTRA_PACKAGES:-}"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -170,6 +170,16 @@ static int apply(virConnectPtr conn, const Plan *p, Error *err)
     return engine_apply(p, &be, 1, NULL, NULL, err);
 }
 
+/* An empty test-driver host description in @path (a mkstemp template): each connection to
+ * test://PATH is a host of its own. */
+static void node_file(char *path)
+{
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "<node/>\n", 8), 8);
+    close(fd);
+}
+
 /* A fresh test-driver host holding the "before" lab, vmnet3 stopped. */
 static virConnectPtr host_before(const char *node_xml)
 {
@@ -194,10 +204,7 @@ static void test_rollback_every_fault(void **state)
 {
     (void)state;
     char node_xml[] = "/tmp/kvmlab-test-node-XXXXXX";
-    int fd = mkstemp(node_xml);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, "<node/>\n", 8), 8);
-    close(fd);
+    node_file(node_xml);
 
     /* the plan has every kind of action */
     virConnectPtr conn = host_before(node_xml);
@@ -259,10 +266,7 @@ static void test_drift_in_place_converges(void **state)
 {
     (void)state;
     char node_xml[] = "/tmp/kvmlab-test-node-XXXXXX";
-    int fd = mkstemp(node_xml);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, "<node/>\n", 8), 8);
-    close(fd);
+    node_file(node_xml);
     virConnectPtr conn = host_before(node_xml);
     virNetworkPtr n1 = virNetworkLookupByName(conn, "rb-vmnet1");
     assert_non_null(n1);
