@@ -375,7 +375,8 @@ int vmnet_libvirt_xml_essentials(const char *xml, const char *stored_spec, char 
         }
         l->dns_name = dns_host_name(d, domain);
     }
-    qsort(lh, n_lh, sizeof(*lh), live_host_cmp);
+    if (n_lh)
+        qsort(lh, n_lh, sizeof(*lh), live_host_cmp);
 
     FILE *f = open_memstream(&buf, &len);
     if (!f) {

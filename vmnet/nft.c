@@ -257,8 +257,11 @@ static char *ess_format(NftEss *e)
     FILE *f = open_memstream(&buf, &len);
     if (!f)
         return NULL;
-    qsort(e->masq, e->n_masq, sizeof(*e->masq), masq_cmp);
-    qsort(e->fwd, e->n_fwd, sizeof(*e->fwd), fwd_cmp);
+    /* qsort() of a NULL array is undefined even for zero elements (UBSan) */
+    if (e->n_masq)
+        qsort(e->masq, e->n_masq, sizeof(*e->masq), masq_cmp);
+    if (e->n_fwd)
+        qsort(e->fwd, e->n_fwd, sizeof(*e->fwd), fwd_cmp);
     for (size_t i = 0; i < e->n_masq; i++)
         fprintf(f, "masquerade=%s\n", addr_cidr_format(&e->masq[i], net));
     for (size_t i = 0; i < e->n_fwd; i++) {
