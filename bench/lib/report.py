@@ -198,9 +198,9 @@ if ev2:
 th = dict(l.split() for l in text("perf-threads.txt").splitlines() if l.strip())
 if th:
     w(f"- **CPU samples by thread** (`perf script`, {th['samples']} samples of the kvmlab process "
-      f"over 20 no-op `up`s): main thread {float(th['main']) * 100:.1f}%, the two short-lived "
-      f"threads that run libnftables inside the namespace (`vmnet/nftapply.c`, `list tables ip` "
-      f"then `list table ip kvmlab-kvb`) {float(th['nft']) * 100:.1f}%.")
+      f"over 20 no-op `up`s): main thread {float(th['main']) * 100:.1f}%, the short-lived "
+      f"thread that runs libnftables inside the namespace (`vmnet/nftapply.c`, one `list "
+      f"ruleset ip`) {float(th['nft']) * 100:.1f}%.")
 perf = text("perf-up-dso.txt").strip().splitlines()
 if perf:
     w("- **`perf record -g` of 20 no-op `up`s, by library** (client process only; share of "
