@@ -45,6 +45,11 @@ void host_state_clear(HostState *h)
     free(h->lab_nets);
     free(h->lab_bridges);
     free(h->uri);
+    for (size_t i = 0; i < h->n_images; i++)
+        image_info_clear(&h->images[i]);
+    free(h->images);
+    free(h->state_root);
+    free(h->volume_record);
     memset(h, 0, sizeof(*h));
 }
 
@@ -318,6 +323,9 @@ static DriftPhraseFn phrase_for(ResourceKind k)
     case RESOURCE_NETWORK:
     case RESOURCE_PORTFWD:
         return vmnet_spec_drift_phrase;
+    case RESOURCE_POOL:
+    case RESOURCE_IMAGE:
+    case RESOURCE_VOLUME:
     case RESOURCE_KIND_MAX:
         break;
     }

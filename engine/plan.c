@@ -9,6 +9,7 @@
 #include "kvmlab/engine.h"
 #include "kvmlab/spectext.h"
 #include "kvmlab/vmnet.h"
+#include "planner.h"
 
 typedef struct NetList {
     Ipv4Net *v;
@@ -53,13 +54,13 @@ static bool needs_subnet(const LabNetwork *n)
     return n->type == VMNET_NAT || n->type == VMNET_HOSTONLY;
 }
 
-static bool is_ours(const Plan *p, const Observed *o)
+bool is_ours(const Plan *p, const Observed *o)
 {
     return o->lab && strcmp(o->lab, p->lab) == 0;
 }
 
 /* This lab's object of @kind made for lab-file key @key, or NULL. */
-static const Observed *ours_by_key(const Plan *p, ResourceKind kind, const char *key)
+const Observed *ours_by_key(const Plan *p, ResourceKind kind, const char *key)
 {
     for (size_t i = 0; i < p->n_have; i++) {
         const Observed *o = &p->have[i];
@@ -85,7 +86,21 @@ static void forward_set_free(void *p)
     free(set);
 }
 
-static int add_note(Plan *p, char *note)
+int plan_want_reserve(Plan *p, size_t n)
+{
+    if (p->n_want + n <= p->n_want_alloc)
+        return 0;
+    size_t cap = (p->n_want + n) * 2;
+    Resource *v = realloc(p->want, cap * sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    memset(v + p->n_want_alloc, 0, (cap - p->n_want_alloc) * sizeof(*v));
+    p->want = v;
+    p->n_want_alloc = cap;
+    return 0;
+}
+
+int add_note(Plan *p, char *note)
 {
     char **v = note ? realloc(p->notes, (p->n_notes + 1) * sizeof(*v)) : NULL;
     if (!v) {
@@ -314,6 +329,7 @@ int engine_plan(const Lab *lab, HostState *host, Plan **ret, Error *err)
     p->want = calloc(lab->n_networks + 2, sizeof(*p->want));
     if (!p->want)
         goto oom;
+    p->n_want_alloc = lab->n_networks + 2;
 
     /* what this lab's subnets and bridges must stay clear of: the host, other labs, objects
      * that are not ours, and the subnets the file gives */
@@ -381,10 +397,15 @@ int engine_plan(const Lab *lab, HostState *host, Plan **ret, Error *err)
             break;
         }
     }
+    r = plan_storage(lab, host, p, err);
+    if (r < 0)
+        goto fail;
     p->n_unmade_nodes = lab->n_nodes; /* domains arrive with the nodes work */
     r = engine_diff(p, err);
     if (r < 0)
         goto fail;
+    if (plan_storage_drift(host, p) < 0)
+        goto oom;
     *ret = steal_pointer(&p);
     r = 0;
     goto done;

@@ -13,6 +13,7 @@
 #include "kvmlab/cleanup.h"
 #include "kvmlab/fsutil.h"
 #include "kvmlab/spectext.h"
+#include "kvmlab/storagepool.h"
 #include "kvmlab/virt.h"
 #include "kvmlab/vmnet.h"
 
@@ -46,11 +47,29 @@ void lab_session_free(LabSession *s)
         return;
     if (s->conn)
         virConnectClose(s->conn);
+    storage_ctx_free(s->storage);
     sandbox_free(s->sandbox);
     free(s->warning);
     free(s->uri);
     free(s->state_root);
     free(s);
+}
+
+bool lab_session_local(const LabSession *s)
+{
+    if (s->sandbox)
+        return true;
+    if (!s->uri)
+        return false;
+    /* a driver URI without a host part names a daemon on this machine */
+    const char *p = strstr(s->uri, "://");
+    return p && p[3] == '/' && (strncmp(s->uri, "qemu", 4) == 0 || strncmp(s->uri, "test", 4) == 0);
+}
+
+void lab_session_set_progress(LabSession *s, ImageProgressFn fn, void *userdata)
+{
+    if (s->storage)
+        storage_ctx_set_progress(s->storage, fn, userdata);
 }
 
 static void setup_backends(LabSession *s)
@@ -59,6 +78,14 @@ static void setup_backends(LabSession *s)
     if (!s->conn)
         return;
     vmnet_libvirt_backend(s->conn, &s->backends[s->n_backends++]);
+    /* storage: observed volumes before their pool, so `down` deletes them in that order */
+    if (lab_session_local(s) && !s->storage)
+        s->storage = storage_ctx_new(s->conn, s->state_root, s->lab->name);
+    if (s->storage) {
+        storage_volume_backend(s->storage, &s->backends[s->n_backends++]);
+        storage_pool_backend(s->storage, &s->backends[s->n_backends++]);
+        storage_image_backend(s->storage, &s->backends[s->n_backends++]);
+    }
     /* port forwards live in the namespace the lab's networks live in: the sandbox's, or this
      * host's own for a local system daemon (a remote URI gets none) */
     if (s->sandbox)
@@ -253,6 +280,21 @@ static int observe_host(LabSession *s, HostState *h, Error *err)
         return error_set(err, -ENOMEM, "Out of memory");
     h->nat_table = session_nat_table(s);
     h->uri = s->uri ? strdup(s->uri) : NULL;
+    h->storage = lab_session_local(s);
+    h->state_root = strdup(s->state_root);
+    if (!h->state_root)
+        return error_set(err, -ENOMEM, "Out of memory");
+    if (h->storage) {
+        r = image_store_list(s->state_root, &h->images, &h->n_images, err);
+        if (r < 0)
+            return r;
+        _cleanup_free_ char *file = storage_volume_record(s->state_root, s->lab->name);
+        _cleanup_free_ char *text = NULL;
+        if (file && fs_read_all(file, &text, NULL, NULL) >= 0 &&
+            asprintf(&h->volume_record, "\n%s%s", text,
+                     *text && text[strlen(text) - 1] != '\n' ? "\n" : "") < 0)
+            h->volume_record = NULL;
+    }
     return 0;
 }
 
@@ -402,10 +444,15 @@ int lab_session_down(LabSession *s, Plan **ret_plan, bool *ret_kept_sandbox, Err
     }
     _cleanup_free_ char *file = lab_state_file(s, s->lab->name, "subnets");
     _cleanup_free_ char *bfile = lab_state_file(s, s->lab->name, "bridges");
+    _cleanup_free_ char *vfile = lab_state_file(s, s->lab->name, "volumes");
     _cleanup_free_ char *dir = NULL;
-    if (file && bfile && asprintf(&dir, "%s/labs/%s", s->state_root, s->lab->name) >= 0) {
+    if (file && bfile && vfile && asprintf(&dir, "%s/labs/%s", s->state_root, s->lab->name) >= 0) {
         unlink(file);
         unlink(bfile);
+        /* the record of volumes goes once none is left (a failed delete keeps it) */
+        _cleanup_free_ char *vtext = NULL;
+        if (fs_read_all(vfile, &vtext, NULL, NULL) < 0 || !*vtext)
+            unlink(vfile);
         rmdir(dir);
     }
     *ret_plan = p;

@@ -47,6 +47,7 @@ void lab_free(Lab *lab)
     free(lab->file);
     free(lab->name);
     free(lab->connect);
+    free(lab->pool);
     for (size_t i = 0; i < lab->n_networks; i++)
         lab_network_clear(&lab->networks[i]);
     free(lab->networks);

@@ -43,8 +43,8 @@ static void check_lab_name(Ctx *c, const YNode *v)
 
 static void parse_lab(Ctx *c, const YNode *root)
 {
-    static const char *const keys[] = {"lab",   "connect",    "networks", "images",
-                                       "nodes", "kubernetes", NULL};
+    static const char *const keys[] = {"lab",   "connect",    "pool",       "networks",
+                                       "images", "nodes", "kubernetes", NULL};
     const YNode *v;
 
     if (!root || y_is_null(root)) {
@@ -69,6 +69,19 @@ static void parse_lab(Ctx *c, const YNode *root)
                  "connect '%s' must be 'sandbox' or a libvirt URI such as 'qemu:///system'", s);
         else
             c->lab->connect = xstrdup(s);
+    }
+
+    if ((v = map_get(root, "pool")) && (s = y_str(c, v, "'pool'"))) {
+        /* the directory of the lab's storage pool; a relative one is the lab file's */
+        if (!*s || strchr(s, '\n') || strstr(s, "/../") || strncmp(s, "../", 3) == 0 ||
+            streq(s, "..") || (strlen(s) >= 3 && streq(s + strlen(s) - 3, "/..")))
+            diag(c, v->loc, "pool '%s' must be a directory path without '..' components", s);
+        else if (streq(s, "/"))
+            diag(c, v->loc, "pool '/' is the root directory; give a directory of its own");
+        else {
+            c->lab->pool = xstrdup(s);
+            c->lab->pool_loc = v->loc;
+        }
     }
 
     /* fixed order, whatever the file's: nodes refer to networks and images */

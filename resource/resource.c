@@ -13,6 +13,12 @@ const char *resource_kind_to_string(ResourceKind k)
         return "network";
     case RESOURCE_PORTFWD:
         return "nat";
+    case RESOURCE_POOL:
+        return "pool";
+    case RESOURCE_IMAGE:
+        return "image";
+    case RESOURCE_VOLUME:
+        return "volume";
     case RESOURCE_KIND_MAX:
         break;
     }

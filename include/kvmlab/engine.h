@@ -6,6 +6,7 @@
 
 #include "kvmlab/addr.h"
 #include "kvmlab/error.h"
+#include "kvmlab/imagestore.h"
 #include "kvmlab/lab.h"
 #include "kvmlab/resource.h"
 
@@ -52,12 +53,21 @@ typedef struct HostState {
      * local system daemon): VMware's NAT with port forwards. Otherwise NAT is libvirt's own. */
     bool nat_table;
     char *uri; /* the libvirt URI, for messages */
+    /* storage: kvmlab can make pools and volumes there (a daemon on this machine, which sees
+     * kvmlab's state directory); where they live; the shared store's complete images; the
+     * volumes this lab recorded as made ("\n"-joined names with one around each, NULL: none) */
+    bool storage;
+    char *state_root;
+    ImageInfo *images;
+    size_t n_images;
+    char *volume_record;
 } HostState;
 
 typedef struct Plan {
     char *lab;
     Resource *want;
     size_t n_want;
+    size_t n_want_alloc;
     Observed *have; /* every observed object (the HostState's, taken over) */
     size_t n_have;
     Action *actions;

@@ -150,6 +150,8 @@ typedef struct Lab {
     char *file; /* path the lab came from, may be NULL */
     char *name;
     char *connect; /* "sandbox", a libvirt URI, or NULL for the default */
+    char *pool;    /* the lab pool's directory as the file gives it, NULL: in kvmlab's state */
+    LabLoc pool_loc;
     LabNetwork *networks;
     size_t n_networks;
     LabImage *images;

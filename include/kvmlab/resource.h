@@ -17,6 +17,9 @@
 typedef enum ResourceKind {
     RESOURCE_NETWORK, /* a libvirt network */
     RESOURCE_PORTFWD, /* the lab's nftables table: NAT masquerade and port forwards */
+    RESOURCE_POOL,    /* the lab's directory storage pool */
+    RESOURCE_IMAGE,   /* a base image in the shared store, used by this lab */
+    RESOURCE_VOLUME,  /* a disk of a node: a volume in the lab's pool */
     RESOURCE_KIND_MAX,
 } ResourceKind;
 

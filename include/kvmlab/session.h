@@ -5,6 +5,7 @@
 
 #include "kvmlab/engine.h"
 #include "kvmlab/error.h"
+#include "kvmlab/imagestore.h"
 #include "kvmlab/lab.h"
 #include "kvmlab/sandbox.h"
 
@@ -22,6 +23,7 @@ typedef struct LabSession {
     char *warning;        /* what the caller should tell the user (down of a broken sandbox) */
     EngineBackend backends[RESOURCE_KIND_MAX];
     size_t n_backends;
+    struct StorageCtx *storage; /* the storage backends' context, NULL without storage */
 } LabSession;
 
 /* How lab_session_open() treats a sandbox that does not run. */
@@ -54,6 +56,13 @@ void lab_session_info(const LabSession *s, LabSessionInfo *ret);
 
 /* Whether lab @lab has a sandbox under @state_root (NULL: the default), for `down --lab`. */
 bool lab_session_has_sandbox(const char *state_root, const char *lab);
+
+/* Where image imports and downloads report their progress during apply (NULL: nowhere). */
+void lab_session_set_progress(LabSession *s, ImageProgressFn fn, void *userdata);
+
+/* Whether kvmlab can make storage with this session's daemon: one on this machine, which sees
+ * kvmlab's state directory (the sandbox, qemu:///system, qemu:///session, test:///). */
+bool lab_session_local(const LabSession *s);
 
 /* Plan what `up` would do: observe, pick subnets, build every resource, diff. */
 int lab_session_plan(LabSession *s, Plan **ret, Error *err);

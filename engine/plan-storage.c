@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Planning the lab's storage (pure): its pool, the base images its nodes use from the shared
+ * store, and one volume per disk: the root disk a qcow2 overlay on its base, data disks empty.
+ * Data is never lost: a disk never shrinks and never changes its base; both are refused here,
+ * before anything changes, with the reason.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kvmlab/cleanup.h"
+#include "kvmlab/spectext.h"
+#include "kvmlab/storagepool.h"
+#include "planner.h"
+
+static void pool_spec_free(void *d)
+{
+    PoolSpec *s = d;
+    if (!s)
+        return;
+    free(s->name);
+    free(s->path);
+    free(s);
+}
+
+static void image_spec_free(void *d)
+{
+    ImageSpec *s = d;
+    if (!s)
+        return;
+    free(s->store_name);
+    free(s->base_dir);
+    free(s);
+}
+
+static void volume_spec_free(void *d)
+{
+    VolumeSpec *s = d;
+    if (!s)
+        return;
+    free(s->pool);
+    free(s->pool_path);
+    free(s->volume);
+    free(s->backing);
+    free(s->image);
+    free(s);
+}
+
+/* "20 GiB", "512 MiB", "1.5 GiB": sizes as people read them. */
+static void size_human(uint64_t b, char buf[32])
+{
+    static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)b;
+    size_t u = 0;
+    while (v >= 1024 && u + 1 < sizeof(units) / sizeof(*units)) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, 32, "%" PRIu64 " bytes", b);
+    else if (v == (double)(uint64_t)v)
+        snprintf(buf, 32, "%" PRIu64 " %s", (uint64_t)v, units[u]);
+    else
+        snprintf(buf, 32, "%.1f %s", v, units[u]);
+}
+
+/* The directory of the lab file, for relative paths; "." when there is none. */
+static char *lab_base_dir(const Lab *lab)
+{
+    if (!lab->file)
+        return strdup(".");
+    _cleanup_free_ char *copy = strdup(lab->file);
+    return copy ? strdup(dirname(copy)) : NULL;
+}
+
+static const ImageInfo *store_find(const HostState *host, const char *name)
+{
+    for (size_t i = 0; i < host->n_images; i++)
+        if (strcmp(host->images[i].name, name) == 0)
+            return &host->images[i];
+    return NULL;
+}
+
+static bool image_used(const Lab *lab, const char *name)
+{
+    for (size_t i = 0; i < lab->n_nodes; i++)
+        if (lab->nodes[i].image && strcmp(lab->nodes[i].image, name) == 0)
+            return true;
+    return false;
+}
+
+/* Per lab image: its store name, and whether volumes can be made on it in this run. */
+typedef struct ImagePlan {
+    char *store_name;
+    char *path;
+    const ImageInfo *info; /* in the store already; NULL otherwise */
+    bool available;
+} ImagePlan;
+
+static Resource *want_new(Plan *p, ResourceKind kind)
+{
+    if (plan_want_reserve(p, 1) < 0)
+        return NULL;
+    Resource *w = &p->want[p->n_want++];
+    memset(w, 0, sizeof(*w));
+    w->kind = kind;
+    return w;
+}
+
+static int finish(Resource *w, Error *err)
+{
+    if (!w->key || !w->name || !w->spec || !(w->hash = storage_spec_hash(w->spec)))
+        return error_set(err, -ENOMEM, "Out of memory");
+    return 0;
+}
+
+static int plan_pool(const Lab *lab, const HostState *host, Plan *p, const char *base_dir,
+                     char **ret_name, char **ret_path, Error *err)
+{
+    _cleanup_free_ char *path = NULL;
+    if (lab->pool && lab->pool[0] == '/')
+        path = strdup(lab->pool);
+    else if (lab->pool && asprintf(&path, "%s/%s", base_dir, lab->pool) < 0)
+        path = NULL;
+    else if (!lab->pool && asprintf(&path, "%s/labs/%s/pool", host->state_root, lab->name) < 0)
+        path = NULL;
+    if (!path)
+        return error_set(err, -ENOMEM, "Out of memory");
+    /* trailing slashes would make two spellings of one directory */
+    for (size_t l = strlen(path); l > 1 && path[l - 1] == '/'; l--)
+        path[l - 1] = '\0';
+
+    const Observed *o = ours_by_key(p, RESOURCE_POOL, "pool");
+    Resource *w = want_new(p, RESOURCE_POOL);
+    PoolSpec *spec = calloc(1, sizeof(*spec));
+    if (!w || !spec) {
+        free(spec);
+        return error_set(err, -ENOMEM, "Out of memory");
+    }
+    w->data = spec;
+    w->data_free = pool_spec_free;
+    w->key = strdup("pool");
+    if (o)
+        w->name = strdup(o->name);
+    else if (asprintf(&w->name, "%s-pool", lab->name) < 0)
+        w->name = NULL;
+    w->spec = storage_pool_spec_text(path);
+    spec->name = w->name ? strdup(w->name) : NULL;
+    spec->path = strdup(path);
+    if (asprintf(&w->note, "in %s", path) < 0)
+        w->note = NULL;
+    int r = finish(w, err);
+    if (r < 0 || !spec->name || !spec->path)
+        return error_set(err, -ENOMEM, "Out of memory");
+    /* the pool's directory is where its record says; moving it would move every disk */
+    _cleanup_free_ char *old = o && o->spec ? spec_text_get(o->spec, "path") : NULL;
+    if (old && strcmp(old, path) != 0)
+        return error_set(err, -EPERM,
+                         "%s%sThe lab's storage pool '%s' is in '%s' and the lab file now puts "
+                         "it in '%s': kvmlab does not move disks; run 'kvmlab down' first or "
+                         "give the old path",
+                         lab->file ? lab->file : "", lab->file ? ": " : "", o->name, old, path);
+    *ret_name = strdup(w->name);
+    *ret_path = steal_pointer(&path);
+    return *ret_name ? 0 : error_set(err, -ENOMEM, "Out of memory");
+}
+
+static int plan_image(const Lab *lab, const HostState *host, Plan *p, const LabImage *img,
+                      const char *base_dir, ImagePlan *ip, Error *err)
+{
+    _cleanup_free_ char *store = image_store_dir(host->state_root);
+    ip->store_name = image_store_name(img, base_dir);
+    if (!store || !ip->store_name ||
+        asprintf(&ip->path, "%s/%s.qcow2", store, ip->store_name) < 0)
+        return error_set(err, -ENOMEM, "Out of memory");
+    ip->info = store_find(host, ip->store_name);
+    if (img->kind == LAB_IMAGE_BUILD && !ip->info) {
+        char *note = NULL;
+        if (asprintf(&note,
+                     "image '%s' is built with 'kvmlab image build %s', which arrives with the "
+                     "nodes work: the disks of nodes on it are not made yet",
+                     img->name, img->source ? img->source : img->name) < 0)
+            note = NULL;
+        return add_note(p, note) < 0 ? error_set(err, -ENOMEM, "Out of memory") : 0;
+    }
+    ip->available = true;
+    Resource *w = want_new(p, RESOURCE_IMAGE);
+    ImageSpec *spec = calloc(1, sizeof(*spec));
+    if (!w || !spec) {
+        free(spec);
+        return error_set(err, -ENOMEM, "Out of memory");
+    }
+    w->data = spec;
+    w->data_free = image_spec_free;
+    spec->image = img;
+    spec->store_name = strdup(ip->store_name);
+    spec->base_dir = strdup(base_dir);
+    w->key = strdup(img->name);
+    w->name = strdup(ip->store_name);
+    if (asprintf(&w->spec, "store=%s\n", ip->store_name) < 0)
+        w->spec = NULL;
+    int r;
+    if (ip->info)
+        r = asprintf(&w->note, "in the shared image store already");
+    else if (img->kind == LAB_IMAGE_URL)
+        r = asprintf(&w->note, "downloaded from %s", img->source);
+    else
+        r = asprintf(&w->note, "imported from %s", img->source);
+    if (r < 0)
+        w->note = NULL;
+    if (!spec->store_name || !spec->base_dir)
+        return error_set(err, -ENOMEM, "Out of memory");
+    return finish(w, err);
+}
+
+static int plan_volume(const Lab *lab, Plan *p, const LabNode *node, size_t index,
+                       const char *pool, const char *pool_path, const ImagePlan *ip,
+                       const LabImage *img, Error *err)
+{
+    const LabDisk *d = index < node->n_disks ? &node->disks[index] : NULL;
+    uint64_t capacity = d ? d->size_bytes : 0;
+    const char *backing = index == 0 ? ip->path : NULL;
+    char have_h[32], want_h[32];
+    const char *file = lab->file ? lab->file : "lab file";
+    LabLoc loc = d ? d->loc : node->loc;
+
+    if (index == 0 && ip->info && capacity && capacity < ip->info->virtual_size) {
+        size_human(capacity, want_h);
+        size_human(ip->info->virtual_size, have_h);
+        return error_set(err, -EINVAL,
+                         "%s:%d:%d: the root disk of node '%s' is %s but its image '%s' is %s: "
+                         "a root disk holds the whole image; give it at least %s",
+                         file, loc.line, loc.col, node->name, want_h, img->name, have_h, have_h);
+    }
+    if (index == 0 && !capacity && ip->info)
+        capacity = ip->info->virtual_size;
+
+    Resource *w = want_new(p, RESOURCE_VOLUME);
+    VolumeSpec *spec = calloc(1, sizeof(*spec));
+    if (!w || !spec) {
+        free(spec);
+        return error_set(err, -ENOMEM, "Out of memory");
+    }
+    w->data = spec;
+    w->data_free = volume_spec_free;
+    if (asprintf(&w->key, "%s-%zu", node->name, index) < 0)
+        w->key = NULL;
+    if (asprintf(&spec->volume, "%s-%zu.qcow2", node->name, index) < 0)
+        spec->volume = NULL;
+    if (spec->volume && asprintf(&w->name, "%s/%s", pool, spec->volume) < 0)
+        w->name = NULL;
+    spec->pool = strdup(pool);
+    spec->pool_path = strdup(pool_path);
+    spec->backing = backing ? strdup(backing) : NULL;
+    spec->image = index == 0 ? strdup(ip->store_name) : NULL;
+    if (!w->key || !spec->volume || !spec->pool || !spec->pool_path ||
+        (backing && !spec->backing) || (index == 0 && !spec->image))
+        return error_set(err, -ENOMEM, "Out of memory");
+
+    const Observed *o = ours_by_key(p, RESOURCE_VOLUME, w->key);
+    if (o && o->live_spec) {
+        _cleanup_free_ char *hb = spec_text_get(o->live_spec, "backing");
+        _cleanup_free_ char *hc = spec_text_get(o->live_spec, "live.capacity");
+        uint64_t have = hc ? strtoull(hc, NULL, 10) : 0;
+        const char *wb = backing ? backing : "none";
+        if (hb && strcmp(hb, wb) != 0)
+            return error_set(err, -EPERM,
+                             "%s:%d:%d: disk %zu of node '%s' was made %s%s and the lab file now "
+                             "gives it %s%s: that needs a new volume and its data would be "
+                             "lost; kvmlab never does that: remove the node (or run 'kvmlab "
+                             "down') first",
+                             file, loc.line, loc.col, index, node->name,
+                             strcmp(hb, "none") ? "on the base " : "empty",
+                             strcmp(hb, "none") ? hb : "", backing ? "the base " : "no base",
+                             backing ? backing : "");
+        if (capacity && capacity < have) {
+            size_human(have, have_h);
+            size_human(capacity, want_h);
+            return error_set(err, -EPERM,
+                             "%s:%d:%d: disk %zu of node '%s' is %s and the lab file asks %s: "
+                             "a disk never shrinks (its data would be lost); give it at least "
+                             "%s",
+                             file, loc.line, loc.col, index, node->name, have_h, want_h, have_h);
+        }
+        if (!capacity)
+            capacity = have;
+    }
+    spec->capacity = capacity;
+    w->spec = storage_volume_spec_text(backing, capacity);
+    char size[32] = "the image's size";
+    if (capacity)
+        size_human(capacity, size);
+    int r = index == 0 ? asprintf(&w->note, "root disk, %s, an overlay on image '%s'", size,
+                                  img->name)
+                       : asprintf(&w->note, "data disk, %s", size);
+    if (r < 0)
+        w->note = NULL;
+    return finish(w, err);
+}
+
+int plan_storage(const Lab *lab, const HostState *host, Plan *p, Error *err)
+{
+    if (!lab->n_nodes)
+        return 0; /* a lab of networks only has no storage */
+    if (!host->storage) {
+        char *note = strdup("the nodes' disks are not made: kvmlab makes storage only with a "
+                            "libvirt daemon on this machine (the sandbox or qemu:///system)");
+        return add_note(p, note) < 0 ? error_set(err, -ENOMEM, "Out of memory") : 0;
+    }
+    _cleanup_free_ char *base_dir = lab_base_dir(lab);
+    _cleanup_free_ char *pool = NULL, *pool_path = NULL;
+    ImagePlan *ips = calloc(lab->n_images + 1, sizeof(*ips));
+    int r = 0;
+    if (!base_dir || !ips) {
+        free(ips);
+        return error_set(err, -ENOMEM, "Out of memory");
+    }
+    r = plan_pool(lab, host, p, base_dir, &pool, &pool_path, err);
+    for (size_t i = 0; r >= 0 && i < lab->n_images; i++)
+        if (image_used(lab, lab->images[i].name))
+            r = plan_image(lab, host, p, &lab->images[i], base_dir, &ips[i], err);
+    for (size_t i = 0; r >= 0 && i < lab->n_nodes; i++) {
+        const LabNode *node = &lab->nodes[i];
+        size_t k = 0;
+        while (k < lab->n_images && strcmp(lab->images[k].name, node->image) != 0)
+            k++;
+        if (k == lab->n_images || !ips[k].available)
+            continue;
+        size_t n = node->n_disks ? node->n_disks : 1;
+        for (size_t d = 0; r >= 0 && d < n; d++)
+            r = plan_volume(lab, p, node, d, pool, pool_path, &ips[k], &lab->images[k], err);
+    }
+    for (size_t i = 0; i < lab->n_images; i++) {
+        free(ips[i].store_name);
+        free(ips[i].path);
+    }
+    free(ips);
+    return r;
+}
+
+int plan_storage_drift(const HostState *host, Plan *p)
+{
+    for (size_t i = 0; i < p->n_actions; i++) {
+        Action *a = &p->actions[i];
+        if (a->kind != RESOURCE_VOLUME || a->type != ACTION_CREATE || !host->volume_record)
+            continue;
+        const VolumeSpec *spec = a->want->data;
+        _cleanup_free_ char *needle = NULL;
+        if (asprintf(&needle, "\n%s\n", spec->volume) < 0)
+            return -ENOMEM;
+        if (!strstr(host->volume_record, needle))
+            continue;
+        char *reason = NULL;
+        if (asprintf(&reason,
+                     "drift: '%s' was made by kvmlab and deleted outside it; made again %s "
+                     "(what it held is gone)",
+                     a->want->key, spec->backing ? "from its image" : "empty") < 0)
+            return -ENOMEM;
+        free(a->reason);
+        a->reason = reason;
+        a->drift = true;
+    }
+    return 0;
+}

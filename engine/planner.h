@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* What the planner's files share (engine/plan.c, engine/plan-storage.c). */
+
+#include "kvmlab/engine.h"
+
+bool is_ours(const Plan *p, const Observed *o);
+/* This lab's object of @kind made for lab-file key @key, or NULL. */
+const Observed *ours_by_key(const Plan *p, ResourceKind kind, const char *key);
+/* Add a note for `plan` (takes @note; -ENOMEM when it or the list cannot be had). */
+int add_note(Plan *p, char *note);
+/* Room for @n more desired resources. 0 or -ENOMEM. */
+int plan_want_reserve(Plan *p, size_t n);
+
+/* The lab's storage: its pool, the base images its nodes use, every disk's volume. */
+int plan_storage(const Lab *lab, const HostState *host, Plan *p, Error *err);
+/* After the diff: a volume that this lab made and that is gone is drift (deleted by hand). */
+int plan_storage_drift(const HostState *host, Plan *p);
