@@ -105,3 +105,12 @@ typedef struct LabStatus {
 /* The lab's state for `status`. 0, or a negative errno with @err set. */
 int lab_session_status(LabSession *s, LabStatus **ret, Error *err);
 void lab_status_free(LabStatus *st);
+
+/*
+ * What the hypervisor offers for each machine type in @machines (virConnectGetDomainCapabilities),
+ * as HvCaps in the same order: from the lab's running daemon (the answer is then cached under
+ * the state root), else from that cache. *ret_known is false when neither had an answer for
+ * every machine (the array then holds what was found). 0 or a negative errno with @err set.
+ */
+int lab_session_caps(LabSession *s, char *const *machines, size_t n, struct HvCaps **ret,
+                     size_t *ret_n, bool *ret_known, Error *err);
