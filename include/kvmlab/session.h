@@ -9,6 +9,8 @@
 #include "kvmlab/lab.h"
 #include "kvmlab/sandbox.h"
 
+struct HvCaps;
+
 /*
  * A lab bound to a host: which libvirt it talks to (its sandbox or a URI), the connection, and
  * the engine backends on it. plan, up, down and status all go through one.
