@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "kvmlab/cleanup.h"
+#include "kvmlab/fsutil.h"
 #include "kvmlab/spectext.h"
 #include "kvmlab/storagepool.h"
 #include "planner.h"
@@ -124,8 +125,8 @@ static int plan_pool(const Lab *lab, const HostState *host, Plan *p, const char 
     _cleanup_free_ char *path = NULL;
     if (lab->pool && lab->pool[0] == '/')
         path = strdup(lab->pool);
-    else if (lab->pool && asprintf(&path, "%s/%s", base_dir, lab->pool) < 0)
-        path = NULL;
+    else if (lab->pool)
+        path = fs_path_join(base_dir, lab->pool);
     else if (!lab->pool && asprintf(&path, "%s/labs/%s/pool", host->state_root, lab->name) < 0)
         path = NULL;
     if (!path)

@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Pure planning of a lab's storage on hand-written host states: what is made and in which
+ * order, sizes from the file and from the image, and every change that would lose data refused
+ * before anything changes (a shrink, a new base, a moved pool); a volume deleted by hand is
+ * drift; a built image not made yet and a daemon elsewhere are notes, not errors. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fixture.h"
+#include "kvmlab/cleanup.h"
+#include "kvmlab/engine.h"
+#include "kvmlab/imagestore.h"
+#include "kvmlab/storagepool.h"
+
+#define STATE "/srv/kvmlab-state"
+
+static const char *const lab_text = "lab: st\n"
+                                    "images:\n"
+                                    "  base: {path: /images/base.qcow2, os: debian12}\n"
+                                    "nodes:\n"
+                                    "  - {name: a, image: base, disks: [{size: 1G}, {size: 256M}]}\n"
+                                    "  - {name: b, image: base}\n";
+
+static void host_init(HostState *h)
+{
+    memset(h, 0, sizeof(*h));
+    h->storage = true;
+    h->state_root = strdup(STATE);
+    assert_non_null(h->state_root);
+}
+
+/* the store name of the lab's image 'base', as the image store names it */
+static char *base_store_name(const Lab *lab)
+{
+    const LabImage *img = lab_find_image(lab, "base");
+    assert_non_null(img);
+    char *name = image_store_name(img, "/");
+    assert_non_null(name);
+    return name;
+}
+
+static void host_add_image(HostState *h, const char *name, uint64_t vsize)
+{
+    ImageInfo *v = realloc(h->images, (h->n_images + 1) * sizeof(*v));
+    assert_non_null(v);
+    h->images = v;
+    ImageInfo *i = &v[h->n_images++];
+    memset(i, 0, sizeof(*i));
+    i->name = strdup(name);
+    i->virtual_size = vsize;
+}
+
+static Observed *host_add(HostState *h, ResourceKind kind, const char *name, const char *lab,
+                          const char *key, const char *spec)
+{
+    Observed *v = realloc(h->objects, (h->n_objects + 1) * sizeof(*v));
+    assert_non_null(v);
+    h->objects = v;
+    Observed *o = &v[h->n_objects++];
+    memset(o, 0, sizeof(*o));
+    o->kind = kind;
+    o->name = strdup(name);
+    o->lab = lab ? strdup(lab) : NULL;
+    o->key = key ? strdup(key) : NULL;
+    if (spec) {
+        o->spec = strdup(spec);
+        o->live_spec = strdup(spec);
+        o->hash = storage_spec_hash(spec);
+    }
+    o->active = true;
+    return o;
+}
+
+static void host_add_volume(HostState *h, const char *vol, const char *backing, uint64_t cap)
+{
+    char *spec = NULL, *name = NULL, *key = strdup(vol);
+    assert_true(asprintf(&spec, "format=qcow2\nbacking=%s\nlive.capacity=%llu\n",
+                         backing ? backing : "none", (unsigned long long)cap) > 0);
+    assert_true(asprintf(&name, "st-pool/%s.qcow2", vol) > 0);
+    host_add(h, RESOURCE_VOLUME, name, "st", key, spec);
+    free(spec);
+    free(name);
+    free(key);
+}
+
+/* labs that plans borrow from, freed at the end */
+static Lab *kept[64];
+static size_t n_kept;
+
+static void fixture_keep(Lab *lab)
+{
+    assert_true(n_kept < 64);
+    kept[n_kept++] = lab;
+}
+
+static void fixture_release(void)
+{
+    for (size_t i = 0; i < n_kept; i++)
+        lab_free(kept[i]);
+    n_kept = 0;
+}
+
+static int plan_lab(const char *text, HostState *h, Plan **ret, Error *err)
+{
+    Lab *lab = fixture_lab_load("/lab.yaml", text);
+    assert_non_null(lab);
+    int r = engine_plan(lab, h, ret, err);
+    host_state_clear(h);
+    /* the plan borrows image records from the lab: keep it alive as long as the plan */
+    if (r < 0)
+        lab_free(lab);
+    else
+        fixture_keep(lab);
+    return r;
+}
+
+static const Action *action_for(const Plan *p, ResourceKind kind, const char *key)
+{
+    for (size_t i = 0; i < p->n_actions; i++) {
+        const Action *a = &p->actions[i];
+        const char *k = a->want ? a->want->key : a->have->key;
+        if (a->kind == kind && k && strcmp(k, key) == 0)
+            return a;
+    }
+    return NULL;
+}
+
+static void test_new_lab(void **state)
+{
+    HostState h;
+    host_init(&h);
+    Plan *p = NULL;
+    Error err = ERROR_INIT;
+    assert_int_equal(plan_lab(lab_text, &h, &p, &err), 0);
+    /* pool, image, then the volumes in file order: what each needs exists before it */
+    assert_int_equal(p->n_want, 5);
+    assert_int_equal(p->want[0].kind, RESOURCE_POOL);
+    assert_string_equal(p->want[0].name, "st-pool");
+    const PoolSpec *ps = p->want[0].data;
+    assert_string_equal(ps->path, STATE "/labs/st/pool");
+    assert_int_equal(p->want[1].kind, RESOURCE_IMAGE);
+    assert_string_equal(p->want[1].key, "base");
+    assert_non_null(strstr(p->want[1].note, "imported from /images/base.qcow2"));
+    const char *names[] = {"st-pool/a-0.qcow2", "st-pool/a-1.qcow2", "st-pool/b-0.qcow2"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(p->want[2 + i].kind, RESOURCE_VOLUME);
+        assert_string_equal(p->want[2 + i].name, names[i]);
+    }
+    const VolumeSpec *a0 = p->want[2].data, *a1 = p->want[3].data, *b0 = p->want[4].data;
+    /* the root disk's base is the store's copy: <state>/images/base-<12 hex>.qcow2 */
+    assert_non_null(a0->backing);
+    assert_int_equal(strncmp(a0->backing, STATE "/images/base-", strlen(STATE "/images/base-")),
+                     0);
+    assert_int_equal(strlen(a0->backing), strlen(STATE "/images/base-") + 12 + 6);
+    assert_int_equal(a0->capacity, 1ULL << 30);
+    assert_null(a1->backing);
+    assert_int_equal(a1->capacity, 256ULL << 20);
+    /* b has no disks: its root disk takes the image's size, unknown until it is imported */
+    assert_int_equal(b0->capacity, 0);
+    assert_non_null(strstr(p->want[4].spec, "live.capacity=image"));
+    for (size_t i = 0; i < p->n_actions; i++)
+        assert_int_equal(p->actions[i].type, ACTION_CREATE);
+    plan_free(p);
+}
+
+static void test_image_in_store(void **state)
+{
+    HostState h;
+    host_init(&h);
+    Lab *lab = fixture_lab_load("/lab.yaml", lab_text);
+    _cleanup_free_ char *store = base_store_name(lab);
+    lab_free(lab);
+    host_add_image(&h, store, 64ULL << 20);
+    Plan *p = NULL;
+    Error err = ERROR_INIT;
+    assert_int_equal(plan_lab(lab_text, &h, &p, &err), 0);
+    const Action *img = action_for(p, RESOURCE_IMAGE, "base");
+    assert_non_null(img);
+    assert_non_null(strstr(img->reason, "in the shared image store already"));
+    const Action *b0 = action_for(p, RESOURCE_VOLUME, "b-0");
+    assert_non_null(b0);
+    assert_int_equal(((const VolumeSpec *)b0->want->data)->capacity, 64ULL << 20);
+    plan_free(p);
+}
+
+static void test_root_smaller_than_image(void **state)
+{
+    HostState h;
+    host_init(&h);
+    Lab *lab = fixture_lab_load("/lab.yaml", lab_text);
+    _cleanup_free_ char *store = base_store_name(lab);
+    lab_free(lab);
+    host_add_image(&h, store, 2ULL << 30); /* the image is 2 GiB, a's root disk 1 GiB */
+    Plan *p = NULL;
+    Error err = ERROR_INIT;
+    assert_int_equal(plan_lab(lab_text, &h, &p, &err), -EINVAL);
+    assert_non_null(strstr(err.message, "/lab.yaml:5:"));
+    assert_non_null(strstr(err.message, "root disk of node 'a' is 1 GiB but its image 'base' "
+                                        "is 2 GiB"));
+    error_clear(&err);
+}
+
+static void test_grow_shrink(void **state)
+{
+    HostState h;
+    host_init(&h);
+    Lab *lab = fixture_lab_load("/lab.yaml", lab_text);
+    _cleanup_free_ char *store = base_store_name(lab);
+    lab_free(lab);
+    _cleanup_free_ char *backing = NULL;
+    assert_true(asprintf(&backing, STATE "/images/%s.qcow2", store) > 0);
+    host_add_image(&h, store, 64ULL << 20);
+    host_add(&h, RESOURCE_POOL, "st-pool", "st", "pool", "type=dir\npath=" STATE "/labs/st/pool\n");
+    host_add_volume(&h, "a-0", backing, 1ULL << 30);
+    host_add_volume(&h, "a-1", NULL, 128ULL << 20); /* the file now asks 256M: a grow */
+    host_add_volume(&h, "b-0", backing, 64ULL << 20);
+    Plan *p = NULL;
+    Error err = ERROR_INIT;
+    assert_int_equal(plan_lab(lab_text, &h, &p, &err), 0);
+    assert_int_equal(action_for(p, RESOURCE_VOLUME, "a-0")->type, ACTION_NONE);
+    assert_int_equal(action_for(p, RESOURCE_VOLUME, "a-1")->type, ACTION_UPDATE);
+    assert_int_equal(action_for(p, RESOURCE_VOLUME, "b-0")->type, ACTION_NONE);
+    assert_int_equal(action_for(p, RESOURCE_POOL, "pool")->type, ACTION_NONE);
+    plan_free(p);
+
+    /* the other way: the volume is bigger than the file says */
+    host_init(&h);
+    host_add_image(&h, store, 64ULL << 20);
+    host_add_volume(&h, "a-1", NULL, 512ULL << 20);
+    assert_int_equal(plan_lab(lab_text, &h, &p, &err), -EPERM);
+    assert_non_null(strstr(err.message, "/lab.yaml:5:"));
+    assert_non_null(strstr(err.message, "disk 1 of node 'a' is 512 MiB and the lab file asks "
+                                        "256 MiB: a disk never shrinks"));
+    error_clear(&err);
+}
+
+static void test_new_base_refused(void **state)
+{
+    HostState h;
+    host_init(&h);
+    host_add_volume(&h, "a-0", STATE "/images/other-0123456789ab.qcow2", 1ULL << 30);
+    Plan *p = NULL;
+    Error err = ERROR_INIT;
+    assert_int_equal(plan_lab(lab_text, &h, &p, &err), -EPERM);
+    assert_non_null(strstr(err.message, "disk 0 of node 'a' was made on the base " STATE
+                                        "/images/other-0123456789ab.qcow2"));
+    assert_non_null(strstr(err.message, "its data would be lost"));
+    error_clear(&err);
+}
+
+static void test_moved_pool_refused(void **state)
+{
+    HostState h;
+    host_init(&h);
+    host_add(&h, RESOURCE_POOL, "st-pool", "st", "pool", "type=dir\npath=/old/place\n");
+    Plan *p = NULL;
+    Error err = ERROR_INIT;
+    assert_int_equal(plan_lab(lab_text, &h, &p, &err), -EPERM);
+    assert_non_null(strstr(err.message, "is in '/old/place'"));
+    error_clear(&err);
+}
+
+static void test_deleted_by_hand_is_drift(void **state)
+{
+    HostState h;
+    host_init(&h);
+    h.volume_record = strdup("\na-0.qcow2\na-1.qcow2\nb-0.qcow2\n");
+    Plan *p = NULL;
+    Error err = ERROR_INIT;
+    assert_int_equal(plan_lab(lab_text, &h, &p, &err), 0);
+    const Action *a1 = action_for(p, RESOURCE_VOLUME, "a-1");
+    assert_int_equal(a1->type, ACTION_CREATE);
+    assert_true(a1->drift);
+    assert_non_null(strstr(a1->reason, "deleted outside it; made again empty"));
+    const Action *a0 = action_for(p, RESOURCE_VOLUME, "a-0");
+    assert_non_null(strstr(a0->reason, "made again from its image"));
+    plan_free(p);
+
+    /* not in the record: simply new */
+    host_init(&h);
+    assert_int_equal(plan_lab(lab_text, &h, &p, &err), 0);
+    assert_false(action_for(p, RESOURCE_VOLUME, "a-1")->drift);
+    plan_free(p);
+}
+
+static void test_foreign_volume_clash(void **state)
+{
+    HostState h;
+    host_init(&h);
+    /* a file kvmlab did not make, in the lab's pool, with a disk's name */
+    host_add(&h, RESOURCE_VOLUME, "st-pool/a-1.qcow2", NULL, NULL, NULL);
+    Plan *p = NULL;
+    Error err = ERROR_INIT;
+    assert_int_equal(plan_lab(lab_text, &h, &p, &err), -EEXIST);
+    assert_non_null(strstr(err.message, "a volume of that name already exists"));
+    error_clear(&err);
+}
+
+static void test_notes(void **state)
+{
+    HostState h;
+    Plan *p = NULL;
+    Error err = ERROR_INIT;
+    /* a built image that is not in the store yet: no volumes for its nodes, a note */
+    host_init(&h);
+    assert_int_equal(plan_lab("lab: st\nimages: {d: {build: debian-12}}\n"
+                              "nodes: [{name: n, image: d}]\n",
+                              &h, &p, &err),
+                     0);
+    assert_null(action_for(p, RESOURCE_VOLUME, "n-0"));
+    assert_null(action_for(p, RESOURCE_IMAGE, "d"));
+    assert_int_equal(p->n_notes, 1);
+    assert_non_null(strstr(p->notes[0], "kvmlab image build debian-12"));
+    plan_free(p);
+    /* a daemon elsewhere: nothing of storage, a note */
+    host_init(&h);
+    h.storage = false;
+    assert_int_equal(plan_lab(lab_text, &h, &p, &err), 0);
+    assert_int_equal(p->n_want, 0);
+    assert_int_equal(p->n_notes, 1);
+    plan_free(p);
+    /* no nodes: no pool */
+    host_init(&h);
+    assert_int_equal(plan_lab("lab: st\nnetworks: {vmnet1: {type: hostonly, subnet: "
+                              "10.9.9.0/24}}\n",
+                              &h, &p, &err),
+                     0);
+    assert_null(action_for(p, RESOURCE_POOL, "pool"));
+    plan_free(p);
+    /* a pool path from the file, relative to the lab file */
+    host_init(&h);
+    assert_int_equal(plan_lab("lab: st\npool: disks/st/\nimages: {b: {path: b.qcow2}}\n"
+                              "nodes: [{name: n, image: b}]\n",
+                              &h, &p, &err),
+                     0);
+    assert_string_equal(((const PoolSpec *)p->want[0].data)->path, "/disks/st");
+    plan_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_new_lab),
+            cmocka_unit_test(test_image_in_store),
+            cmocka_unit_test(test_root_smaller_than_image),
+            cmocka_unit_test(test_grow_shrink),
+            cmocka_unit_test(test_new_base_refused),
+            cmocka_unit_test(test_moved_pool_refused),
+            cmocka_unit_test(test_deleted_by_hand_is_drift),
+            cmocka_unit_test(test_foreign_volume_clash),
+            cmocka_unit_test(test_notes),
+    };
+    int r = cmocka_run_group_tests(tests, NULL, NULL);
+    fixture_release();
+    return r;
+}
