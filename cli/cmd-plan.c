@@ -22,6 +22,8 @@ static int run(const CliGlobals *g, int argc, char **argv)
     }
     if (!g->quiet || g->json)
         cli_plan_print(plan, g->json, true, stdout);
+    if (!g->quiet && !g->json)
+        cli_plan_print_disks(plan, c.lab, c.session, stdout);
     if (!g->json && !g->quiet && c.info.sandboxed && !c.info.connected && c.info.sandbox_exists)
         printf("Note: the sandbox of lab '%s' exists but its daemon does not run, so what it "
                "holds is not known here; 'kvmlab up' starts it and then changes only what "

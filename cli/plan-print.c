@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Printing plans: the human table and --json. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
+#include "kvmlab/storage.h"
 #include "plan-print.h"
 
 static const char *symbol(ActionType t)
@@ -69,11 +72,67 @@ void cli_plan_print(const Plan *p, bool json, bool show_unchanged, FILE *f)
     if (p->n_unmade_nodes > 0)
         fprintf(f,
                 "Note: the %zu node%s in the lab file %s not made yet: this version makes the "
-                "lab's networks and port forwards.\n",
+                "lab's networks, port forwards and disks.\n",
                 p->n_unmade_nodes, p->n_unmade_nodes == 1 ? "" : "s",
                 p->n_unmade_nodes == 1 ? "is" : "are");
     if (n == 0)
         fprintf(f, "Lab '%s' is up to date: nothing to change.\n", p->lab);
     else
         fprintf(f, "%zu change%s for lab '%s'.\n", n, n == 1 ? "" : "s", p->lab);
+}
+
+static bool plan_has_volume(const Plan *p, const char *key)
+{
+    for (size_t i = 0; i < p->n_want; i++)
+        if (p->want[i].kind == RESOURCE_VOLUME && strcmp(p->want[i].key, key) == 0)
+            return true;
+    return false;
+}
+
+void cli_plan_print_disks(const Plan *p, const Lab *lab, LabSession *s, FILE *f)
+{
+    bool header = false;
+    for (size_t i = 0; i < lab->n_nodes; i++) {
+        const LabNode *node = &lab->nodes[i];
+        NodeDisks first = {0}, d = {0};
+        Error err = ERROR_INIT;
+        char key[256];
+        snprintf(key, sizeof(key), "%s-0", node->name);
+        if (!plan_has_volume(p, key))
+            continue;
+        if (!header) {
+            fprintf(f, "Disks:\n");
+            header = true;
+        }
+        if (storage_node_disks(lab, node, NULL, 0, &first, &err) < 0) {
+            fprintf(f, "  %s: %s\n", node->name, err.message);
+            error_clear(&err);
+            continue;
+        }
+        char *machines[1] = {first.machine.machine};
+        HvCaps *caps = NULL;
+        size_t n = 0;
+        bool known = false;
+        if (lab_session_caps(s, machines, 1, &caps, &n, &known, &err) < 0 || !known) {
+            error_clear(&err);
+            fprintf(f, "  %s (machine %s): buses chosen at up, when the hypervisor is asked\n",
+                    node->name, first.machine.machine);
+        } else if (storage_node_disks(lab, node, caps, n, &d, &err) < 0) {
+            fprintf(f, "  %s: %s\n", node->name, err.message);
+            error_clear(&err);
+        } else {
+            fprintf(f, "  %s (machine %s: %s)\n", node->name, d.machine.machine,
+                    d.machine.reason);
+            for (size_t k = 0; k < d.n_disks; k++)
+                fprintf(f, "    %-20s %-7s %-12s %s\n", d.disks[k].serial,
+                        disk_bus_to_string(d.disks[k].choice.bus),
+                        d.disks[k].choice.controller ? d.disks[k].choice.controller : "-",
+                        d.disks[k].choice.reason);
+        }
+        for (size_t k = 0; k < n; k++)
+            hv_caps_clear(&caps[k]);
+        free(caps);
+        node_disks_clear(&first);
+        node_disks_clear(&d);
+    }
 }
