@@ -315,7 +315,7 @@ static int record_lines(LabSession *s, const char *what, const char *text, Error
     _cleanup_free_ char *dir = NULL;
     if (!file || asprintf(&dir, "%s/labs/%s", s->state_root, s->lab->name) < 0)
         return error_set(err, -ENOMEM, "Out of memory");
-    int r = fs_mkdir_p(dir, 0700, err);
+    int r = fs_mkdir_p(dir, 0711, err);
     if (r < 0)
         return r;
     return fs_write_atomic(file, text ? text : "", 0600, err);

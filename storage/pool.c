@@ -148,7 +148,7 @@ static int record_set(const StorageCtx *c, const char *name, bool add, Error *er
     _cleanup_free_ char *dir = NULL;
     if (!text || asprintf(&dir, "%s/labs/%s", c->state_root, c->lab) < 0)
         return error_set(err, -ENOMEM, "Out of memory");
-    int r = fs_mkdir_p(dir, 0700, err);
+    int r = fs_mkdir_p(dir, 0711, err);
     return r < 0 ? r : fs_write_atomic(file, text, 0600, err);
 }
 
