@@ -3,7 +3,8 @@
  * Disk buses as a guest sees them. In a private libvirtd (the sandbox, no network), test guests
  * boot under TCG with qcow2 disks made by qemu-img and disk XML from storage_disks_xml(): virtio
  * on q35, virtio-scsi on q35, SATA on q35 (past the first AHCI controller's 6 ports, with a
- * CD-ROM) and IDE on pc (with a CD-ROM). Each guest reports every disk with its serial and the
+ * CD-ROM) and IDE on pc (with a CD-ROM), plus VMware's SCSI HBAs on pc (lsilogic, vmpvscsi,
+ * lsisas1078, two disks each). Each guest reports every disk with its serial and the
  * drivers bound from the disk up to its PCI function; the expected chains and sizes are this
  * file's facts (TESTING.md, "Disk buses as the guest sees them"), never read back from the code
  * under test. Before that, every golden file of tests/data/disk-xml/ is defined on the real QEMU
@@ -65,8 +66,34 @@ static const GuestCase guest_cases[] = {
         {"winxp", "pc", NULL, DISK_BUS_IDE, 2, "sd_mod,ata_piix", 2, NULL, true, "sr_mod,ata_piix"},
 };
 
+/*
+ * A guest imported from VMware keeps its SCSI HBA (the import hint): two disks on each model
+ * kvmlab places disks on besides virtio-scsi, interleaved, on pc. This checks the addresses
+ * storage_disks_xml() gives each model (by unit on lsilogic, by target on the others: LUNs
+ * other than 0 would not exist there) in a guest. The chains: TESTING.md's table.
+ */
+static const struct {
+    const char *model;
+    const char *chain;
+} hba_cases[] = {
+        {"lsilogic", "sd_mod,sym53c8xx"},
+        {"vmpvscsi", "sd_mod,vmw_pvscsi"},
+        {"lsisas1078", "sd_mod,megaraid_sas"},
+};
+#define HBA_DISKS_EACH 2
+
+/* One guest as booted: its disks with bus, controller and the chain expected for each. */
 typedef struct Guest {
-    const GuestCase *c;
+    const char *label; /* for messages: the os id, or "vmware-hbas" */
+    const char *machine;
+    size_t n_disks;
+    DiskBus bus[MAX_DISKS];
+    const char *controller[MAX_DISKS];
+    const char *chain[MAX_DISKS];
+    bool cdrom;
+    DiskBus cdrom_bus;
+    const char *cdrom_chain;
+
     char name[64];
     char console[4200];
     char disk[MAX_DISKS][4200];
@@ -77,11 +104,13 @@ typedef struct Guest {
     double seconds;
 } Guest;
 
+#define N_GUESTS (ELEMENTSOF(guest_cases) + 1)
+
 static Sandbox *sb;
 static virConnectPtr conn;
 static char tmpdir[] = "/tmp/kvdx-disks-XXXXXX";
 static bool have_tmpdir;
-static Guest guests[ELEMENTSOF(guest_cases)];
+static Guest guests[N_GUESTS];
 
 static double elapsed(const struct timespec *t0)
 {
@@ -196,14 +225,20 @@ static const char *controller_of(DiskBus b)
     }
 }
 
-/* Make the guest's files and define and start it. 0 or -1 (message on stderr). */
-static int guest_start(Guest *g)
+static void guest_name(Guest *g, const char *label)
 {
-    const GuestCase *c = g->c;
-    const char *kernel, *initrd;
-    if (fixture_guest_image(&kernel, &initrd) < 0)
-        return -1;
+    g->label = label;
+    snprintf(g->name, sizeof(g->name), "%s-%s", sb->lab, label);
+    snprintf(g->console, sizeof(g->console), "%s/%s-console.log", tmpdir, g->name);
+}
 
+/* A guest of the bus-choice table. */
+static void guest_from_case(Guest *g, const GuestCase *c)
+{
+    guest_name(g, c->os);
+    g->machine = c->machine;
+    g->n_disks = c->n_disks;
+    assert_true(c->n_disks <= MAX_DISKS);
     /*
      * LEAD: switch to storage_bus_choose() here once storage/bus.c lands: facts from
      * os_facts_lookup(c->os), BusRequest{.os, .machine = c->machine, .caps = the sandbox's
@@ -212,15 +247,44 @@ static int guest_start(Guest *g)
      * choice.controller; and storage_cdrom_bus(c->machine) for the CD-ROM. Until then the
      * table's expected bus is used as it stands.
      */
-    DiskBus bus = c->expect_bus;
-    const char *controller = controller_of(bus);
-    DiskBus cdrom_bus = strcmp(c->machine, "pc") == 0 ? DISK_BUS_IDE : DISK_BUS_SATA;
+    for (size_t k = 0; k < c->n_disks; k++) {
+        g->bus[k] = c->expect_bus;
+        g->controller[k] = controller_of(c->expect_bus);
+        g->chain[k] = k < c->n_first ? c->chain : c->chain_rest;
+        snprintf(g->serial[k], sizeof(g->serial[k]), "%s-%zu", c->os, k);
+    }
+    g->cdrom = c->cdrom;
+    g->cdrom_bus = strcmp(c->machine, "pc") == 0 ? DISK_BUS_IDE : DISK_BUS_SATA;
+    g->cdrom_chain = c->cdrom_chain;
+}
+
+static void guest_vmware_hbas(Guest *g)
+{
+    guest_name(g, "vmware-hbas");
+    g->machine = "pc";
+    g->n_disks = ELEMENTSOF(hba_cases) * HBA_DISKS_EACH;
+    assert_true(g->n_disks <= MAX_DISKS);
+    for (size_t k = 0; k < g->n_disks; k++) {
+        size_t m = k % ELEMENTSOF(hba_cases);
+        g->bus[k] = DISK_BUS_SCSI;
+        g->controller[k] = hba_cases[m].model;
+        g->chain[k] = hba_cases[m].chain;
+        snprintf(g->serial[k], sizeof(g->serial[k]), "%s-%zu", hba_cases[m].model,
+                 k / ELEMENTSOF(hba_cases));
+    }
+}
+
+/* Make the guest's files and define and start it. 0 or -1 (message on stderr). */
+static int guest_start(Guest *g)
+{
+    const char *kernel, *initrd;
+    if (fixture_guest_image(&kernel, &initrd) < 0)
+        return -1;
 
     DiskXml disks[MAX_DISKS + 1];
     size_t n = 0;
-    for (size_t i = 0; i < c->n_disks; i++) {
+    for (size_t i = 0; i < g->n_disks; i++) {
         snprintf(g->disk[i], sizeof(g->disk[i]), "%s/%s-%zu.qcow2", tmpdir, g->name, i);
-        snprintf(g->serial[i], sizeof(g->serial[i]), "%s-%zu", c->os, i);
         /* 16 MiB + i: the size tells which file the guest found behind a serial */
         char size[16];
         snprintf(size, sizeof(size), "%zuM", 16 + i);
@@ -228,15 +292,17 @@ static int guest_start(Guest *g)
             fprintf(stderr, "# qemu-img create '%s' failed\n", g->disk[i]);
             return -1;
         }
-        disks[n++] = (DiskXml){g->disk[i], "qcow2", bus, controller, g->serial[i], false};
+        disks[n++] =
+                (DiskXml){g->disk[i], "qcow2", g->bus[i], g->controller[i], g->serial[i], false};
     }
-    if (c->cdrom) {
+    if (g->cdrom) {
         snprintf(g->iso, sizeof(g->iso), "%s/%s-seed.iso", tmpdir, g->name);
         if (fixture_make_seed(g->iso, "instance-id: kvdx\n", "#cloud-config\n") < 0) {
             fprintf(stderr, "# genisoimage '%s' failed\n", g->iso);
             return -1;
         }
-        disks[n++] = (DiskXml){g->iso, "raw", cdrom_bus, controller_of(cdrom_bus), NULL, true};
+        disks[n++] =
+                (DiskXml){g->iso, "raw", g->cdrom_bus, controller_of(g->cdrom_bus), NULL, true};
     }
     char *dx = NULL;
     Error err = ERROR_INIT;
@@ -276,7 +342,7 @@ static int guest_start(Guest *g)
                      "    <memballoon model='none'/>\n"
                      "  </devices>\n"
                      "</domain>\n",
-                     g->name, c->machine, kernel, initrd, g->name, dx, g->console);
+                     g->name, g->machine, kernel, initrd, g->name, dx, g->console);
     free(dx);
     if (r < 0)
         return -1;
@@ -348,14 +414,10 @@ static void test_guest_disks(void **state)
 {
     if (!conn)
         skip();
-    const size_t n = ELEMENTSOF(guest_cases);
-    for (size_t i = 0; i < n; i++) {
-        Guest *g = &guests[i];
-        g->c = &guest_cases[i];
-        assert_true(g->c->n_disks <= MAX_DISKS);
-        snprintf(g->name, sizeof(g->name), "%s-%s", sb->lab, g->c->os);
-        snprintf(g->console, sizeof(g->console), "%s/%s-console.log", tmpdir, g->name);
-    }
+    const size_t n = N_GUESTS;
+    for (size_t i = 0; i < ELEMENTSOF(guest_cases); i++)
+        guest_from_case(&guests[i], &guest_cases[i]);
+    guest_vmware_hbas(&guests[ELEMENTSOF(guest_cases)]);
 
     /* at most PARALLEL guests run; the next starts when one has reported (and powers off) */
     struct timespec t0;
@@ -384,10 +446,9 @@ static void test_guest_disks(void **state)
                     free(fixture_console_wait(g->console, "DONE ", 0));
                     fail_msg("guest '%s' (%s on %s) ended or timed out after %.1f s without "
                              "DONE",
-                             g->name, g->c->os, g->c->machine, g->seconds);
+                             g->name, g->label, g->machine, g->seconds);
                 }
-                printf("# %s (%s, %s): DONE after %.1f s\n", g->name, g->c->os, g->c->machine,
-                       g->seconds);
+                printf("# %s (%s): DONE after %.1f s\n", g->name, g->machine, g->seconds);
             }
         }
     }
@@ -395,19 +456,18 @@ static void test_guest_disks(void **state)
 
     for (size_t i = 0; i < n; i++) {
         const Guest *g = &guests[i];
-        const GuestCase *c = g->c;
-        for (size_t k = 0; k < c->n_disks; k++) {
+        for (size_t k = 0; k < g->n_disks; k++) {
             char needle[64], sectors[32];
             /* " ro=" after it: "x-1" must not match "x-10" */
             snprintf(needle, sizeof(needle), "serial=%s ro=", g->serial[k]);
             snprintf(sectors, sizeof(sectors), "%zu", (16 + k) * 2048);
-            disk_expect(g, needle, k < c->n_first ? c->chain : c->chain_rest, sectors, "0");
+            disk_expect(g, needle, g->chain[k], sectors, "0");
         }
-        if (c->cdrom)
-            disk_expect(g, "label=cidata", c->cdrom_chain, NULL, "1");
+        if (g->cdrom)
+            disk_expect(g, "label=cidata", g->cdrom_chain, NULL, "1");
         /* nothing else: no disk the machine adds on its own */
         char want[32];
-        snprintf(want, sizeof(want), "DISKS count=%zu ", c->n_disks + (c->cdrom ? 1 : 0));
+        snprintf(want, sizeof(want), "DISKS count=%zu ", g->n_disks + (g->cdrom ? 1 : 0));
         char *count = fixture_console_wait(g->console, want, 1);
         if (!count)
             fail_msg("%s: the guest did not report %s", g->name, want);
