@@ -53,8 +53,8 @@ static void print_human(const NodeDisks *d, FILE *f)
         char size[32];
         size_text(p->size_bytes, size);
         fprintf(f, "%-4zu %-20s %-7s %-12s %-8s %s\n", p->index, p->serial,
-                disk_bus_to_string(p->choice.bus), p->choice.controller ? p->choice.controller : "-",
-                size, p->choice.reason);
+                disk_bus_to_string(p->choice.bus),
+                p->choice.controller ? p->choice.controller : "-", size, p->choice.reason);
     }
     if (!d->caps_known)
         fprintf(f, "Note: what the hypervisor offers is not known, so these are checked again "
@@ -171,6 +171,7 @@ const CliCommand cli_cmd_disk = {
                 "hypervisor offers. Works before 'up': what the hypervisor offers comes from the\n"
                 "lab's running daemon, else from kvmlab's cache of its last answer, else the\n"
                 "lab's sandbox is started to ask (and stopped again). --json prints a list of\n"
-                "{\"serial\", \"bus\", \"controller\", \"reason\"}; controller is null for virtio.\n",
+                "{\"serial\", \"bus\", \"controller\", \"reason\"}; controller is null for "
+                "virtio.\n",
         .run = run,
 };

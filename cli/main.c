@@ -12,8 +12,8 @@
 #include "kvmlab/interrupt.h"
 
 static const CliCommand *const commands[] = {
-        &cli_cmd_init, &cli_cmd_validate, &cli_cmd_plan,
-        &cli_cmd_up,   &cli_cmd_down,     &cli_cmd_status, &cli_cmd_disk,
+        &cli_cmd_init, &cli_cmd_validate, &cli_cmd_plan, &cli_cmd_up,
+        &cli_cmd_down, &cli_cmd_status,   &cli_cmd_disk,
 };
 
 static void usage(FILE *f)

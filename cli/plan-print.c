@@ -121,8 +121,7 @@ void cli_plan_print_disks(const Plan *p, const Lab *lab, LabSession *s, FILE *f)
             fprintf(f, "  %s: %s\n", node->name, err.message);
             error_clear(&err);
         } else {
-            fprintf(f, "  %s (machine %s: %s)\n", node->name, d.machine.machine,
-                    d.machine.reason);
+            fprintf(f, "  %s (machine %s: %s)\n", node->name, d.machine.machine, d.machine.reason);
             for (size_t k = 0; k < d.n_disks; k++)
                 fprintf(f, "    %-20s %-7s %-12s %s\n", d.disks[k].serial,
                         disk_bus_to_string(d.disks[k].choice.bus),

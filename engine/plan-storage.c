@@ -175,8 +175,7 @@ static int plan_image(const Lab *lab, const HostState *host, Plan *p, const LabI
 {
     _cleanup_free_ char *store = image_store_dir(host->state_root);
     ip->store_name = image_store_name(img, base_dir);
-    if (!store || !ip->store_name ||
-        asprintf(&ip->path, "%s/%s.qcow2", store, ip->store_name) < 0)
+    if (!store || !ip->store_name || asprintf(&ip->path, "%s/%s.qcow2", store, ip->store_name) < 0)
         return error_set(err, -ENOMEM, "Out of memory");
     ip->info = store_find(host, ip->store_name);
     if (img->kind == LAB_IMAGE_BUILD && !ip->info) {
@@ -218,9 +217,8 @@ static int plan_image(const Lab *lab, const HostState *host, Plan *p, const LabI
     return finish(w, err);
 }
 
-static int plan_volume(const Lab *lab, Plan *p, const LabNode *node, size_t index,
-                       const char *pool, const char *pool_path, const ImagePlan *ip,
-                       const LabImage *img, Error *err)
+static int plan_volume(const Lab *lab, Plan *p, const LabNode *node, size_t index, const char *pool,
+                       const char *pool_path, const ImagePlan *ip, const LabImage *img, Error *err)
 {
     const LabDisk *d = index < node->n_disks ? &node->disks[index] : NULL;
     uint64_t capacity = d ? d->size_bytes : 0;
@@ -295,9 +293,9 @@ static int plan_volume(const Lab *lab, Plan *p, const LabNode *node, size_t inde
     char size[32] = "the image's size";
     if (capacity)
         size_human(capacity, size);
-    int r = index == 0 ? asprintf(&w->note, "root disk, %s, an overlay on image '%s'", size,
-                                  img->name)
-                       : asprintf(&w->note, "data disk, %s", size);
+    int r = index == 0
+                    ? asprintf(&w->note, "root disk, %s, an overlay on image '%s'", size, img->name)
+                    : asprintf(&w->note, "data disk, %s", size);
     if (r < 0)
         w->note = NULL;
     return finish(w, err);

@@ -55,8 +55,8 @@ static int caps_one(LabSession *s, const char *machine, HvCaps *ret, bool *ret_f
     return 0;
 }
 
-int lab_session_caps(LabSession *s, char *const *machines, size_t n, HvCaps **ret,
-                     size_t *ret_n, bool *ret_known, Error *err)
+int lab_session_caps(LabSession *s, char *const *machines, size_t n, HvCaps **ret, size_t *ret_n,
+                     bool *ret_known, Error *err)
 {
     HvCaps *v = calloc(n + 1, sizeof(*v));
     size_t k = 0;

@@ -43,8 +43,8 @@ static void check_lab_name(Ctx *c, const YNode *v)
 
 static void parse_lab(Ctx *c, const YNode *root)
 {
-    static const char *const keys[] = {"lab",   "connect",    "pool",       "networks",
-                                       "images", "nodes", "kubernetes", NULL};
+    static const char *const keys[] = {"lab",    "connect", "pool",       "networks",
+                                       "images", "nodes",   "kubernetes", NULL};
     const YNode *v;
 
     if (!root || y_is_null(root)) {

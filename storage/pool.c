@@ -235,8 +235,7 @@ done:
 }
 
 /* Define, build, start and autostart pool @name at @path (the marker first). */
-static int pool_make(StorageCtx *c, const char *name, const char *path, const char *lab,
-                     Error *err)
+static int pool_make(StorageCtx *c, const char *name, const char *path, const char *lab, Error *err)
 {
     int r = fs_mkdir_p(path, 0711, err);
     if (r < 0)
@@ -322,8 +321,8 @@ static int pool_remove(void *ctx, const Observed *have, Error *err)
         if (marker)
             unlink(marker);
         if (rmdir(path) < 0 && errno != ENOENT)
-            r = error_set_errno(err, -errno, "Cannot remove the directory '%s' of pool '%s'",
-                                path, have->name);
+            r = error_set_errno(err, -errno, "Cannot remove the directory '%s' of pool '%s'", path,
+                                have->name);
     }
     return r;
 }
@@ -334,8 +333,8 @@ static int pool_restore(void *ctx, const Observed *have, Error *err)
     _cleanup_free_ char *path = have->spec ? spec_text_get(have->spec, "path") : NULL;
     if (!have->definition)
         return error_set(err, -EINVAL, "Storage pool '%s' cannot be restored", have->name);
-    if (path && (fs_mkdir_p(path, 0711, err) < 0 ||
-                 (have->lab && marker_write(path, have->lab, err) < 0)))
+    if (path &&
+        (fs_mkdir_p(path, 0711, err) < 0 || (have->lab && marker_write(path, have->lab, err) < 0)))
         return err->code;
     virStoragePoolPtr old = virStoragePoolLookupByName(c->conn, have->name);
     if (old) {
@@ -443,8 +442,8 @@ static int image_create(void *ctx, const Resource *want, Error *err)
     StorageCtx *c = ctx;
     const ImageSpec *spec = want->data;
     ImageInfo info = {0};
-    int r = image_store_import(c->state_root, spec->image, spec->base_dir, c->progress,
-                               c->userdata, &info, err);
+    int r = image_store_import(c->state_root, spec->image, spec->base_dir, c->progress, c->userdata,
+                               &info, err);
     image_info_clear(&info);
     if (r < 0)
         return r;
@@ -725,8 +724,8 @@ static int volume_remove(void *ctx, const Observed *have, Error *err)
 static int volume_restore(void *ctx, const Observed *have, Error *err)
 {
     StorageCtx *c = ctx;
-    _cleanup_free_ char *cap = have->live_spec ? spec_text_get(have->live_spec, "live.capacity")
-                                               : NULL;
+    _cleanup_free_ char *cap =
+            have->live_spec ? spec_text_get(have->live_spec, "live.capacity") : NULL;
     if (!cap)
         return error_set(err, -EINVAL, "Volume '%s' cannot be restored", have->name);
     int r = volume_resize(c, have->name, strtoull(cap, NULL, 10), err);

@@ -97,12 +97,12 @@ char *storage_volume_spec_text(const char *backing, uint64_t capacity)
     if (capacity)
         return asprintf(&s, "format=qcow2\nbacking=%s\nlive.capacity=%" PRIu64 "\n",
                         backing ? backing : "none", capacity) < 0
-                   ? NULL
-                   : s;
+                       ? NULL
+                       : s;
     return asprintf(&s, "format=qcow2\nbacking=%s\nlive.capacity=image\n",
                     backing ? backing : "none") < 0
-               ? NULL
-               : s;
+                   ? NULL
+                   : s;
 }
 
 char *storage_image_spec_text(const LabImage *img, const char *store_name)
@@ -112,8 +112,8 @@ char *storage_image_spec_text(const LabImage *img, const char *store_name)
     return asprintf(&s, "kind=%s\nsource=%s\nsha256=%s\nstore=%s\n", kinds[img->kind],
                     img->source ? img->source : "", img->sha256 ? img->sha256 : "none",
                     store_name) < 0
-               ? NULL
-               : s;
+                   ? NULL
+                   : s;
 }
 
 char *storage_spec_hash(const char *spec)

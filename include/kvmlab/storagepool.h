@@ -34,11 +34,11 @@ typedef struct ImageSpec {
 } ImageSpec;
 
 typedef struct VolumeSpec {
-    char *pool;      /* the lab pool's name */
-    char *pool_path; /* its directory */
-    char *volume;    /* file name in the pool: "<node>-<n>.qcow2" */
-    char *backing;   /* the base image's path (root disk), NULL for a data disk */
-    char *image;     /* the base's store name, NULL for a data disk */
+    char *pool;        /* the lab pool's name */
+    char *pool_path;   /* its directory */
+    char *volume;      /* file name in the pool: "<node>-<n>.qcow2" */
+    char *backing;     /* the base image's path (root disk), NULL for a data disk */
+    char *image;       /* the base's store name, NULL for a data disk */
     uint64_t capacity; /* bytes; 0: the base's own size */
 } VolumeSpec;
 

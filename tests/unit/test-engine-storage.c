@@ -21,12 +21,13 @@
 
 #define STATE "/srv/kvmlab-state"
 
-static const char *const lab_text = "lab: st\n"
-                                    "images:\n"
-                                    "  base: {path: /images/base.qcow2, os: debian12}\n"
-                                    "nodes:\n"
-                                    "  - {name: a, image: base, disks: [{size: 1G}, {size: 256M}]}\n"
-                                    "  - {name: b, image: base}\n";
+static const char *const lab_text =
+        "lab: st\n"
+        "images:\n"
+        "  base: {path: /images/base.qcow2, os: debian12}\n"
+        "nodes:\n"
+        "  - {name: a, image: base, disks: [{size: 1G}, {size: 256M}]}\n"
+        "  - {name: b, image: base}\n";
 
 static void host_init(HostState *h)
 {
@@ -156,8 +157,7 @@ static void test_new_lab(void **state)
     const VolumeSpec *a0 = p->want[2].data, *a1 = p->want[3].data, *b0 = p->want[4].data;
     /* the root disk's base is the store's copy: <state>/images/base-<12 hex>.qcow2 */
     assert_non_null(a0->backing);
-    assert_int_equal(strncmp(a0->backing, STATE "/images/base-", strlen(STATE "/images/base-")),
-                     0);
+    assert_int_equal(strncmp(a0->backing, STATE "/images/base-", strlen(STATE "/images/base-")), 0);
     assert_int_equal(strlen(a0->backing), strlen(STATE "/images/base-") + 12 + 6);
     assert_int_equal(a0->capacity, 1ULL << 30);
     assert_null(a1->backing);
