@@ -27,6 +27,9 @@ typedef struct OsFacts {
     bool virtio_blk;  /* the OS's own drivers cover virtio-blk (derives-from and clones followed) */
     bool virtio_scsi; /* ... virtio-scsi */
     bool virtio_net;  /* ... virtio-net */
+    bool virtio1;     /* the virtio drivers speak virtio 1.0 (modern virtio-pci): virtio devices
+                         on q35's PCIe ports offer nothing else, so older drivers see no disk
+                         there (virt-install's rule for q35 asks the same) */
     bool q35;         /* can boot from q35's AHCI; false: XP/2003-era Windows, Linux before AHCI */
     /* why osinfo_id differs from id, e.g. "debian12 is newer than this osinfo-db (20221203):
      * treated as debian11"; NULL when the id is in the database */
