@@ -19,6 +19,17 @@
 
 #include <osinfo/osinfo.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define KVMLAB_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KVMLAB_LSAN 1
+#endif
+#endif
+#ifdef KVMLAB_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #include "kvmlab/cleanup.h"
 #include "kvmlab/storage.h"
 
@@ -154,7 +165,16 @@ static void db_load(void)
 {
     GError *gerr = NULL;
     db.loader = osinfo_loader_new();
+#ifdef KVMLAB_LSAN
+    /* libosinfo 1.10 (Debian 12) loses 19 small blocks (184 bytes) while reading the os/
+     * entries, once per process (measured with a program that only loads the database). Not
+     * ours to free: LeakSanitizer is told to ignore what the loader allocates, nothing else. */
+    __lsan_disable();
+#endif
     osinfo_loader_process_default_path(db.loader, &gerr);
+#ifdef KVMLAB_LSAN
+    __lsan_enable();
+#endif
     if (gerr) {
         db.error = -EIO;
         if (asprintf(&db.message, "Cannot read osinfo-db under '%s': %s", system_dir(),
@@ -325,9 +345,9 @@ static const char *primary_id(OsinfoOs *os)
 
 /*
  * What the user probably meant by @id, which nothing places: the newest release of a family
- * named without a version ("debian" -> "debian11"), the id with its family name corrected
- * ("debain12" -> "debian12", which would be placed), else the closest short id. New string or
- * NULL.
+ * named without a version ("debian" -> "debian11"); else the closest short id ("winx" ->
+ * "winxp") or the id with its family name corrected ("debain12" -> "debian12", which would be
+ * placed), whichever takes fewer edits (the short id on a tie). New string or NULL.
  */
 static char *did_you_mean(const char *id)
 {
@@ -337,6 +357,17 @@ static char *did_you_mean(const char *id)
 
     if (family_exists(id, plen) && (e = find_family(id, plen, NULL, NULL)))
         return strdup(primary_id(e->os));
+
+    /* the closest whole id */
+    const char *closest = NULL;
+    size_t closest_d = SIZE_MAX;
+    for (size_t i = 0; i < db.n; i++) {
+        size_t d = edit_distance(id, db.entries[i].short_id);
+        if (d <= typo_limit(strlen(db.entries[i].short_id)) && d < closest_d) {
+            closest = db.entries[i].short_id;
+            closest_d = d;
+        }
+    }
 
     /* the closest family name */
     const OsEntry *best = NULL;
@@ -357,30 +388,20 @@ static char *did_you_mean(const char *id)
             best_d = d;
         }
     }
-    if (best && best_d > 0) {
-        if (!ver)
-            return strdup(
-                    primary_id(find_family(best->short_id, best->prefix_len, NULL, NULL)->os));
+    if (closest && closest_d <= best_d)
+        return strdup(closest);
+    if (!best)
+        return NULL;
+    const OsEntry *newest = find_family(best->short_id, best->prefix_len, NULL, NULL);
+    if (ver) {
         char *cand = NULL;
         if (asprintf(&cand, "%.*s%s", (int)best->prefix_len, best->short_id, ver) < 0)
             return NULL;
         if (find_exact(cand) || find_family(cand, best->prefix_len, ver, NULL))
             return cand;
         free(cand);
-        return strdup(primary_id(find_family(best->short_id, best->prefix_len, NULL, NULL)->os));
     }
-
-    /* the closest whole id */
-    const char *closest = NULL;
-    best_d = SIZE_MAX;
-    for (size_t i = 0; i < db.n; i++) {
-        size_t d = edit_distance(id, db.entries[i].short_id);
-        if (d <= typo_limit(strlen(db.entries[i].short_id)) && d < best_d) {
-            closest = db.entries[i].short_id;
-            best_d = d;
-        }
-    }
-    return closest ? strdup(closest) : NULL;
+    return strdup(primary_id(newest->os));
 }
 
 static bool has_device(OsinfoDeviceList *devs, const char *a, const char *b)

@@ -96,13 +96,13 @@ int storage_machine_choose(const OsFacts *os, const char *file_machine, bool wan
 void machine_choice_clear(MachineChoice *m);
 
 typedef struct BusRequest {
-    const OsFacts *os;    /* NULL: no OS known; a modern Linux is assumed and the reason says so */
-    const char *machine;  /* the chosen machine type */
-    const HvCaps *caps;   /* NULL: not known yet */
-    const char *bus;      /* the disk's explicit bus: "virtio" ... ; NULL */
+    const OsFacts *os;   /* NULL: no OS known; a modern Linux is assumed and the reason says so */
+    const char *machine; /* the chosen machine type */
+    const HvCaps *caps;  /* NULL: not known yet */
+    const char *bus;     /* the disk's explicit bus: "virtio" ... ; NULL */
     const char *vmware_controller; /* import hint: "lsilogic", "lsisas1068", "pvscsi",
                                       "buslogic", "sata", "ide", "nvme"; NULL */
-    size_t n_disks;       /* disks on the node (the seed CD-ROM not counted) */
+    size_t n_disks;                /* disks on the node (the seed CD-ROM not counted) */
 } BusRequest;
 
 typedef struct BusChoice {
@@ -129,11 +129,11 @@ DiskBus storage_cdrom_bus(const char *machine);
 char *storage_disk_serial(const char *node, size_t index);
 
 typedef struct DiskPlan {
-    size_t index;        /* 0: the root disk */
+    size_t index; /* 0: the root disk */
     char *serial;
     uint64_t size_bytes; /* 0: the image's own size (root disk of a node without disks:) */
     BusChoice choice;
-    LabLoc loc;          /* the disks: entry, or the node when the root disk is implied */
+    LabLoc loc; /* the disks: entry, or the node when the root disk is implied */
 } DiskPlan;
 
 typedef struct NodeDisks {
