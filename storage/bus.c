@@ -239,7 +239,8 @@ int storage_bus_choose(const BusRequest *req, BusChoice *ret, Error *err)
     _cleanup_free_ char *src = os ? os_source(os, false) : strdup("assumed");
     /* on q35 virtio-blk rests on virtio 1.0 too */
     _cleanup_free_ char *src_v1 = os ? os_source(os, true) : strdup("assumed");
-    _cleanup_free_ char *note = NULL; /* why a better bus was passed over */
+    _cleanup_free_ char *note = NULL;   /* why VMware's controller was not kept */
+    _cleanup_free_ char *passed = NULL; /* why virtio-blk was passed over */
     BusChoice c = {0};
     int r = 0;
 
@@ -273,8 +274,15 @@ int storage_bus_choose(const BusRequest *req, BusChoice *ret, Error *err)
                            machine);
             goto done;
         }
-        if (asprintf(&note, "VMware's %s is not kept (%s) and %s has no virtio-scsi drivers; ",
-                     req->vmware_controller, why, name) < 0) {
+        r = has_scsi ? asprintf(&note,
+                                "VMware's %s is not kept: the hypervisor offers no virtio-scsi for "
+                                "machine '%s'; ",
+                                req->vmware_controller, machine)
+                     : asprintf(&note,
+                                "VMware's %s is not kept (%s) and %s has no virtio-scsi "
+                                "drivers; ",
+                                req->vmware_controller, why, name);
+        if (r < 0) {
             note = NULL;
             return oom(err);
         }
@@ -289,7 +297,6 @@ int storage_bus_choose(const BusRequest *req, BusChoice *ret, Error *err)
         goto done;
     }
 
-    _cleanup_free_ char *passed = NULL; /* why virtio-blk was passed over */
     if (!has_blk)
         r = asprintf(&passed, "%s has no virtio-blk drivers (%s)", name, src);
     else if (q35 && !has_v1)
@@ -307,7 +314,14 @@ int storage_bus_choose(const BusRequest *req, BusChoice *ret, Error *err)
         return oom(err);
 
     if (q35 && bus_offered(caps, DISK_BUS_SATA)) {
-        r = choice_set(&c, DISK_BUS_SATA, "ahci", "%s%s: sata on q35", note ? note : "", passed);
+        /* the file chose q35 for an OS that may not boot from it: say so */
+        _cleanup_free_ char *caveat = NULL;
+        if (os && !os->q35 &&
+            asprintf(&caveat, "; %s may have no AHCI driver (%s lists no q35 support)", name, src) <
+                    0)
+            return oom(err);
+        r = choice_set(&c, DISK_BUS_SATA, "ahci", "%s%s: sata on q35%s", note ? note : "", passed,
+                       caveat ? caveat : "");
     } else if (!q35 && bus_offered(caps, DISK_BUS_IDE)) {
         if (req->n_disks > IDE_DISKS_MAX)
             return error_set(err, -EINVAL,

@@ -58,7 +58,8 @@ char *storage_disk_serial(const char *node, size_t index)
     while (n > 0 && strchr("-_.+", prefix[n - 1]))
         n--;
     prefix[n] = '\0';
-    uint64_t h = hash_fnv1a_str(HASH_FNV_INIT, node) & ((1ULL << (4 * SERIAL_HASH_DIGITS)) - 1);
+    uint64_t h = hash_fnv1a(HASH_FNV_INIT, node, strlen(node)) &
+                 ((1ULL << (4 * SERIAL_HASH_DIGITS)) - 1);
     if (asprintf(&s, "%s.%0*" PRIx64 "%s", prefix, SERIAL_HASH_DIGITS, h, suffix) < 0)
         return NULL;
     return s;
