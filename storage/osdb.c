@@ -2,7 +2,7 @@
 /*
  * OS facts from the installed osinfo-db, read through libosinfo: which virtio drivers an OS
  * brings, whether it boots from q35's AHCI. The database is loaded once per process, on the
- * first lookup (about 0.35 s for osinfo-db 20221203 on this machine kind: it is 4.5 MB of XML),
+ * first lookup (0.35-0.5 s for osinfo-db 20221203 on this machine kind: 4.5 MB of XML),
  * and kept; everything else here is pure.
  *
  * An id the database lacks (debian12 in Debian 12's own osinfo-db 20221203) is placed by
@@ -176,8 +176,12 @@ static void db_load(void)
     __lsan_enable();
 #endif
     if (gerr) {
+        /* libxml2's messages end in a newline */
+        size_t len = strlen(gerr->message);
+        while (len > 0 && strchr(" \t\r\n", gerr->message[len - 1]))
+            len--;
         db.error = -EIO;
-        if (asprintf(&db.message, "Cannot read osinfo-db under '%s': %s", system_dir(),
+        if (asprintf(&db.message, "Cannot read osinfo-db under '%s': %.*s", system_dir(), (int)len,
                      gerr->message) < 0)
             db.message = NULL;
         g_error_free(gerr);

@@ -13,6 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmocka.h>
 
 #include "kvmlab/storage.h"
@@ -164,12 +168,105 @@ static void test_unknown(void **state)
     }
 }
 
-int main(void)
+/* The child's side of check_db_error(): a fresh process, so the database is loaded anew. */
+static int db_error_child(void)
 {
+    OsFacts f = {.id = NULL};
+    Error err = ERROR_INIT;
+    int r = os_facts_lookup("debian11", &f, &err);
+    printf("%d %s", r, err.message ? err.message : "(null)");
+    error_clear(&err);
+    os_facts_clear(&f);
+    return 0;
+}
+
+/*
+ * Look debian11 up in a new process (this one has loaded the database already) with
+ * OSINFO_SYSTEM_DIR at @dir; the error must be @want_r and its message start with @want (with
+ * @whole, be exactly @want) and not end in a newline.
+ */
+static void check_db_error(const char *dir, int want_r, const char *want, bool whole)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        setenv("OSINFO_SYSTEM_DIR", dir, 1);
+        execl("/proc/self/exe", "test-storage-osdb", "--db-error-child", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    char out[1024] = "";
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof(out) - 1 && (n = read(fds[0], out + len, sizeof(out) - 1 - len)) > 0)
+        len += (size_t)n;
+    out[len] = '\0';
+    close(fds[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+
+    char *msg = NULL;
+    long r = strtol(out, &msg, 10);
+    fprintf(stderr, "# %s\n", out);
+    assert_int_equal(r, want_r);
+    assert_true(*msg == ' ');
+    msg++;
+    if (whole)
+        assert_string_equal(msg, want);
+    else
+        assert_memory_equal(msg, want, strlen(want));
+    assert_true(strlen(msg) > 0 && msg[strlen(msg) - 1] != '\n');
+}
+
+static void test_db_missing(void **state)
+{
+    char dir[] = "/tmp/kvmlab-osdb-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+
+    char want[512];
+
+    /* nothing there */
+    snprintf(want, sizeof(want),
+             "osinfo-db has no OS entries under '%s': is the osinfo-db package installed?", dir);
+    check_db_error(dir, -ENOENT, want, true);
+
+    /* a broken entry: libosinfo's own words, without their newline */
+    char path[256];
+    snprintf(path, sizeof(path), "%s/os", dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/os/x.org", dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/os/x.org/x.xml", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("<libosinfo><os id='http://x.org/x'>\n", f);
+    fclose(f);
+    /* (libxml2 2.9.14 says "file://PATH:2: Premature end of data in tag os line 1") */
+    snprintf(want, sizeof(want), "Cannot read osinfo-db under '%s': file://%s:", dir, path);
+    check_db_error(dir, -EIO, want, false);
+
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/os/x.org", dir);
+    rmdir(path);
+    snprintf(path, sizeof(path), "%s/os", dir);
+    rmdir(path);
+    rmdir(dir);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[1], "--db-error-child") == 0)
+        return db_error_child();
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_version),
             cmocka_unit_test(test_facts),
             cmocka_unit_test(test_unknown),
+            cmocka_unit_test(test_db_missing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
