@@ -246,6 +246,8 @@ int storage_bus_choose(const BusRequest *req, BusChoice *ret, Error *err)
 
     if (!name || !src || !src_v1)
         return oom(err);
+    if (!req->machine)
+        return error_set(err, -EINVAL, "No machine type to choose a disk bus for");
     if (req->bus) {
         if ((r = explicit_bus(req, name, src, &c, err)) < 0) {
             bus_choice_clear(&c);

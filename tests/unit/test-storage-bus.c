@@ -471,6 +471,17 @@ static const BusCase bus_cases[] = {
          "virtio asked for in the lab file"},
 };
 
+static void test_bus_no_machine(void **state)
+{
+    BusRequest req = {.machine = NULL, .n_disks = 1};
+    BusChoice ch = {.reason = NULL};
+    Error err = ERROR_INIT;
+    assert_int_equal(storage_bus_choose(&req, &ch, &err), -EINVAL);
+    assert_string_equal(err.message, "No machine type to choose a disk bus for");
+    assert_null(ch.reason);
+    error_clear(&err);
+}
+
 static void test_bus_table(void **state)
 {
     for (size_t i = 0; i < sizeof(bus_cases) / sizeof(bus_cases[0]); i++) {
@@ -701,11 +712,11 @@ static void test_lab_check(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_caps_fixtures), cmocka_unit_test(test_caps_models),
-            cmocka_unit_test(test_caps_parse),    cmocka_unit_test(test_bus_strings),
-            cmocka_unit_test(test_machine),       cmocka_unit_test(test_bus_table),
-            cmocka_unit_test(test_serial),        cmocka_unit_test(test_node_disks),
-            cmocka_unit_test(test_lab_check),
+            cmocka_unit_test(test_caps_fixtures),  cmocka_unit_test(test_caps_models),
+            cmocka_unit_test(test_caps_parse),     cmocka_unit_test(test_bus_strings),
+            cmocka_unit_test(test_machine),        cmocka_unit_test(test_bus_table),
+            cmocka_unit_test(test_bus_no_machine), cmocka_unit_test(test_serial),
+            cmocka_unit_test(test_node_disks),     cmocka_unit_test(test_lab_check),
     };
     int r = cmocka_run_group_tests(tests, setup_caps, teardown_caps);
     teardown_os(NULL);
