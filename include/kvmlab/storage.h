@@ -88,8 +88,9 @@ typedef struct MachineChoice {
 
 /*
  * The machine type of a node: the file's when given; else q35, except pc for guests that
- * cannot boot from q35's SATA (@os->q35 false) or when a disk asks for bus ide. @os may be
- * NULL (no OS known: a modern Linux is assumed). 0 or -ENOMEM.
+ * cannot boot from q35's SATA (@os->q35 false), for guests whose virtio drivers predate
+ * virtio 1.0 (@os->virtio1 false: pc keeps their virtio-blk usable), or when a disk asks for
+ * bus ide. @os may be NULL (no OS known: a modern Linux is assumed). 0 or -ENOMEM.
  */
 int storage_machine_choose(const OsFacts *os, const char *file_machine, bool wants_ide,
                            MachineChoice *ret, Error *err);
