@@ -3,11 +3,11 @@
  * Image downloads over real HTTP: busybox httpd (which honours Range requests) serves images
  * in a network namespace made here, reached from a second one through a veth pair; the root
  * namespace is never touched. Proven: a download is checked against its sha256 (the expected
- * value from sha256sum) and stored as the same disk (qemu-img compare); a wrong checksum is
- * refused and leaves nothing in the store; an HTTP 404 is an error naming the status and the
- * URL; a download interrupted by a real SIGINT keeps its partial file, and the next run fetches
- * only the rest (the server answered 206, and the bytes the server's side of the veth sent
- * match the rest, not the whole file).
+ * value from sha256sum) and stored as the same disk (qemu-img compare), also after a redirect;
+ * a wrong checksum is refused and leaves nothing in the store; an HTTP 404 is an error naming
+ * the status and the URL; a download interrupted by a real SIGINT keeps its partial file, and
+ * the next run fetches only the rest (the server answered 206, and the bytes the server's side
+ * of the veth sent match the rest, not the whole file).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -158,6 +158,14 @@ static int setup(void **state)
         if (must(NULL, cp) < 0)
             return -1;
     }
+
+    /* busybox answers "/r" with a redirect to "/r/", which serves r/index.html: the image */
+    char rdir[4300], rindex[4400];
+    snprintf(rdir, sizeof(rdir), "%s/r", www);
+    snprintf(rindex, sizeof(rindex), "%s/index.html", rdir);
+    const char *cpr[] = {"cp", image, rindex, NULL};
+    if (fs_mkdir_p(rdir, 0755, NULL) < 0 || must(NULL, cpr) < 0)
+        return -1;
 
     /* two namespaces and a veth pair between them, made inside the server's namespace */
     const char *nsa[] = {"ip", "netns", "add", ns_server, NULL};
@@ -350,6 +358,26 @@ static void test_download_checked(void **state)
     free(name);
 }
 
+static void test_redirect_followed(void **state)
+{
+    (void)state;
+    if (!ready)
+        skip();
+    Outcome o = download("/r", sha, 0);
+    if (o.r != 0)
+        fprintf(stderr, "# %s\n", o.message);
+    assert_int_equal(o.r, 0);
+    assert_int_equal(last_response("/r"), 302);
+    assert_int_equal(last_response("/r/"), 200);
+    char *name = name_of("/r", sha);
+    ImageInfo info = {0};
+    assert_int_equal(image_store_lookup(state_root, name, &info, NULL), 0);
+    const char *cmp[] = {"qemu-img", "compare", image, info.path, NULL};
+    assert_int_equal(run_in(NULL, cmp, NULL), 0);
+    image_info_clear(&info);
+    free(name);
+}
+
 static void test_wrong_checksum(void **state)
 {
     (void)state;
@@ -444,9 +472,8 @@ static void test_interrupted_resumes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_download_checked),
-            cmocka_unit_test(test_wrong_checksum),
-            cmocka_unit_test(test_http_404),
+            cmocka_unit_test(test_download_checked),    cmocka_unit_test(test_redirect_followed),
+            cmocka_unit_test(test_wrong_checksum),      cmocka_unit_test(test_http_404),
             cmocka_unit_test(test_interrupted_resumes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
