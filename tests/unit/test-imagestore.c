@@ -953,6 +953,38 @@ static void test_progress_format(void **state)
     assert_string_equal(buf, "downloading d: 12 KiB");
 }
 
+/* The line itself, as a terminal would get it: redrawn in place, throttled, one line a step. */
+static void test_progress_line(void **state)
+{
+    (void)state;
+    CliGlobals quiet = {.quiet = true};
+    CliProgress p;
+    cli_progress_init(&p, &quiet);
+    assert_false(p.enabled);
+
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    cli_progress_init(&p, NULL);
+    p.enabled = true; /* as on a terminal */
+    p.out = f;
+    uint64_t total = 300ULL << 20;
+    cli_progress_fn("downloading d", 0, total, &p);
+    cli_progress_fn("downloading d", 1ULL << 20, total, &p); /* within 100 ms: not drawn */
+    usleep(120000);
+    cli_progress_fn("downloading d", 135ULL << 20, total, &p);
+    cli_progress_fn("downloading d", total, total, &p); /* the end is always drawn */
+    cli_progress_fn("converting d", 0, total, &p);
+    cli_progress_end(&p);
+    fclose(f);
+    assert_string_equal(buf, "\rdownloading d: 0% (0/300 MiB)\033[K"
+                             "\rdownloading d: 45% (135/300 MiB)\033[K"
+                             "\rdownloading d: 100% (300/300 MiB)\033[K\n"
+                             "\rconverting d: 0% (0/300 MiB)\033[K\n");
+    free(buf);
+}
+
 int main(int argc, char **argv)
 {
     kvmlab_bin = argc > 1 ? argv[1] : "kvmlab";
@@ -961,6 +993,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_sniff),
             cmocka_unit_test(test_info_parse),
             cmocka_unit_test(test_progress_format),
+            cmocka_unit_test(test_progress_line),
             cmocka_unit_test(test_import_formats),
             cmocka_unit_test(test_import_backing_flattened),
             cmocka_unit_test(test_import_refused),
