@@ -688,14 +688,18 @@ int image_store_remove(const char *state_root, const char *name, Error *err)
         _cleanup_free_ char *image = store_file(dir, name, ".qcow2");
         _cleanup_free_ char *record = store_file(dir, name, ".record");
         _cleanup_free_ char *part = store_file(dir, name, ".part");
-        if (!image || !record || !part)
+        _cleanup_free_ char *tmp = store_file(dir, name, ".qcow2.tmp");
+        if (!image || !record || !part || !tmp)
             r = error_set(err, -ENOMEM, "Out of memory");
         else if (unlink(image) < 0 && errno != ENOENT)
             r = error_set_errno(err, -errno, "Cannot remove '%s'", image);
         else if (unlink(record) < 0 && errno != ENOENT)
             r = error_set_errno(err, -errno, "Cannot remove '%s'", record);
-        else
+        if (r == 0) {
+            /* what a crashed import of it may have left (no import runs: we hold its lock) */
             unlink(part);
+            unlink(tmp);
+        }
     }
     record_clear(&rec);
     store_unlock(fd);

@@ -199,6 +199,9 @@ static int group_teardown(void **state)
     return 0;
 }
 
+static void write_prefix(const char *path, const char *from, size_t len, int fill);
+static void copy_file(const char *from, const char *to);
+
 /* ---- names --------------------------------------------------------------------------------- */
 
 static void test_name(void **state)
@@ -554,6 +557,58 @@ static void test_cache_hit_and_changed_source(void **state)
     image_info_clear(&a);
     image_info_clear(&b);
     image_info_clear(&c);
+}
+
+/* What a crash leaves (imagestore.c, "Crash safety"): a record whose image was never renamed
+ * into place, a half-converted temporary file, a lock file. None of it counts as an image, and
+ * the next import replaces it. An image file without its record is never overwritten. */
+static void test_crash_leftovers(void **state)
+{
+    (void)state;
+    const char *st = fresh_state("crash");
+    assert_int_equal(fs_mkdir_p(P("%s/images", st), 0755, NULL), 0);
+    LabImage img = {.name = (char *)"k", .kind = LAB_IMAGE_PATH, .source = (char *)src_raw};
+    char *name = image_store_name(&img, NULL);
+    assert_int_equal(fs_write_atomic(P("%s/images/%s.record", st, name),
+                                     "kind=path\nsource=/x\nvirtual-size=1\nused-by=ghost\n", 0644,
+                                     NULL),
+                     0);
+    write_prefix(P("%s/images/%s.qcow2.tmp", st, name), NULL, 4096, 0x11);
+    write_prefix(P("%s/images/%s.lock", st, name), NULL, 0, 0);
+
+    ImageInfo *list = NULL;
+    size_t n = 9;
+    assert_int_equal(image_store_list(st, &list, &n, NULL), 0);
+    assert_int_equal(n, 0);
+    ImageInfo info = {0};
+    Error err = ERROR_INIT;
+    assert_int_equal(image_store_lookup(st, name, &info, &err), -ENOENT);
+    error_clear(&err);
+
+    assert_int_equal(image_store_import(st, &img, NULL, "lab1", NULL, NULL, &info, &err), 0);
+    assert_int_equal(info.n_users, 1);
+    assert_string_equal(info.users[0], "lab1");
+    assert_string_equal(info.source, src_raw);
+    assert_int_equal(qemu_compare(src_raw, info.path), 0);
+    assert_int_equal(store_count(st, name), 2);
+    image_info_clear(&info);
+    free(name);
+
+    /* an image without its record: left alone, and said */
+    img.name = (char *)"k2";
+    name = image_store_name(&img, NULL);
+    const char *orphan = P("%s/images/%s.qcow2", st, name);
+    copy_file(src_qcow2, orphan);
+    struct stat before, after;
+    assert_int_equal(stat(orphan, &before), 0);
+    assert_int_equal(image_store_import(st, &img, NULL, NULL, NULL, NULL, &info, &err), -EEXIST);
+    assert_non_null(strstr(err.message, "without kvmlab's record"));
+    error_clear(&err);
+    assert_int_equal(stat(orphan, &after), 0);
+    assert_int_equal(before.st_ino, after.st_ino);
+    assert_int_equal(qemu_compare(src_qcow2, orphan), 0);
+    assert_int_equal(store_count(st, name), 1);
+    free(name);
 }
 
 /* ---- use, list, remove ------------------------------------------------------------------- */
@@ -999,6 +1054,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_import_refused),
             cmocka_unit_test(test_import_path_sha256),
             cmocka_unit_test(test_cache_hit_and_changed_source),
+            cmocka_unit_test(test_crash_leftovers),
             cmocka_unit_test(test_use_list_remove),
             cmocka_unit_test(test_remove_while_importing),
             cmocka_unit_test(test_concurrent_set_use),
