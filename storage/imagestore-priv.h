@@ -38,8 +38,8 @@ void qemu_img_info_clear(QemuImgInfo *i);
 
 /*
  * `qemu-img convert -f @format -O qcow2 @src @dst`: a standalone qcow2 (a backing chain is read
- * through). Progress is the allocated size of @dst against @expected (the source's allocated
- * size; capped below 100% until qemu-img is done), reported as @what. A pending interrupt
+ * through). Progress is what qemu-img has read against @expected (the source's allocated size;
+ * capped below 100% until qemu-img is done), reported as @what. A pending interrupt
  * (interrupt.h) stops qemu-img: -EINTR. On failure @dst is removed. 0 or -errno.
  */
 int qemu_img_convert(const char *src, const char *format, const char *dst, uint64_t expected,

@@ -210,6 +210,26 @@ static uint64_t allocated(const char *path)
     return stat(path, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
 }
 
+/* Bytes process @pid has read ("rchar" of /proc/PID/io); false when unknown. */
+static bool bytes_read(pid_t pid, uint64_t *ret)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/io", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = 0;
+    const char *r = strstr(buf, "rchar:");
+    if (!r)
+        return false;
+    *ret = strtoull(r + 6, NULL, 10);
+    return true;
+}
+
 int qemu_img_convert(const char *src, const char *format, const char *dst, uint64_t expected,
                      const char *what, ImageProgressFn progress, void *userdata, Error *err)
 {
@@ -227,8 +247,9 @@ int qemu_img_convert(const char *src, const char *format, const char *dst, uint6
         return error_set_errno(err, -r, "Cannot convert '%s'", src);
     }
 
-    /* qemu-img's own -p output only arrives when it exits (the spawn seam captures it): the
-     * output's allocated size against the source's is the progress instead */
+    /* qemu-img's own -p output only arrives when it exits (the spawn seam captures it): what
+     * it has read against the source's allocated size is the progress instead (qemu-img reads
+     * only allocated data, compressed clusters as they are), else what it has written */
     pid_t child = 0;
     bool stopped = false;
     if (progress)
@@ -242,7 +263,9 @@ int qemu_img_convert(const char *src, const char *format, const char *dst, uint6
             stopped = true;
         }
         if (progress && !stopped) {
-            uint64_t now = allocated(dst);
+            uint64_t now = 0;
+            if (child <= 0 || !bytes_read(child, &now))
+                now = allocated(dst);
             /* never 100% before qemu-img is done */
             if (expected && now >= expected)
                 now = expected - 1;
