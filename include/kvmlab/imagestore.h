@@ -29,15 +29,16 @@
 #define IMAGE_POOL_NAME "kvmlab-images"
 
 typedef struct ImageInfo {
-    char *name;        /* as `kvmlab image list` shows it: "<image>-<12 hex>" */
-    char *path;        /* <store>/<name>.qcow2 */
-    char *kind;        /* "path", "url" or "build" */
-    char *source;      /* absolute path, URL or build recipe */
-    char *os;          /* osinfo id, may be NULL */
-    char *sha256;      /* of the downloaded or imported file, lower-case hex; may be NULL (a path
-                     image imported without a sha256 to check) */
-    char *format;      /* what the source was: "qcow2", "raw" or "vmdk" */
-    char *imported_at; /* UTC, "2024-05-01T12:00:00Z" */
+    char *name;   /* as `kvmlab image list` shows it: "<image>-<12 hex>" */
+    char *path;   /* <store>/<name>.qcow2 */
+    char *kind;   /* "path", "url" or "build" */
+    char *source; /* absolute path, URL or build recipe */
+    char *os;     /* osinfo id, may be NULL */
+    /* of the downloaded or imported file, lower-case hex; NULL for a path image imported
+     * without a sha256 to check */
+    char *sha256;
+    char *format;          /* what the source was: "qcow2", "raw" or "vmdk" */
+    char *imported_at;     /* UTC, "2024-05-01T12:00:00Z" */
     uint64_t virtual_size; /* bytes the guest sees */
     uint64_t file_size;    /* bytes on the host (allocated) */
     char **users;          /* labs that use it, sorted */
@@ -51,8 +52,9 @@ typedef struct ImageInfo {
 /* Progress of an import or download: @done of @total bytes (@total 0 when unknown). */
 typedef void (*ImageProgressFn)(const char *what, uint64_t done, uint64_t total, void *userdata);
 
-/* <state_root>/images (@state_root NULL: $KVMLAB_STATE_DIR, else /var/lib/kvmlab, the rule of
- * sandbox_state_root()); new string. Every function below takes @state_root the same way. */
+/* <state_root>/images, made absolute against the current directory (@state_root NULL:
+ * $KVMLAB_STATE_DIR, else /var/lib/kvmlab, the rule of sandbox_state_root()); new string.
+ * Every function below takes @state_root the same way. */
 char *image_store_dir(const char *state_root);
 
 /*
@@ -76,7 +78,8 @@ int image_store_lookup(const char *state_root, const char *name, ImageInfo *ret,
  * an external data file or vmdk extents in other files are refused). When @lab is not NULL the
  * image is recorded as used by @lab in the same step (no `image rm` can slip in between).
  * @progress (may be NULL) is called with what is being done ("downloading NAME", "verifying
- * NAME", "converting NAME") and how far it got. A pending SIGINT/SIGTERM/SIGHUP (interrupt.h)
+ * NAME", "converting NAME" for URLs; "verifying NAME", "importing NAME" for paths) and how far
+ * it got; a cache hit calls it never. A pending SIGINT/SIGTERM/SIGHUP (interrupt.h)
  * stops it with -EINTR; a partial download is kept for the next run. Fills *ret. 0 or a
  * negative errno with @err set, and nothing new in the store but that partial download.
  */
