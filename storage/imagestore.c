@@ -972,7 +972,7 @@ static int fsync_path(const char *path, Error *err)
 }
 
 /* The converted image @tmp becomes image im->name: record first, then the file (see top). */
-static int commit(Import *im, const char *tmp, const char *lab, Error *err)
+static int commit(Import *im, const char *tmp, Error *err)
 {
     QemuImgInfo qi = {0};
     int r = qemu_img_info(tmp, &qi, err);
@@ -991,8 +991,7 @@ static int commit(Import *im, const char *tmp, const char *lab, Error *err)
     time_t now = time(NULL);
     struct tm tm;
     strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-    if (set_str(&im->rec.info.imported_at, stamp) < 0 || set_str(&im->rec.info.name, im->name) ||
-        (lab && users_add(&im->rec.info, lab) < 0))
+    if (set_str(&im->rec.info.imported_at, stamp) < 0 || set_str(&im->rec.info.name, im->name))
         return error_set(err, -ENOMEM, "Out of memory");
     if ((r = fsync_path(tmp, err)) < 0)
         return r;
@@ -1025,8 +1024,7 @@ static int commit(Import *im, const char *tmp, const char *lab, Error *err)
 }
 
 int image_store_import(const char *state_root, const LabImage *img, const char *base_dir,
-                       const char *lab, ImageProgressFn progress, void *userdata, ImageInfo *ret,
-                       Error *err)
+                       ImageProgressFn progress, void *userdata, ImageInfo *ret, Error *err)
 {
     int r;
     if (!img || !img->name || !img->source || !*img->source)
@@ -1035,8 +1033,6 @@ int image_store_import(const char *state_root, const LabImage *img, const char *
     if (!text_is_line(img->source) || (img->os && !text_is_line(img->os)))
         return error_set(err, -EINVAL, "Image '%s': its source holds control characters",
                          img->name);
-    if (lab && (r = lab_is_valid(lab, err)) < 0)
-        return r;
     if (img->kind == LAB_IMAGE_BUILD)
         return error_set(err, -EOPNOTSUPP,
                          "Image '%s' is built from '%s'; building images is not supported yet",
@@ -1078,23 +1074,11 @@ int image_store_import(const char *state_root, const LabImage *img, const char *
                         strcmp(mtime, hit.source_mtime) == 0;
             hit.info.source_changed = !same;
         }
-        bool changed = hit.info.source_changed;
-        if (lab) {
-            int fd = store_lock(dir, err);
-            r = fd < 0 ? fd : set_use_locked(dir, name, lab, true, err);
-            store_unlock(fd);
-            record_clear(&hit);
-            if (r == 0)
-                r = lookup_in(dir, name, &hit, err);
-            hit.info.source_changed = changed;
-        }
-        if (r == 0) {
-            *ret = hit.info;
-            hit.info = (ImageInfo){0};
-        }
+        *ret = hit.info;
+        hit.info = (ImageInfo){0};
         record_clear(&hit);
         image_unlock(&il);
-        return r;
+        return 0;
     }
     if (r != -ENOENT)
         goto done;
@@ -1114,7 +1098,7 @@ int image_store_import(const char *state_root, const LabImage *img, const char *
     else
         r = import_url(&im, tmp, err);
     if (r == 0)
-        r = commit(&im, tmp, lab, err);
+        r = commit(&im, tmp, err);
     if (r == 0 && img->kind == LAB_IMAGE_URL) {
         _cleanup_free_ char *part = store_file(dir, name, ".part");
         if (part)

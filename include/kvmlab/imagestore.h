@@ -75,8 +75,8 @@ int image_store_lookup(const char *state_root, const char *name, ImageInfo *ret,
  * converted to a standalone qcow2 (qemu-img convert; a qcow2 with a backing file is flattened);
  * a URL downloaded with libcurl (http, https, file; resumed from a partial download of the same
  * URL, sha256 verified before use; a downloaded image must be self-contained: a backing file,
- * an external data file or vmdk extents in other files are refused). When @lab is not NULL the
- * image is recorded as used by @lab in the same step (no `image rm` can slip in between).
+ * an external data file or vmdk extents in other files are refused). Whether a lab uses it is
+ * image_store_set_use()'s (an `image rm` in between makes that -ENOENT, never a lost base).
  * @progress (may be NULL) is called with what is being done ("downloading NAME", "verifying
  * NAME", "converting NAME" for URLs; "verifying NAME", "importing NAME" for paths) and how far
  * it got; a cache hit calls it never. A pending SIGINT/SIGTERM/SIGHUP (interrupt.h)
@@ -84,8 +84,7 @@ int image_store_lookup(const char *state_root, const char *name, ImageInfo *ret,
  * negative errno with @err set, and nothing new in the store but that partial download.
  */
 int image_store_import(const char *state_root, const LabImage *img, const char *base_dir,
-                       const char *lab, ImageProgressFn progress, void *userdata, ImageInfo *ret,
-                       Error *err);
+                       ImageProgressFn progress, void *userdata, ImageInfo *ret, Error *err);
 
 /*
  * Record that lab @lab uses (@use true) or no longer uses image @name. Idempotent. 0; -ENOENT

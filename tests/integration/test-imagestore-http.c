@@ -227,6 +227,25 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Import @img and, when @lab is not NULL, record its use as `up` does (storage/pool.c):
+ * image_store_import() then image_store_set_use(), *info read again to show the users. */
+static int import_as(const char *st, const LabImage *img, const char *base, const char *lab,
+                     ImageProgressFn progress, void *userdata, ImageInfo *info, Error *err)
+{
+    int r = image_store_import(st, img, base, progress, userdata, info, err);
+    if (r < 0 || !lab)
+        return r;
+    bool changed = info->source_changed;
+    char *name = strdup(info->name);
+    image_info_clear(info);
+    r = image_store_set_use(st, name, lab, true, err);
+    if (r == 0)
+        r = image_store_lookup(st, name, info, err);
+    info->source_changed = changed;
+    free(name);
+    return r;
+}
+
 /* ---- a downloader in the client's namespace ---------------------------------------------- */
 
 typedef struct Outcome {
@@ -288,7 +307,7 @@ static Outcome download(const char *path, const char *sum, uint64_t interrupt_at
         ImageInfo info = {0};
         Error err = ERROR_INIT;
         Outcome o = progress_seen;
-        o.r = image_store_import(state_root, &img, NULL, "lab1", child_progress, NULL, &info, &err);
+        o.r = import_as(state_root, &img, NULL, "lab1", child_progress, NULL, &info, &err);
         o.first_done = progress_seen.first_done;
         o.calls = progress_seen.calls;
         snprintf(o.message, sizeof(o.message), "%s", err.message ? err.message : "");

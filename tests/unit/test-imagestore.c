@@ -168,6 +168,25 @@ static void on_progress(const char *what, uint64_t done, uint64_t total, void *u
         s->over = true;
 }
 
+/* Import @img and, when @lab is not NULL, record its use as `up` does (storage/pool.c):
+ * image_store_import() then image_store_set_use(), *info read again to show the users. */
+static int import_as(const char *st, const LabImage *img, const char *base, const char *lab,
+                     ImageProgressFn progress, void *userdata, ImageInfo *info, Error *err)
+{
+    int r = image_store_import(st, img, base, progress, userdata, info, err);
+    if (r < 0 || !lab)
+        return r;
+    bool changed = info->source_changed;
+    char *name = strdup(info->name);
+    image_info_clear(info);
+    r = image_store_set_use(st, name, lab, true, err);
+    if (r == 0)
+        r = image_store_lookup(st, name, info, err);
+    info->source_changed = changed;
+    free(name);
+    return r;
+}
+
 /* Source files shared by the tests: made once with qemu-img. */
 static const char *src_raw, *src_qcow2, *src_vmdk;
 
@@ -373,7 +392,7 @@ static void test_import_formats(void **state)
         ImageInfo info = {0};
         Error err = ERROR_INIT;
         Seen seen = {0};
-        int r = image_store_import(st, &img, NULL, "lab1", on_progress, &seen, &info, &err);
+        int r = import_as(st, &img, NULL, "lab1", on_progress, &seen, &info, &err);
         if (r < 0)
             print_error("%s\n", err.message);
         assert_int_equal(r, 0);
@@ -397,9 +416,8 @@ static void test_import_formats(void **state)
     /* a relative path, against the lab file's directory, is the same image */
     LabImage rel = {.name = (char *)"raw", .kind = LAB_IMAGE_PATH, .source = (char *)"./disk.img"};
     ImageInfo info = {0};
-    assert_int_equal(
-            image_store_import(st, &rel, P("%s/src/sub/..", root), NULL, NULL, NULL, &info, NULL),
-            0);
+    assert_int_equal(import_as(st, &rel, P("%s/src/sub/..", root), NULL, NULL, NULL, &info, NULL),
+                     0);
     assert_string_equal(info.source, src_raw);
     image_info_clear(&info);
     assert_int_equal(store_entries(st), 6);
@@ -419,7 +437,7 @@ static void test_import_backing_flattened(void **state)
     LabImage img = {.name = (char *)"top", .kind = LAB_IMAGE_PATH, .source = (char *)top};
     ImageInfo info = {0};
     Error err = ERROR_INIT;
-    assert_int_equal(image_store_import(st, &img, NULL, NULL, NULL, NULL, &info, &err), 0);
+    assert_int_equal(import_as(st, &img, NULL, NULL, NULL, NULL, &info, &err), 0);
     /* standalone (check_imported looks for no backing file) with the whole chain's contents */
     check_imported(st, &info, top, "qcow2");
     assert_int_equal(qemu_compare(src_qcow2, info.path), 1);
@@ -433,7 +451,7 @@ static void test_import_backing_flattened(void **state)
     must(o);
     img.name = (char *)"orphan";
     img.source = (char *)orphan;
-    assert_int_equal(image_store_import(st, &img, NULL, NULL, NULL, NULL, &info, &err), -ENOENT);
+    assert_int_equal(import_as(st, &img, NULL, NULL, NULL, NULL, &info, &err), -ENOENT);
     assert_non_null(strstr(err.message, "gone.qcow2"));
     assert_non_null(strstr(err.message, "does not exist"));
     error_clear(&err);
@@ -445,7 +463,7 @@ static void expect_refused(const char *st, const char *src, int code, const char
     LabImage img = {.name = (char *)"bad", .kind = LAB_IMAGE_PATH, .source = (char *)src};
     ImageInfo info = {0};
     Error err = ERROR_INIT;
-    assert_int_equal(image_store_import(st, &img, NULL, NULL, NULL, NULL, &info, &err), code);
+    assert_int_equal(import_as(st, &img, NULL, NULL, NULL, NULL, &info, &err), code);
     assert_non_null(err.message);
     if (!strstr(err.message, src) || !strstr(err.message, needle))
         print_error("unexpected message: %s\n", err.message);
@@ -481,10 +499,10 @@ static void test_import_refused(void **state)
     LabImage b = {.name = (char *)"b", .kind = LAB_IMAGE_BUILD, .source = (char *)"debian-node"};
     ImageInfo info = {0};
     Error err = ERROR_INIT;
-    assert_int_equal(image_store_import(st, &b, NULL, NULL, NULL, NULL, &info, &err), -EOPNOTSUPP);
+    assert_int_equal(import_as(st, &b, NULL, NULL, NULL, NULL, &info, &err), -EOPNOTSUPP);
     error_clear(&err);
     LabImage u = {.name = (char *)"u", .kind = LAB_IMAGE_URL, .source = (char *)"file:///nope"};
-    assert_int_equal(image_store_import(st, &u, NULL, NULL, NULL, NULL, &info, &err), -EINVAL);
+    assert_int_equal(import_as(st, &u, NULL, NULL, NULL, NULL, &info, &err), -EINVAL);
     assert_non_null(strstr(err.message, "sha256"));
     error_clear(&err);
     assert_int_equal(store_entries(st), 0);
@@ -505,13 +523,13 @@ static void test_import_path_sha256(void **state)
                     .sha256 = wrong};
     ImageInfo info = {0};
     Error err = ERROR_INIT;
-    assert_int_equal(image_store_import(st, &img, NULL, NULL, NULL, NULL, &info, &err), -EBADMSG);
+    assert_int_equal(import_as(st, &img, NULL, NULL, NULL, NULL, &info, &err), -EBADMSG);
     assert_non_null(strstr(err.message, P("expected %s, got %s", wrong, want)));
     error_clear(&err);
     assert_int_equal(store_entries(st), 0);
 
     img.sha256 = want;
-    assert_int_equal(image_store_import(st, &img, NULL, NULL, NULL, NULL, &info, &err), 0);
+    assert_int_equal(import_as(st, &img, NULL, NULL, NULL, NULL, &info, &err), 0);
     assert_string_equal(info.sha256, want);
     image_info_clear(&info);
 }
@@ -527,13 +545,13 @@ static void test_cache_hit_and_changed_source(void **state)
     LabImage img = {.name = (char *)"c", .kind = LAB_IMAGE_PATH, .source = (char *)src};
     ImageInfo a = {0}, b = {0}, c = {0};
     Error err = ERROR_INIT;
-    assert_int_equal(image_store_import(st, &img, NULL, "one", NULL, NULL, &a, &err), 0);
+    assert_int_equal(import_as(st, &img, NULL, "one", NULL, NULL, &a, &err), 0);
     struct stat before, after;
     assert_int_equal(stat(a.path, &before), 0);
 
     /* a second lab: a cache hit (no progress at all), recorded as a second user */
     Seen seen = {0};
-    assert_int_equal(image_store_import(st, &img, NULL, "two", on_progress, &seen, &b, &err), 0);
+    assert_int_equal(import_as(st, &img, NULL, "two", on_progress, &seen, &b, &err), 0);
     assert_int_equal(seen.calls, 0);
     assert_string_equal(a.name, b.name);
     assert_int_equal(b.n_users, 2);
@@ -545,7 +563,7 @@ static void test_cache_hit_and_changed_source(void **state)
     write_pattern(src, 1024 * 1024, 3);
     struct timespec ts[2] = {{.tv_sec = 1000000000}, {.tv_sec = 1000000000}};
     assert_int_equal(utimensat(AT_FDCWD, src, ts, 0), 0);
-    assert_int_equal(image_store_import(st, &img, NULL, "three", NULL, NULL, &c, &err), 0);
+    assert_int_equal(import_as(st, &img, NULL, "three", NULL, NULL, &c, &err), 0);
     assert_true(c.source_changed);
     assert_int_equal(c.n_users, 3);
     assert_int_equal(stat(c.path, &after), 0);
@@ -585,7 +603,7 @@ static void test_crash_leftovers(void **state)
     assert_int_equal(image_store_lookup(st, name, &info, &err), -ENOENT);
     error_clear(&err);
 
-    assert_int_equal(image_store_import(st, &img, NULL, "lab1", NULL, NULL, &info, &err), 0);
+    assert_int_equal(import_as(st, &img, NULL, "lab1", NULL, NULL, &info, &err), 0);
     assert_int_equal(info.n_users, 1);
     assert_string_equal(info.users[0], "lab1");
     assert_string_equal(info.source, src_raw);
@@ -601,7 +619,7 @@ static void test_crash_leftovers(void **state)
     copy_file(src_qcow2, orphan);
     struct stat before, after;
     assert_int_equal(stat(orphan, &before), 0);
-    assert_int_equal(image_store_import(st, &img, NULL, NULL, NULL, NULL, &info, &err), -EEXIST);
+    assert_int_equal(import_as(st, &img, NULL, NULL, NULL, NULL, &info, &err), -EEXIST);
     assert_non_null(strstr(err.message, "without kvmlab's record"));
     error_clear(&err);
     assert_int_equal(stat(orphan, &after), 0);
@@ -618,7 +636,7 @@ static char *import_simple(const char *st, const char *name, const char *src)
     LabImage img = {.name = (char *)name, .kind = LAB_IMAGE_PATH, .source = (char *)src};
     ImageInfo info = {0};
     Error err = ERROR_INIT;
-    int r = image_store_import(st, &img, NULL, NULL, NULL, NULL, &info, &err);
+    int r = import_as(st, &img, NULL, NULL, NULL, NULL, &info, &err);
     if (r < 0)
         print_error("%s\n", err.message);
     assert_int_equal(r, 0);
@@ -778,7 +796,7 @@ static void test_file_url(void **state)
     ImageInfo info = {0};
     Error err = ERROR_INIT;
     Seen seen = {0};
-    int r = image_store_import(st, &img, NULL, "lab1", on_progress, &seen, &info, &err);
+    int r = import_as(st, &img, NULL, "lab1", on_progress, &seen, &info, &err);
     if (r < 0)
         print_error("%s\n", err.message);
     assert_int_equal(r, 0);
@@ -799,7 +817,7 @@ static void test_file_url(void **state)
     wrong[5] = wrong[5] == 'f' ? 'e' : 'f';
     img.sha256 = wrong;
     img.name = (char *)"w";
-    assert_int_equal(image_store_import(st, &img, NULL, NULL, NULL, NULL, &info, &err), -EBADMSG);
+    assert_int_equal(import_as(st, &img, NULL, NULL, NULL, NULL, &info, &err), -EBADMSG);
     assert_non_null(strstr(err.message, P("expected %s, got %s", wrong, sha)));
     assert_non_null(strstr(err.message, img.source));
     error_clear(&err);
@@ -810,7 +828,7 @@ static void test_file_url(void **state)
                      .kind = LAB_IMAGE_URL,
                      .source = (char *)P("file://%s/src/missing.qcow2", root),
                      .sha256 = sha};
-    assert_int_equal(image_store_import(st, &miss, NULL, NULL, NULL, NULL, &info, &err), -ENOENT);
+    assert_int_equal(import_as(st, &miss, NULL, NULL, NULL, NULL, &info, &err), -ENOENT);
     assert_non_null(strstr(err.message, miss.source));
     error_clear(&err);
     assert_int_equal(store_count(st, "m-"), 0);
@@ -840,7 +858,7 @@ static void test_file_url_resume(void **state)
     char *name = image_store_name(&img, NULL);
     write_prefix(P("%s/images/%s.part", st, name), src_qcow2, 1024 * 1024, 0);
     Seen seen = {0};
-    assert_int_equal(image_store_import(st, &img, NULL, NULL, on_progress, &seen, &info, &err), 0);
+    assert_int_equal(import_as(st, &img, NULL, NULL, on_progress, &seen, &info, &err), 0);
     assert_int_equal(qemu_compare(src_qcow2, info.path), 0);
     assert_false(exists(P("%s/images/%s.part", st, name)));
     image_info_clear(&info);
@@ -851,11 +869,11 @@ static void test_file_url_resume(void **state)
     img.source = (char *)P("file://%s/src/%s", root, copies[1]);
     name = image_store_name(&img, NULL);
     write_prefix(P("%s/images/%s.part", st, name), NULL, 1024 * 1024, 0xee);
-    assert_int_equal(image_store_import(st, &img, NULL, NULL, NULL, NULL, &info, &err), -EBADMSG);
+    assert_int_equal(import_as(st, &img, NULL, NULL, NULL, NULL, &info, &err), -EBADMSG);
     assert_non_null(strstr(err.message, "deleted"));
     error_clear(&err);
     assert_int_equal(store_count(st, name), 0);
-    assert_int_equal(image_store_import(st, &img, NULL, NULL, NULL, NULL, &info, &err), 0);
+    assert_int_equal(import_as(st, &img, NULL, NULL, NULL, NULL, &info, &err), 0);
     image_info_clear(&info);
     free(name);
 
@@ -863,7 +881,7 @@ static void test_file_url_resume(void **state)
     img.source = (char *)P("file://%s/src/%s", root, copies[2]);
     name = image_store_name(&img, NULL);
     write_prefix(P("%s/images/%s.part", st, name), NULL, (size_t)sst.st_size + 4096, 0xee);
-    int r = image_store_import(st, &img, NULL, NULL, NULL, NULL, &info, &err);
+    int r = import_as(st, &img, NULL, NULL, NULL, NULL, &info, &err);
     if (r < 0)
         print_error("%s\n", err.message);
     assert_int_equal(r, 0);
@@ -903,8 +921,7 @@ static void test_file_url_refused(void **state)
                         .sha256 = sha};
         ImageInfo info = {0};
         Error err = ERROR_INIT;
-        assert_int_equal(image_store_import(st, &img, NULL, NULL, NULL, NULL, &info, &err),
-                         -EINVAL);
+        assert_int_equal(import_as(st, &img, NULL, NULL, NULL, NULL, &info, &err), -EINVAL);
         if (!strstr(err.message, cases[k].needle))
             print_error("unexpected message: %s\n", err.message);
         assert_non_null(strstr(err.message, cases[k].needle));
@@ -928,10 +945,10 @@ static void test_interrupted(void **state)
     Error err = ERROR_INIT;
     interrupt_reset();
     interrupt_raise(SIGINT);
-    assert_int_equal(image_store_import(st, &u, NULL, NULL, NULL, NULL, &info, &err), -EINTR);
+    assert_int_equal(import_as(st, &u, NULL, NULL, NULL, NULL, &info, &err), -EINTR);
     assert_non_null(strstr(err.message, "SIGINT"));
     error_clear(&err);
-    assert_int_equal(image_store_import(st, &p, NULL, NULL, NULL, NULL, &info, &err), -EINTR);
+    assert_int_equal(import_as(st, &p, NULL, NULL, NULL, NULL, &info, &err), -EINTR);
     assert_non_null(strstr(err.message, "SIGINT"));
     error_clear(&err);
     interrupt_reset();
@@ -961,7 +978,7 @@ static void test_cli(void **state)
                     .source = (char *)src_qcow2,
                     .os = (char *)"debian12"};
     ImageInfo info = {0};
-    assert_int_equal(image_store_import(st, &img, NULL, "cka", NULL, NULL, &info, NULL), 0);
+    assert_int_equal(import_as(st, &img, NULL, "cka", NULL, NULL, &info, NULL), 0);
 
     assert_int_equal(kvmlab(st, &out, NULL, "image", "list", NULL), 0);
     assert_non_null(strstr(out, "NAME"));
