@@ -20,7 +20,7 @@ check "validate the README example" 0 "$K" validate "$ROOT/examples/kvmlab.yaml"
 grep_out "example summary" out "lab 'cka' is valid: 4 networks, 1 image, 4 nodes"
 check "validate the networks example" 0 "$K" validate "$ROOT/examples/networks.yaml"
 check "README example is examples/kvmlab.yaml" 0 sh -c \
-  "sed -n '/^lab: cka/,/^kubernetes:/p' '$ROOT/README.md' | diff - '$ROOT/examples/kvmlab.yaml'"
+  "sed -n '/^lab: cka/,/^pool:/p' '$ROOT/README.md' | diff - '$ROOT/examples/kvmlab.yaml'"
 check "invalid file exits 2" 2 "$K" validate "$ROOT/tests/data/lab-parse/many-problems.yaml"
 grep_out "located diagnostics" err "many-problems.yaml:3:1: unknown key 'netwroks' in the lab; did you mean 'networks'?"
 grep_out "count of problems" err "has 17 problems"
