@@ -64,6 +64,8 @@ check "virsh sees the pool running" 0 virsh -c "$(uri)" pool-info "$LAB-pool"
 grep_out "  ... and autostarted" out "Autostart: *yes"
 check "second plan" 0 "$K" --json plan "$T/lab.yaml"
 grep_out "a second up would change nothing" out '"changes":0'
+check "second up" 0 "$K" up "$T/lab.yaml"
+grep_out "a second up changes nothing" out "is up to date: nothing changed"
 
 # --- a volume deleted by hand is drift and made again
 check "virsh deletes a-1 by hand" 0 virsh -c "$(uri)" vol-delete a-1.qcow2 --pool "$LAB-pool"
@@ -107,6 +109,7 @@ check "down of the second lab" 0 "$K" down "$T/lab2.yaml"
 check "up where the 2nd volume creation fails" 1 env KVMLAB_FAULT_VOLUME_CREATE=2 "$KF" up "$T/lab.yaml"
 grep_out "the failure is reported" err "injected"
 check "no pool directory is left" 1 test -e "$POOL"
+check "a-0, made before the failure, was removed with it" 1 test -e "$POOL/a-0.qcow2"
 check "no volume record is left" 1 test -e "$KVMLAB_STATE_DIR/labs/$LAB/volumes"
 check "image list after the rollback" 0 "$K" --json image list
 no_grep_out "the lab no longer uses the image" out "\"$LAB\""
