@@ -423,13 +423,6 @@ void storage_pool_backend(StorageCtx *c, EngineBackend *ret)
 
 /* ---- base images from the shared store --------------------------------------------------- */
 
-/* The lab image key of store name "<key>-<12 hex>". */
-static char *store_key(const char *name)
-{
-    const char *dash = strrchr(name, '-');
-    return dash && strlen(dash) == 13 ? strndup(name, (size_t)(dash - name)) : strdup(name);
-}
-
 static int image_observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
 {
     StorageCtx *c = ctx;
@@ -452,15 +445,15 @@ static int image_observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
         o->kind = RESOURCE_IMAGE;
         o->name = strdup(v[i].name);
         o->lab = strdup(c->lab);
-        o->key = store_key(v[i].name);
+        /* matched by store name: labs may call one image by different keys */
+        o->key = NULL;
         if (asprintf(&o->spec, "store=%s\n", v[i].name) < 0)
             o->spec = NULL;
         o->live_spec = o->spec ? strdup(o->spec) : NULL;
         o->hash = storage_spec_hash(o->spec);
         o->definition = o->spec ? strdup(o->spec) : NULL; /* the use, for undo */
         o->active = true;
-        if (!o->name || !o->lab || !o->key || !o->spec || !o->live_spec || !o->hash ||
-            !o->definition)
+        if (!o->name || !o->lab || !o->spec || !o->live_spec || !o->hash || !o->definition)
             r = error_set(err, -ENOMEM, "Out of memory");
     }
     for (size_t i = 0; i < n; i++)
