@@ -310,20 +310,28 @@ static int pool_create(void *ctx, const Resource *want, Error *err)
                          "'%s' a directory of its own",
                          spec->path, other, c->lab);
     bool had_marker = other != NULL;
-    int r = pool_make(c, spec->name, spec->path, c->lab, err);
+    _cleanup_free_ char *made = fs_path_join(spec->path, POOL_MARKER_MADE);
+    if (!made)
+        return error_set(err, -ENOMEM, "Out of memory");
+    int r = 0;
+    if (!existed) {
+        /* that kvmlab made the directory is written before anything else in it, so a crash
+         * at any later point still lets `down` remove the directory (and only one it made) */
+        r = fs_mkdir_p(spec->path, 0711, err);
+        if (r >= 0)
+            r = fs_write_atomic(made, "", 0644, err);
+    }
+    if (r >= 0)
+        r = pool_make(c, spec->name, spec->path, c->lab, err);
     if (r < 0) {
         /* nothing of ours stays behind: the marker and the directory this call made */
         if (!had_marker)
             unlink(marker);
-        if (!existed)
+        if (!existed) {
+            unlink(made);
             rmdir(spec->path);
+        }
         return r;
-    }
-    if (!existed) {
-        /* remember that kvmlab made the directory, so `down` removes only what it made */
-        _cleanup_free_ char *made = fs_path_join(spec->path, POOL_MARKER_MADE);
-        if (!made || fs_write_atomic(made, "", 0644, NULL) < 0)
-            return error_set(err, -EIO, "Cannot write '%s'", made ? made : spec->path);
     }
     return 0;
 }
