@@ -46,6 +46,15 @@ printf 'lab: tdrv\nconnect: "test:///default"\nimages: {b: {path: base.qcow2, os
 check "plan on test:///default with a node" 0 "$K" plan "$T/tdrv.yaml"
 grep_out "plan makes the pool there" out "^+ *pool *tdrv-pool "
 grep_out "the odd size is planned as libvirt makes it (whole KiB)" out "n-1.qcow2 .*data disk, 1.4 MiB"
+grep_out "plan names each disk's serial" out "^  n (machine q35): buses chosen at up"
+check "plan --json on test:///default" 0 "$K" --json plan "$T/tdrv.yaml"
+grep_out "plan --json lists the disks (the test driver has no domain capabilities)" out '"disks":\[{"node":"n","serial":"n-0","machine":"q35","bus":null,"controller":null,"reason":"chosen at up"}'
+mkdir -p "$T/state/cache/domcaps"
+cp "$ROOT/tests/data/domcaps/qemu-q35.xml" "$T/state/cache/domcaps/local-q35.xml"
+check "plan --json with the hypervisor's answer cached" 0 "$K" --json plan "$T/tdrv.yaml"
+no_grep_out "  ... the buses come from the cache (test:/// is a local daemon)" out '"bus":null'
+grep_out "  ... debian12 on virtio" out '"serial":"n-0","machine":"q35","bus":"virtio","controller":null'
+
 printf 'lab: tdrv\nconnect: "test:///default"\nimages: {b: {path: missing.qcow2}}\nnodes: [{name: n, image: b}]\n' > "$T/missing.yaml"
 check "a path image that cannot be read is refused at plan" 1 "$K" plan "$T/missing.yaml"
 grep_out "  ... at its line" err "missing.yaml:3:10: image 'b': cannot read '.*missing.qcow2'"
