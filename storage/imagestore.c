@@ -263,9 +263,9 @@ static int set_str(char **dst, const char *v)
     return *dst ? 0 : -ENOMEM;
 }
 
-static int parse_u64(const char *s, uint64_t *ret)
+int image_parse_u64(const char *s, uint64_t *ret)
 {
-    if (!*s || *s == '-')
+    if (!s || !*s || *s == '-')
         return -EINVAL;
     char *end;
     errno = 0;
@@ -340,9 +340,9 @@ static int record_parse(const char *path, char *text, Record *ret, Error *err)
         else if (strcmp(k, "imported-at") == 0)
             r = set_str(&i->imported_at, v);
         else if (strcmp(k, "virtual-size") == 0)
-            r = parse_u64(v, &i->virtual_size);
+            r = image_parse_u64(v, &i->virtual_size);
         else if (strcmp(k, "source-size") == 0) {
-            r = parse_u64(v, &rec.source_size);
+            r = image_parse_u64(v, &rec.source_size);
             rec.has_source_stat = true;
         } else if (strcmp(k, "source-mtime") == 0)
             r = set_str(&rec.source_mtime, v);
