@@ -391,8 +391,14 @@ int lab_session_apply(LabSession *s, const Plan *plan, EngineProgressFn progress
     if (!s->conn)
         return error_set(err, -ENOTCONN, "Lab '%s' has no host connection", s->lab->name);
     int r = engine_apply(plan, s->backends, s->n_backends, progress, userdata, err);
-    if (r < 0)
+    if (r < 0) {
+        /* undone: the lab's state directory goes too when nothing is left in it (the pool
+         * directory inside it went last) */
+        _cleanup_free_ char *dir = NULL;
+        if (asprintf(&dir, "%s/labs/%s", s->state_root, s->lab->name) >= 0)
+            rmdir(dir);
         return r;
+    }
     return record_lab(s, plan, err);
 }
 
