@@ -166,7 +166,7 @@ static int plan_pool(const Lab *lab, const HostState *host, Plan *p, const char 
     w->spec = storage_pool_spec_text(path);
     spec->name = w->name ? strdup(w->name) : NULL;
     spec->path = strdup(path);
-    if (asprintf(&w->note, "in %s", path) < 0)
+    if (asprintf(&w->note, "a directory pool in %s", path) < 0)
         w->note = NULL;
     int r = finish(w, err);
     if (r < 0 || !spec->name || !spec->path)
@@ -223,9 +223,9 @@ static int plan_image(const Lab *lab, const HostState *host, Plan *p, const LabI
     if (ip->info)
         r = asprintf(&w->note, "in the shared image store already");
     else if (img->kind == LAB_IMAGE_URL)
-        r = asprintf(&w->note, "downloaded from %s", img->source);
+        r = asprintf(&w->note, "to be downloaded from %s", img->source);
     else
-        r = asprintf(&w->note, "imported from %s", img->source);
+        r = asprintf(&w->note, "to be imported from %s", img->source);
     if (r < 0)
         w->note = NULL;
     if (!spec->store_name || !spec->base_dir)

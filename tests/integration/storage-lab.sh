@@ -113,6 +113,7 @@ grep_out "the failure is reported" err "injected"
 check "no pool directory is left" 1 test -e "$POOL"
 check "a-0, made before the failure, was removed with it" 1 test -e "$POOL/a-0.qcow2"
 check "no volume record is left" 1 test -e "$KVMLAB_STATE_DIR/labs/$LAB/volumes"
+check "no state directory of the lab is left" 1 test -e "$KVMLAB_STATE_DIR/labs/$LAB"
 check "image list after the rollback" 0 "$K" --json image list
 no_grep_out "the lab no longer uses the image" out "\"$LAB\""
 check "up after the rollback" 0 "$K" up "$T/lab.yaml"
