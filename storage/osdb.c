@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <osinfo/osinfo.h>
 
@@ -31,6 +32,8 @@
 #endif
 
 #include "kvmlab/cleanup.h"
+#include "kvmlab/fsutil.h"
+#include "kvmlab/spectext.h"
 #include "kvmlab/storage.h"
 #include "kvmlab/text.h"
 
@@ -439,6 +442,116 @@ static int facts_of(OsinfoOs *os, OsFacts *f)
     return 0;
 }
 
+static bool streq(const char *a, const char *b)
+{
+    return strcmp(a, b) == 0;
+}
+
+/* ---- the facts cache --------------------------------------------------------------------- */
+
+/*
+ * Loading osinfo-db reads some 1,200 XML files (0.4 s here) to answer a question about one or two
+ * ids, on every validate, plan and up. The facts of an id that the database answered are kept
+ * in a small file per id under a directory named after what the answer depends on: this file's
+ * rules (CACHE_FORMAT, bumped when they change), the database's VERSION and the modification
+ * times of libosinfo's system and local directories, so an updated or overridden database is a
+ * new directory.
+ */
+#define CACHE_FORMAT 1
+
+static char *cache_root;
+
+void os_facts_set_cache(const char *dir)
+{
+    free(cache_root);
+    cache_root = dir ? strdup(dir) : NULL;
+}
+
+static long long mtime_ns(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return 0;
+    return (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+}
+
+static char *cache_file(const char *id)
+{
+    if (!cache_root)
+        return NULL;
+    for (const char *p = id; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("._-", *p)))
+            return NULL; /* never a path */
+    if (id[0] == '.' || strlen(id) > 64)
+        return NULL;
+    _cleanup_free_ char *os_dir = NULL;
+    if (asprintf(&os_dir, "%s/os", system_dir()) < 0)
+        return NULL;
+    const char *local = getenv("OSINFO_LOCAL_DIR");
+    char *path = NULL;
+    if (asprintf(&path, "%s/f%d-%s-%llx-%llx-%llx/%s", cache_root, CACHE_FORMAT,
+                 version_or_unknown(), (unsigned long long)mtime_ns(system_dir()),
+                 (unsigned long long)mtime_ns(os_dir),
+                 (unsigned long long)mtime_ns(local && *local ? local : "/etc/osinfo"), id) < 0)
+        return NULL;
+    return path;
+}
+
+static bool cache_read(const char *id, OsFacts *ret)
+{
+    _cleanup_free_ char *file = cache_file(id);
+    _cleanup_free_ char *text = NULL;
+    if (!file || fs_read_all(file, &text, NULL, NULL) < 0)
+        return false;
+    OsFacts f = {0};
+    _cleanup_free_ char *w = spec_text_get(text, "windows");
+    _cleanup_free_ char *vb = spec_text_get(text, "virtio_blk");
+    _cleanup_free_ char *vs = spec_text_get(text, "virtio_scsi");
+    _cleanup_free_ char *vn = spec_text_get(text, "virtio_net");
+    _cleanup_free_ char *v1 = spec_text_get(text, "virtio1");
+    _cleanup_free_ char *q = spec_text_get(text, "q35");
+    f.id = strdup(id);
+    f.osinfo_id = spec_text_get(text, "osinfo_id");
+    f.family = spec_text_get(text, "family");
+    f.placed = spec_text_get(text, "placed");
+    f.override = spec_text_get(text, "override");
+    if (!f.id || !f.osinfo_id || !w || !vb || !vs || !vn || !v1 || !q) {
+        os_facts_clear(&f);
+        return false;
+    }
+    f.windows = streq(w, "1");
+    f.virtio_blk = streq(vb, "1");
+    f.virtio_scsi = streq(vs, "1");
+    f.virtio_net = streq(vn, "1");
+    f.virtio1 = streq(v1, "1");
+    f.q35 = streq(q, "1");
+    *ret = f;
+    return true;
+}
+
+static void cache_write(const OsFacts *f)
+{
+    _cleanup_free_ char *file = cache_file(f->id);
+    _cleanup_free_ char *text = NULL;
+    if (!file ||
+        asprintf(&text,
+                 "osinfo_id=%s\n%s%s%s%s%s%s%s%s%swindows=%d\nvirtio_blk=%d\n"
+                 "virtio_scsi=%d\nvirtio_net=%d\nvirtio1=%d\nq35=%d\n",
+                 f->osinfo_id, f->family ? "family=" : "", f->family ? f->family : "",
+                 f->family ? "\n" : "", f->placed ? "placed=" : "", f->placed ? f->placed : "",
+                 f->placed ? "\n" : "", f->override ? "override=" : "",
+                 f->override ? f->override : "", f->override ? "\n" : "", f->windows, f->virtio_blk,
+                 f->virtio_scsi, f->virtio_net, f->virtio1, f->q35) < 0)
+        return;
+    char *slash = strrchr(file, '/');
+    *slash = '\0';
+    /* a cache that cannot be written costs only the next load */
+    if (fs_mkdir_p(file, 0755, NULL) < 0)
+        return;
+    *slash = '/';
+    (void)fs_write_atomic(file, text, 0644, NULL);
+}
+
 int os_facts_lookup(const char *id, OsFacts *ret, Error *err)
 {
     OsFacts f = {0};
@@ -446,6 +559,8 @@ int os_facts_lookup(const char *id, OsFacts *ret, Error *err)
 
     if (!id || !*id)
         return error_set(err, -ENOENT, "An empty os is not an osinfo short id");
+    if (cache_read(id, ret))
+        return 0;
     if ((r = db_get(err)) < 0)
         return r;
 
@@ -488,6 +603,7 @@ int os_facts_lookup(const char *id, OsFacts *ret, Error *err)
         os_facts_clear(&f);
         return error_set(err, -ENOMEM, "Out of memory");
     }
+    cache_write(&f);
     *ret = f;
     return 0;
 }

@@ -38,6 +38,10 @@ typedef struct OsFacts {
     char *override;
 } OsFacts;
 
+/* Keep the facts of every id looked up in files under @dir (NULL: no cache), so a later process
+ * need not load osinfo-db (0.4 s); keyed by the database's version and directories' times. */
+void os_facts_set_cache(const char *dir);
+
 /* The installed osinfo-db's VERSION ("20221203"), NULL when there is none. */
 const char *os_db_version(void);
 

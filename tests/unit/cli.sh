@@ -58,6 +58,12 @@ grep_out "  ... debian12 on virtio" out '"serial":"n-0","machine":"q35","bus":"v
 printf 'lab: tdrv\nconnect: "test:///default"\nimages: {b: {path: missing.qcow2}}\nnodes: [{name: n, image: b}]\n' > "$T/missing.yaml"
 check "a path image that cannot be read is refused at plan" 1 "$K" plan "$T/missing.yaml"
 grep_out "  ... at its line" err "missing.yaml:3:10: image 'b': cannot read '.*missing.qcow2'"
+# the facts of an os: id are kept after the first look (osinfo-db takes 0.4 s to load)
+check "validate with an os: id" 0 "$K" validate "$T/tdrv.yaml"
+check "  ... keeps its facts in the cache" 0 sh -c "ls '$T'/state/cache/osinfo/f*-*/debian12"
+check "  ... the cached facts read" 0 sh -c "grep -q '^osinfo_id=debian11' '$T'/state/cache/osinfo/f*-*/debian12 && grep -q '^virtio_blk=1' '$T'/state/cache/osinfo/f*-*/debian12"
+check "  ... and a cached answer gives the same plan" 0 "$K" --json plan "$T/tdrv.yaml"
+grep_out "  ... virtio for debian12 again" out '"serial":"n-0","machine":"q35","bus":"virtio","controller":null'
 printf 'lab: tdrv\npool: ~/vms\n' > "$T/tilde.yaml"
 check "pool: ~ is refused" 2 "$K" validate "$T/tilde.yaml"
 grep_out "  ... saying why" err "tilde.yaml:2:7: pool '~/vms' starts with '~'"
