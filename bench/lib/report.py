@@ -297,6 +297,147 @@ w("Max RSS per N (KiB): " + "; ".join(f"N={n}: up {rss('up', n)}, plan {rss('pla
                                       for n in sizes) + ".")
 w("")
 
+# --- 4: storage (bench/storage.sh, results in RESULTS_DIR/storage)
+sdir = os.path.join(out_dir, "storage")
+
+
+def sjson(name):
+    with open(os.path.join(sdir, name)) as f:
+        return json.load(f)["results"]
+
+
+def stext(name):
+    p = os.path.join(sdir, name)
+    return open(p).read() if os.path.exists(p) else ""
+
+
+def cpu(r):
+    return ms(r["user"] + r["system"])
+
+
+if all(os.path.exists(os.path.join(sdir, f)) for f in ("overlay.json", "lab.json", "machine.txt")):
+    sm = dict(l.split("=", 1) for l in stext("machine.txt").splitlines() if "=" in l)
+    nodes = sm.get("runs", "").split("nodes=")[-1] if "nodes=" in sm.get("runs", "") else "20"
+    ov = sjson("overlay.json")
+    lab = sjson("lab.json")
+    w(f"## 4. Storage: an overlay on a 1 GiB and on a 20 GiB base; the volumes of a {nodes}-node lab")
+    w("")
+    w(f"Written by `bench/storage.sh` (run by `bench/run.sh`, or alone) on {sm.get('date', '?')}: "
+      f"kvmlab {sm.get('kvmlab')}, libvirt {sm.get('libvirt')}, qemu-img {sm.get('qemu-img')}, "
+      f"file systems {sm.get('fs')}, load average after the run {sm.get('load')}, "
+      f"{sm.get('runs', '').replace('runs=', '').split()[0]} runs per command after one warm-up "
+      "run. Raw data in `bench/results/storage/`. One sandbox daemon (lab `kvbs`, namespace "
+      "`kvmlab-kvbs`), kept alive through `kvmlab down` by a network kvmlab did not make "
+      "(`kvbs-keep`, defined, never started), so every command below works on a running daemon.")
+    w("")
+    w("The bases (`bench/results/storage/bases.txt`): `qemu-img create -f qcow2` of 1 GiB and "
+      "20 GiB, then one `qemu-io` with 20 writes of 16 MiB, each its own byte pattern, spread "
+      "evenly over the whole disk (320 MiB of data in each, at every 51 MiB and every 1 GiB). "
+      "The script imports both into kvmlab's shared store once (`kvmlab up`, then `down`: the "
+      "store keeps them), so no timed `up` imports anything: it finds the image in the store.")
+    w("")
+    w("```")
+    w(stext("bases.txt").strip())
+    w("```")
+    w("")
+    w("### 4a. Overlay creation time, 1 GiB against 20 GiB base (goal: flat, ratio <= 1.1)")
+    w("")
+    w("A one-node lab (`bench/results/storage/o1g.yaml`, `o20g.yaml`): node `n1` on the base, no "
+      "`disks:`, so its root disk is a qcow2 overlay of the base's size with the stored base as "
+      "backing store.")
+    w("")
+    w("- **kvmlab up from nothing**: `--prepare kvmlab down --lab kvbs`; the timed `up` observes, "
+      "plans, makes the pool `kvbs-pool` (directory, marker, define, start, autostart), takes "
+      "the image into use (store record, the store pool `kvmlab-images` refreshed) and creates "
+      "the overlay `n1-0.qcow2`.")
+    w("- **kvmlab up remaking the overlay only**: the lab is up and the prepare step deletes "
+      "`n1-0.qcow2` with `virsh vol-delete`; the timed `up` sees the drift and creates that one "
+      "volume again: start-up, observation and planning plus the overlay.")
+    w("- **virsh vol-create-as**: the same overlay (name, capacity, `--allocation 0 --format "
+      "qcow2 --backing-vol STORE-FILE --backing-vol-format qcow2`, read back from kvmlab's "
+      "volume) in a pool of the virsh side's own (`kvbsv-pool`, kvmlab's pool XML renamed); the "
+      "prepare step deletes it.")
+    w("")
+    w("| command | mean ± σ | median | min | max | client CPU (user+sys, mean) |")
+    w("|---|---|---|---|---|---|")
+    for r in ov:
+        w(row(r) + f" {cpu(r)} |")
+    w("")
+    w("| series | 20g / 1g (median) | 20g / 1g (mean) | 20g / 1g (min) | 20g - 1g (median) | goal <= 1.1 |")
+    w("|---|---|---|---|---|---|")
+    by = {r["command"]: r for r in ov}
+    for r in ov:
+        if "1g base" not in r["command"]:
+            continue
+        other = by.get(r["command"].replace("1g base", "20g base"))
+        if not other:
+            continue
+        rm = other["median"] / r["median"]
+        w(f"| {r['command'].replace(', 1g base', '').replace(', overlay on the 1g base', '')} | "
+          f"{rm:.3f} | {other['mean'] / r['mean']:.3f} | {other['min'] / r['min']:.3f} | "
+          f"{(other['median'] - r['median']) * 1000:+.1f} ms | {'met' if rm <= 1.1 else 'NOT met'} |")
+    w("")
+    w("### 4b. The volumes of a %s-node lab: `kvmlab up` against `virsh vol-create-as` (goal: <= 1.0x)" % nodes)
+    w("")
+    nvol = len([l for l in stext(f"lab{nodes}-volumes.txt").splitlines() if l.strip()])
+    w(f"The lab (`bench/results/storage/lab{nodes}.yaml`): {nodes} nodes on the 1 GiB base, each "
+      "with `disks: [{size: 8G}, {size: 2G}]`, so a root overlay grown to 8 GiB and a 2 GiB data "
+      f"disk: {nvol} qcow2 volumes in the pool `kvbs-pool`. Both sides make the pool and the "
+      f"volumes from nothing (`bench/results/storage/lab{nodes}-volumes.txt` lists them as "
+      "kvmlab made them: name, capacity, backing file).")
+    w("")
+    w("- **kvmlab up**: `--prepare kvmlab down --lab kvbs`. The time includes kvmlab's start-up, "
+      "observation (networks, pools, volumes, the store) and planning, the pool (directory, "
+      "marker, define, start, autostart), the image's use (store record, `kvmlab-images` "
+      "refreshed) and one `virStorageVolCreateXML` per volume, each after a write of the "
+      "lab's volume record.")
+    w("- **kvmlab plan from nothing**: the same start-up, observation and planning without "
+      "making anything: how much of `up` is not the pool and volumes.")
+    w("- **virsh, one process per step**: `pool-define` (kvmlab's pool XML renamed `kvbsv-pool`), "
+      "`pool-build`, `pool-start`, `pool-autostart`, then one `virsh vol-create-as` per volume "
+      f"({nvol + 4} virsh processes, `lib/virsh-vols.sh per-command up`); the prepare step "
+      "deletes the volumes and the pool.")
+    w("- **virsh, one batch process**: the same steps in one `virsh` process, one connection "
+      "(`virsh -c URI 'pool-define ...; ...; vol-create-as ...; ...'`, `lib/virsh-vols.sh batch up`).")
+    w("")
+    w("| command | mean ± σ | median | min | max | client CPU (user+sys, mean) | kvmlab up against it (median / mean) |")
+    w("|---|---|---|---|---|---|---|")
+    kup = lab[0]
+    for r in lab:
+        w(row(r) + f" {cpu(r)} | {kup['median'] / r['median']:.2f}x / {kup['mean'] / r['mean']:.2f}x |")
+    w("")
+    for r in lab[2:]:
+        ratio = kup["median"] / r["median"]
+        w(f"- kvmlab up against {r['command']}: {ratio:.2f}x (median), goal 1.0x: "
+          f"{'met' if ratio <= 1.0 else 'NOT met'}.")
+    kplan = lab[1]
+    w(f"- kvmlab plan from nothing is {kplan['median'] / kup['median'] * 100:.0f}% of kvmlab up "
+      f"(median {ms(kplan['median'])} of {ms(kup['median'])}).")
+    w("")
+    w(f"### Where the {nodes}-node `up` spends its time")
+    w("")
+    dc = {}
+    for l in stext("daemon-cpu.txt").splitlines():
+        what, ticks, calls, hz = l.split()
+        dc[what] = int(ticks) / int(hz) / int(calls)
+    if dc:
+        w(f"- **The daemon's CPU per call** (libvirtd's utime+stime with its reaped children, "
+          f"the `qemu-img` processes it runs, from /proc over 5 calls): `kvmlab up` "
+          f"{dc.get('up', 0) * 1000:.0f} ms, virsh batch {dc.get('virsh', 0) * 1000:.0f} ms.")
+    for name, who in (("strace-c-up.txt", "kvmlab up"), ("strace-c-virsh.txt", "the virsh batch (sh + virsh)")):
+        srows, total = [], None
+        for l in stext(name).splitlines():
+            m = re.match(r"\s*([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)\s+(?:(\d+)\s+)?(\w+)$", l)
+            if m:
+                srows.append((float(m.group(2)), int(m.group(4)), m.group(6)))
+            m = re.match(r"\s*100\.00\s+([\d.]+)\s+\d+\s+(\d+)", l)
+            if m:
+                total = (float(m.group(1)), int(m.group(2)))
+        if total:
+            w(f"- **`strace -c -f` of {who}**: {total[1]} system calls, {total[0] * 1000:.1f} ms in "
+              "the kernel; top: " + ", ".join(f"`{s}` {c}x {t * 1000:.2f} ms" for t, c, s in srows[:6]) + ".")
+    w("")
+
 # --- commands
 w("## Exact commands")
 w("")
@@ -308,6 +449,13 @@ w("```")
 w(text("commands.txt").strip())
 w("```")
 w("")
+if os.path.exists(os.path.join(out_dir, "storage", "commands.txt")):
+    w("The storage benchmarks (`bench/storage.sh`; `lib/virsh-vols.sh` is the virsh side):")
+    w("")
+    w("```")
+    w(open(os.path.join(out_dir, "storage", "commands.txt")).read().strip())
+    w("```")
+    w("")
 w("Profiling: `strace -c -f`, `strace -f -tt -T` and `perf record -F 20000 -g` of the no-op "
   "`up` (20 runs), `perf report --no-children --sort dso,sym`; the daemon's CPU from "
   "`/proc/PID/stat` before and after 20 calls of each.")
