@@ -43,7 +43,7 @@ static void print_json(const NodeDisks *d, FILE *f)
 
 static void print_human(const NodeDisks *d, FILE *f)
 {
-    fprintf(f, "Node '%s': machine %s (%s)\n", d->node, d->machine.machine, d->machine.reason);
+    fprintf(f, "Node '%s', machine %s\n", d->node, d->machine.reason);
     if (d->has_os && d->os.placed)
         fprintf(f, "OS: %s\n", d->os.placed);
     fprintf(f, "%-4s %-20s %-7s %-12s %-8s %s\n", "DISK", "SERIAL", "BUS", "CONTROLLER", "SIZE",

@@ -127,9 +127,15 @@ static int run(const CliGlobals *g, int argc, char **argv)
     if (g->json) {
         cli_plan_print(plan, true, false, stdout);
     } else if (!g->quiet) {
-        for (size_t i = 0; i < plan->n_actions; i++)
-            printf("deleted %s '%s'\n", resource_kind_to_string(plan->actions[i].kind),
-                   plan->actions[i].have->name);
+        for (size_t i = 0; i < plan->n_actions; i++) {
+            const Action *a = &plan->actions[i];
+            if (a->kind == RESOURCE_IMAGE)
+                printf("released image '%s' (kept in the shared store: 'kvmlab image rm %s' "
+                       "deletes it)\n",
+                       a->have->name, a->have->name);
+            else
+                printf("deleted %s '%s'\n", resource_kind_to_string(a->kind), a->have->name);
+        }
         if (c.info.sandboxed && kept)
             printf("kept the sandbox of lab '%s': it holds objects kvmlab did not make\n",
                    lab_name);

@@ -5,10 +5,18 @@
 #include "cli.h"
 #include "kvmlab/session.h"
 #include "plan-print.h"
+#include "progress.h"
+
+typedef struct UpProgress {
+    const CliGlobals *g;
+    CliProgress line; /* image imports and downloads */
+} UpProgress;
 
 static void progress(const Action *a, int phase, void *userdata)
 {
-    const CliGlobals *g = userdata;
+    UpProgress *u = userdata;
+    const CliGlobals *g = u->g;
+    cli_progress_end(&u->line);
     if (g->quiet || g->json || phase != 1)
         return;
     printf("%s %s '%s': done\n", action_type_to_string(a->type), resource_kind_to_string(a->kind),
@@ -34,7 +42,12 @@ static int run(const CliGlobals *g, int argc, char **argv)
         goto fail;
     if (plan_changes(plan) > 0 && !g->quiet && !g->json)
         cli_plan_print(plan, false, false, stdout);
-    if (lab_session_apply(c.session, plan, progress, (void *)g, &err) < 0)
+    UpProgress up = {.g = g};
+    cli_progress_init(&up.line, g);
+    lab_session_set_progress(c.session, cli_progress_fn, &up.line);
+    r = lab_session_apply(c.session, plan, progress, &up, &err);
+    cli_progress_end(&up.line);
+    if (r < 0)
         goto fail;
     if (g->json)
         cli_plan_print(plan, true, true, stdout);

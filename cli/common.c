@@ -10,6 +10,7 @@
 #include "kvmlab/cleanup.h"
 #include "kvmlab/interrupt.h"
 #include "kvmlab/lablock.h"
+#include "kvmlab/storage.h"
 
 void cli_print_error(const Error *err)
 {
@@ -45,6 +46,19 @@ int cli_load_lab(const char *path, Lab **ret)
         error_clear(&err);
         return EXIT_FAIL;
     }
+    /* what needs osinfo-db: an os: id that no rule can place, at its line */
+    if (storage_lab_check(*ret, &diags) > 0) {
+        if (!diags.file)
+            diags.file = strdup(path);
+        _cleanup_free_ char *text = lab_diags_format(&diags);
+        fputs(text ? text : "", stderr);
+        fprintf(stderr, "kvmlab: '%s' has %zu problem%s\n", path, diags.n, diags.n == 1 ? "" : "s");
+        lab_diags_clear(&diags);
+        lab_free(*ret);
+        *ret = NULL;
+        return EXIT_USAGE;
+    }
+    lab_diags_clear(&diags);
     return EXIT_OK;
 }
 

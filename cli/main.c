@@ -13,7 +13,7 @@
 
 static const CliCommand *const commands[] = {
         &cli_cmd_init, &cli_cmd_validate, &cli_cmd_plan, &cli_cmd_up,
-        &cli_cmd_down, &cli_cmd_status,   &cli_cmd_disk,
+        &cli_cmd_down, &cli_cmd_status,   &cli_cmd_disk, &cli_cmd_image,
 };
 
 static void usage(FILE *f)
@@ -25,7 +25,7 @@ static void usage(FILE *f)
         fprintf(f, "  %-9s %-8s %s\n", commands[i]->name, commands[i]->args, commands[i]->summary);
     fprintf(f, "  %-9s %-8s %s\n", "help", "[CMD]", "Show help for a command");
     fprintf(f, "\nOptions:\n"
-               "  --json            machine-readable output (plan, status, up, down)\n"
+               "  --json            machine-readable output (plan, status, up, down, image list)\n"
                "  -q, --quiet       print only errors\n"
                "  --state-dir DIR   where sandboxes and state live (default: $KVMLAB_STATE_DIR "
                "or /var/lib/kvmlab)\n"

@@ -59,12 +59,18 @@ void cli_plan_print(const Plan *p, bool json, bool show_unchanged, FILE *f)
         fprintf(f, "]}\n");
         return;
     }
+    int width = 20; /* the name column fits the longest name (volumes are pool/file) */
+    for (size_t i = 0; i < p->n_actions; i++) {
+        size_t l = strlen(action_name(&p->actions[i]));
+        if (l > (size_t)width && l < 64)
+            width = (int)l;
+    }
     for (size_t i = 0; i < p->n_actions; i++) {
         const Action *a = &p->actions[i];
         if (a->type == ACTION_NONE && !show_unchanged)
             continue;
-        fprintf(f, "%-3s %-8s %-20s %-16s %s\n", symbol(a->type), resource_kind_to_string(a->kind),
-                action_name(a), action_type_to_string(a->type), a->reason ? a->reason : "");
+        fprintf(f, "%-3s %-8s %-*s %-16s %s\n", symbol(a->type), resource_kind_to_string(a->kind),
+                width, action_name(a), action_type_to_string(a->type), a->reason ? a->reason : "");
     }
     size_t n = plan_changes(p);
     for (size_t i = 0; i < p->n_notes; i++)

@@ -99,6 +99,8 @@ void parse_image(Ctx *c, const YPair *ip)
     }
 
     const YNode *os = map_get(m, "os");
-    if (os)
+    if (os) {
+        img->os_loc = os->loc;
         check_os(c, os, &img->os);
+    }
 }

@@ -419,8 +419,10 @@ void parse_node(Ctx *c, const YNode *m)
                              s);
         }
     }
-    if ((v = map_get(m, "os")))
+    if ((v = map_get(m, "os"))) {
+        tmpl.os_loc = v->loc;
         check_os(c, v, &tmpl.os);
+    }
     if ((v = map_get(m, "machine")) && (s = y_str(c, v, "'machine'"))) {
         if (!machine_is_valid(s))
             diag(c, v->loc,

@@ -17,9 +17,14 @@ BUILD=${1:-build}
 # (libvirt-clients, and xmllint from libxml2-utils, which --no-install-recommends leaves out);
 # fuzzing (scripts/fuzz): clang, its libFuzzer and sanitizer runtimes (libclang-rt-14-dev, a
 # Recommends that --no-install-recommends leaves out) and llvm-symbolizer (llvm) for stacks.
+# The image store: downloads with libcurl (libcurl4-openssl-dev), sha256 with OpenSSL's EVP
+# (libssl-dev), conversion with qemu-img (qemu-utils); its integration test serves images with
+# busybox httpd (busybox-static, which honours Range requests) and measures bytes on the wire
+# with iproute2.
 PACKAGES="gcc pkg-config meson ninja-build clang-format python3
  clang libclang-rt-14-dev llvm
  libvirt-dev libxml2-dev libnl-3-dev libnl-route-3-dev libfyaml-dev libnftables-dev libcmocka-dev
+ libcurl4-openssl-dev libssl-dev
  libvirt-daemon-system libvirt-clients libxml2-utils qemu-system-x86 qemu-utils dnsmasq-base iproute2
  nftables iptables
  busybox-static linux-image-amd64 kmod cpio gzip genisoimage"

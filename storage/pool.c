@@ -148,6 +148,14 @@ static int record_set(const StorageCtx *c, const char *name, bool add, Error *er
     _cleanup_free_ char *dir = NULL;
     if (!text || asprintf(&dir, "%s/labs/%s", c->state_root, c->lab) < 0)
         return error_set(err, -ENOMEM, "Out of memory");
+    if (!*text) {
+        /* the last volume is gone: so is the record (and the lab's state directory when
+         * nothing else is in it) */
+        if (unlink(file) < 0 && errno != ENOENT)
+            return error_set_errno(err, -errno, "Cannot remove '%s'", file);
+        rmdir(dir);
+        return 0;
+    }
     int r = fs_mkdir_p(dir, 0711, err);
     return r < 0 ? r : fs_write_atomic(file, text, 0600, err);
 }
@@ -519,6 +527,8 @@ static int observe_pool_volumes(StorageCtx *c, virStoragePoolPtr pool, const cha
     int r = 0;
     for (int i = 0; i < n && r >= 0; i++) {
         const char *vname = virStorageVolGetName(vols[i]);
+        if (strcmp(vname, POOL_MARKER) == 0)
+            continue; /* kvmlab's own record, not a disk */
         if (*k == *cap) {
             size_t ncap = *cap ? *cap * 2 : 16;
             Observed *nv = realloc(*out, ncap * sizeof(*nv));

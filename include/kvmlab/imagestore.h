@@ -15,6 +15,15 @@
  * came from and which labs use it. Changes to records happen under a lock on the store, so
  * labs may run at the same time. An image's file appears only once it is complete and
  * verified (written under a temporary name and renamed), so nothing half-made is ever used.
+ *
+ * Layout of the store directory (libvirt's directory pool lists every file in it as a volume;
+ * the images are the "*.qcow2" ones):
+ *   <name>.qcow2    the image, standalone qcow2 (no backing file), never changed once there
+ *   <name>.record   kvmlab's record: "key=value" lines (see imagestore.c); written before the
+ *                   image is renamed into place, so an image without a record never counts
+ *   <name>.part     a download in progress, kept for a later run to resume
+ *   <name>.lock     exists while an import or removal of <name> runs (flock)
+ *   .lock           the store's lock (flock) for records; never removed
  */
 
 #define IMAGE_POOL_NAME "kvmlab-images"
@@ -25,22 +34,35 @@ typedef struct ImageInfo {
     char *kind;   /* "path", "url" or "build" */
     char *source; /* absolute path, URL or build recipe */
     char *os;     /* osinfo id, may be NULL */
-    char *sha256; /* of the downloaded or imported file, lower-case hex; may be NULL */
+    /* of the downloaded or imported file, lower-case hex; NULL for a path image imported
+     * without a sha256 to check */
+    char *sha256;
+    char *format;          /* what the source was: "qcow2", "raw" or "vmdk" */
+    char *imported_at;     /* UTC, "2024-05-01T12:00:00Z" */
     uint64_t virtual_size; /* bytes the guest sees */
-    uint64_t file_size;    /* bytes on the host */
+    uint64_t file_size;    /* bytes on the host (allocated) */
     char **users;          /* labs that use it, sorted */
     size_t n_users;
+    /* path images, filled by image_store_import() on a cache hit: the source file's size or
+     * modification time differ from when it was imported. The stored copy is kept as it is
+     * (overlays may stand on it); `kvmlab image rm` and a new import take the new content. */
+    bool source_changed;
 } ImageInfo;
 
 /* Progress of an import or download: @done of @total bytes (@total 0 when unknown). */
 typedef void (*ImageProgressFn)(const char *what, uint64_t done, uint64_t total, void *userdata);
 
-/* <state_root>/images; new string */
+/* <state_root>/images, made absolute against the current directory (@state_root NULL:
+ * $KVMLAB_STATE_DIR, else /var/lib/kvmlab, the rule of sandbox_state_root()); new string.
+ * Every function below takes @state_root the same way. */
 char *image_store_dir(const char *state_root);
 
 /*
- * The store name of lab image @img (pure): "<img->name>-<first 12 hex of sha256 over kind,
- * source (a path made absolute against @base_dir) and sha256>". New string.
+ * The store name of lab image @img: "<img->name>-<first 12 hex of sha256 over kind, source (a
+ * path made absolute against @base_dir and cleaned of "." and "..", without looking at the
+ * file system) and sha256>". Pure when @base_dir is absolute (or the source is absolute or a
+ * URL); a NULL or relative @base_dir is taken against the current directory. New string, NULL
+ * when out of memory.
  */
 char *image_store_name(const LabImage *img, const char *base_dir);
 
@@ -49,22 +71,36 @@ int image_store_lookup(const char *state_root, const char *name, ImageInfo *ret,
 
 /*
  * Make lab image @img present in the store (relative paths resolved against @base_dir, the lab
- * file's directory): a cache hit when it is there already; a local qcow2 or raw file is copied
- * as qcow2, a vmdk converted (qemu-img convert); a URL downloaded with libcurl (resumed from a
- * partial download of the same URL, sha256 verified before use). Fills *ret. 0 or a negative
- * errno with @err set, and nothing new in the store.
+ * file's directory): a cache hit when it is there already; a local qcow2, raw or vmdk file is
+ * converted to a standalone qcow2 (qemu-img convert; a qcow2 with a backing file is flattened);
+ * a URL downloaded with libcurl (http, https, file; resumed from a partial download of the same
+ * URL, sha256 verified before use; a downloaded image must be self-contained: a backing file,
+ * an external data file or vmdk extents in other files are refused). Whether a lab uses it is
+ * image_store_set_use()'s (an `image rm` in between makes that -ENOENT, never a lost base).
+ * @progress (may be NULL) is called with what is being done ("downloading NAME", "verifying
+ * NAME", "converting NAME" for URLs; "verifying NAME", "importing NAME" for paths) and how far
+ * it got; a cache hit calls it never. A pending SIGINT/SIGTERM/SIGHUP (interrupt.h)
+ * stops it with -EINTR; a partial download is kept for the next run. Fills *ret. 0 or a
+ * negative errno with @err set, and nothing new in the store but that partial download.
  */
 int image_store_import(const char *state_root, const LabImage *img, const char *base_dir,
                        ImageProgressFn progress, void *userdata, ImageInfo *ret, Error *err);
 
-/* Record that lab @lab uses (@use true) or no longer uses image @name. 0 or -errno. */
+/*
+ * Record that lab @lab uses (@use true) or no longer uses image @name. Idempotent. 0; -ENOENT
+ * when @use and the store has no image @name (no use of an absent image is ever recorded); a
+ * negative errno.
+ */
 int image_store_set_use(const char *state_root, const char *name, const char *lab, bool use,
                         Error *err);
 
-/* Every complete image of the store, sorted by name. */
+/* Every complete image of the store, sorted by name (an absent store is empty). *ret_n 0 gives
+ * *ret NULL. Free with image_info_list_free(). */
 int image_store_list(const char *state_root, ImageInfo **ret, size_t *ret_n, Error *err);
 
-/* Delete image @name: -EBUSY when a lab uses it (@err names the labs), -ENOENT when absent. */
+/* Delete image @name (and a partial download of it): -EBUSY when a lab uses it (@err names
+ * the labs) or an import of it runs, -ENOENT when absent. */
 int image_store_remove(const char *state_root, const char *name, Error *err);
 
 void image_info_clear(ImageInfo *i);
+void image_info_list_free(ImageInfo *list, size_t n);

@@ -94,6 +94,7 @@ typedef struct LabImage {
     char *os;     /* osinfo short id, may be NULL */
     char *sha256; /* URL images: lower-case hex, may be NULL */
     LabLoc loc;
+    LabLoc os_loc; /* the os: value, when given */
 } LabImage;
 
 typedef enum LabRole {
@@ -133,6 +134,7 @@ typedef struct LabNode {
     LabNic *nics;
     size_t n_nics;
     LabLoc loc;
+    LabLoc os_loc; /* the os: value, when given */
 } LabNode;
 
 typedef struct LabKubernetes {

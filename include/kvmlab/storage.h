@@ -27,6 +27,9 @@ typedef struct OsFacts {
     bool virtio_blk;  /* the OS's own drivers cover virtio-blk (derives-from and clones followed) */
     bool virtio_scsi; /* ... virtio-scsi */
     bool virtio_net;  /* ... virtio-net */
+    bool virtio1;     /* the virtio drivers speak virtio 1.0 (modern virtio-pci): virtio devices
+                         on q35's PCIe ports offer nothing else, so older drivers see no disk
+                         there (virt-install's rule for q35 asks the same) */
     bool q35;         /* can boot from q35's AHCI; false: XP/2003-era Windows, Linux before AHCI */
     /* why osinfo_id differs from id, e.g. "debian12 is newer than this osinfo-db (20221203):
      * treated as debian11"; NULL when the id is in the database */
@@ -85,8 +88,9 @@ typedef struct MachineChoice {
 
 /*
  * The machine type of a node: the file's when given; else q35, except pc for guests that
- * cannot boot from q35's SATA (@os->q35 false) or when a disk asks for bus ide. @os may be
- * NULL (no OS known: a modern Linux is assumed). 0 or -ENOMEM.
+ * cannot boot from q35's SATA (@os->q35 false), for guests whose virtio drivers predate
+ * virtio 1.0 (@os->virtio1 false: pc keeps their virtio-blk usable), or when a disk asks for
+ * bus ide. @os may be NULL (no OS known: a modern Linux is assumed). 0 or -ENOMEM.
  */
 int storage_machine_choose(const OsFacts *os, const char *file_machine, bool wants_ide,
                            MachineChoice *ret, Error *err);

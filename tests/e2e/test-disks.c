@@ -56,7 +56,7 @@ typedef struct GuestCase {
  * a second one is an added ich9-ahci behind a root port.
  */
 static const GuestCase guest_cases[] = {
-        {"debian11", "q35", NULL, DISK_BUS_VIRTIO, 2, "virtio_blk,virtio_pci,pcieport", 2, NULL,
+        {"debian12", "q35", NULL, DISK_BUS_VIRTIO, 2, "virtio_blk,virtio_pci,pcieport", 2, NULL,
          false, NULL},
         {"rhel9.0", "q35", "scsi", DISK_BUS_SCSI, 3, "sd_mod,virtio_scsi,virtio_pci,pcieport", 3,
          NULL, false, NULL},
@@ -239,22 +239,43 @@ static void guest_from_case(Guest *g, const GuestCase *c)
     g->machine = c->machine;
     g->n_disks = c->n_disks;
     assert_true(c->n_disks <= MAX_DISKS);
-    /*
-     * LEAD: switch to storage_bus_choose() here once storage/bus.c lands: facts from
-     * os_facts_lookup(c->os), BusRequest{.os, .machine = c->machine, .caps = the sandbox's
-     * domain capabilities for c->machine (hv_caps_parse of virConnectGetDomainCapabilities),
-     * .bus = c->bus, .n_disks = c->n_disks}; assert choice.bus == c->expect_bus and take
-     * choice.controller; and storage_cdrom_bus(c->machine) for the CD-ROM. Until then the
-     * table's expected bus is used as it stands.
-     */
+    /* the bus each disk gets comes from the chooser, given the OS's facts (osinfo-db), the
+     * machine and what this sandbox's hypervisor offers for it; the table says what it must be */
+    OsFacts os = {0};
+    HvCaps caps = {0};
+    Error err = ERROR_INIT;
+    assert_int_equal(os_facts_lookup(c->os, &os, &err), 0);
+    char *xml = virConnectGetDomainCapabilities(conn, NULL, "x86_64", c->machine, NULL, 0);
+    assert_non_null(xml);
+    assert_int_equal(hv_caps_parse(xml, c->machine, &caps, &err), 0);
+    free(xml);
     for (size_t k = 0; k < c->n_disks; k++) {
-        g->bus[k] = c->expect_bus;
-        g->controller[k] = controller_of(c->expect_bus);
+        BusRequest req = {.os = &os,
+                          .machine = c->machine,
+                          .caps = &caps,
+                          .bus = c->bus,
+                          .n_disks = c->n_disks};
+        BusChoice choice = {0};
+        assert_int_equal(storage_bus_choose(&req, &choice, &err), 0);
+        printf("# %s disk %zu: %s (%s): %s\n", c->os, k, disk_bus_to_string(choice.bus),
+               choice.controller ? choice.controller : "-", choice.reason);
+        assert_int_equal(choice.bus, c->expect_bus);
+        g->bus[k] = choice.bus;
+        /* controller_of() keeps the strings alive; it must be the chooser's */
+        if (choice.controller)
+            assert_string_equal(choice.controller, controller_of(choice.bus));
+        else
+            assert_null(controller_of(choice.bus));
+        g->controller[k] = controller_of(choice.bus);
+        bus_choice_clear(&choice);
         g->chain[k] = k < c->n_first ? c->chain : c->chain_rest;
         snprintf(g->serial[k], sizeof(g->serial[k]), "%s-%zu", c->os, k);
     }
+    os_facts_clear(&os);
+    hv_caps_clear(&caps);
     g->cdrom = c->cdrom;
-    g->cdrom_bus = strcmp(c->machine, "pc") == 0 ? DISK_BUS_IDE : DISK_BUS_SATA;
+    g->cdrom_bus = storage_cdrom_bus(c->machine);
+    assert_int_equal(g->cdrom_bus, strcmp(c->machine, "pc") == 0 ? DISK_BUS_IDE : DISK_BUS_SATA);
     g->cdrom_chain = c->cdrom_chain;
 }
 
