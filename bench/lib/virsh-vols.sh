@@ -37,7 +37,7 @@ vol_steps() {
       set -- "$@" "vol-create-as $pool $name $cap --allocation 0 --format qcow2 --backing-vol $backing --backing-vol-format qcow2"
     fi
   done <"$dir/volumes.txt"
-  run_steps "$@"
+  if [ $# -gt 0 ]; then run_steps "$@"; fi
 }
 
 case $action in
@@ -49,9 +49,9 @@ vols)
   vol_steps
   ;;
 clean)
-  all=$(virsh -q -c "$uri" pool-list --all --name)
+  all=$(virsh -q -c "$uri" pool-list --all --name | awk '{print $1}')
   echo "$all" | grep -qx "$pool" || exit 0
-  active=$(virsh -q -c "$uri" pool-list --name)
+  active=$(virsh -q -c "$uri" pool-list --name | awk '{print $1}')
   set --
   if echo "$active" | grep -qx "$pool"; then
     for v in $(virsh -q -c "$uri" vol-list "$pool" | awk '{print $1}'); do
