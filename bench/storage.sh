@@ -107,6 +107,8 @@ done
     i=$((i + 1))
   done
 } >"$W/lab$NODES.yaml"
+# the same lab without os: ids: nothing asks osinfo-db (the bus falls back to kvmlab's default)
+sed 's/, os: debian11}/}/' "$W/lab$NODES.yaml" >"$W/lab$NODES-noos.yaml"
 cp "$W"/*.yaml "$OUT/"
 
 # vol_list FILE: kvmlab's volumes in its pool, as virsh-vols.sh reads them ("NAME CAPACITY BACKING")
@@ -185,7 +187,9 @@ kv -q down --lab "$LAB"
 V="$W/v$NODES"
 hf -N --warmup 1 --runs "$RUNS" --export-json "$OUT/lab.json" \
   -p "$KQ down --lab $LAB" -n "kvmlab up" "$KQ up $W/lab$NODES.yaml" \
+  -p "$KQ down --lab $LAB" -n "kvmlab up, the lab without os: ids" "$KQ up $W/lab$NODES-noos.yaml" \
   -p "$KQ down --lab $LAB" -n "kvmlab plan from nothing" "$KQ plan $W/lab$NODES.yaml" \
+  -p "$KQ down --lab $LAB" -n "kvmlab validate" "$KQ validate $W/lab$NODES.yaml" \
   -p "sh $VV batch clean '$URI' $VPOOL $V" -n "virsh, one process per step" \
   "sh $VV per-command up '$URI' $VPOOL $V" \
   -p "sh $VV batch clean '$URI' $VPOOL $V" -n "virsh, one batch process" \
@@ -203,6 +207,15 @@ profile() {
   kv -q down --lab "$LAB"
   strace -c -f -o "$OUT/strace-c-virsh.txt" sh "$VV" batch up "$URI" "$VPOOL" "$V"
   sh "$VV" batch clean "$URI" "$VPOOL" "$V"
+  # where the client's CPU goes before anything is made: 3 plans, call graphs through DWARF
+  # (kvmlab and the libraries have no frame pointers), inclusive ("children") shares per function
+  if command -v perf >/dev/null; then
+    perf record -q -F 2000 --call-graph dwarf,16384 -o "$W/perf.data" -- sh -c \
+      "for i in 1 2 3; do $K -q --state-dir $STATE plan $W/lab$NODES.yaml; done" >/dev/null 2>&1
+    perf report -i "$W/perf.data" --comm kvmlab --children -g none --sort sym --stdio 2>/dev/null |
+      grep -v '^#' | grep '%' | grep -v '\[k\]' | grep -v '\] 0x0000' | head -40 >"$OUT/perf-plan.txt"
+    rm -f "$W/perf.data"
+  fi
   # the daemon's CPU per call (5 calls of each; the removal between them is not counted)
   for what in up virsh; do
     total=0
