@@ -6,8 +6,9 @@
 # /tmp/kvmlab-heavy.lock on its own (flock -o).
 #   bench/storage.sh
 # Environment: KVB_KVMLAB (the binary, default build/cli/kvmlab), KVB_STORAGE_LAB (lab name,
-# default kvbs), KVB_STATE_DIR (default bench/.state), KVB_RUNS_STORAGE (10), KVB_NODES (20),
-# KVB_REPORT (1: rewrite RESULTS.md; run.sh sets 0 and writes it itself).
+# default kvbs), KVB_STATE_DIR (default bench/.state), KVB_RUNS_STORAGE (10 runs per command, in
+# KVB_ROUNDS_STORAGE rounds, default 5), KVB_NODES (20), KVB_REPORT (1: rewrite RESULTS.md;
+# run.sh sets 0 and writes it itself).
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -15,6 +16,7 @@ K=${KVB_KVMLAB:-$ROOT/build/cli/kvmlab}
 LAB=${KVB_STORAGE_LAB:-kvbs}
 STATE=${KVB_STATE_DIR:-$HERE/.state}
 RUNS=${KVB_RUNS_STORAGE:-10}
+ROUNDS=${KVB_ROUNDS_STORAGE:-5}
 NODES=${KVB_NODES:-20}
 LOCK=/tmp/kvmlab-heavy.lock
 OUT=$HERE/results/storage
@@ -37,9 +39,25 @@ KQ="$K -q --state-dir $STATE"
 
 log() { echo "bench: $(date -u +%T) $*" >&2; }
 heavy() { flock -o "$LOCK" "$@"; }
-hf() { # hf ARGS...: one hyperfine run under the lock; its exact command line goes to commands.txt
-  { printf 'hyperfine'; for a; do printf " '%s'" "$a"; done; printf '\n\n'; } >>"$OUT/commands.txt"
-  heavy hyperfine "$@"
+# hfr NAME ARGS...: hyperfine ARGS in $ROUNDS rounds of $RUNS/$ROUNDS runs each (one warm-up run
+# in the first), each round under the lock, merged into NAME.json by lib/hfmerge.py. hyperfine
+# runs a command's runs back to back: in rounds, a neighbour's burst of load on this shared
+# machine falls on every command alike rather than on one. The exact command line of a round
+# goes to commands.txt.
+hfr() {
+  name=$1
+  shift
+  { printf '# round 1 of %s (the others: --warmup 0, NAME.rK.json)\nhyperfine' "$ROUNDS"
+    for a in -N --warmup 1 --runs $((RUNS / ROUNDS)) --export-json "$OUT/$name.r1.json" "$@"; do printf " '%s'" "$a"; done
+    printf '\n\n'; } >>"$OUT/commands.txt"
+  r=1
+  while [ $r -le "$ROUNDS" ]; do
+    heavy hyperfine -N --warmup $((r == 1)) --runs $((RUNS / ROUNDS)) --export-json "$OUT/$name.r$r.json" "$@" \
+      >>"$OUT/$name.txt"
+    r=$((r + 1))
+  done
+  python3 "$HERE/lib/hfmerge.py" "$OUT/$name.json" "$OUT/$name".r*.json
+  rm -f "$OUT/$name".r*.json
 }
 kv() { "$K" --state-dir "$STATE" "$@"; }
 vs() { virsh -q -c "$URI" "$@"; }
@@ -165,14 +183,14 @@ for b in 1g 20g; do
   set -- "$@" -p "sh $VV batch clean-vols '$URI' $VPOOL $W/vs" -n "virsh vol-create-as, overlay on the $b base" \
     "virsh -q -c '$URI' vol-create-as $VPOOL $name $cap --allocation 0 --format qcow2 --backing-vol $backing --backing-vol-format qcow2"
 done
-hf -N --warmup 1 --runs "$RUNS" --export-json "$OUT/overlay.json" \
+hfr overlay \
   -p "$KQ down --lab $LAB" -n "kvmlab up from nothing, 1g base" "$KQ up $W/o1g.yaml" \
   -p "$KQ down --lab $LAB" -n "kvmlab up from nothing, 20g base" "$KQ up $W/o20g.yaml" \
   -p "sh -c '$KQ down --lab $LAB && $KQ up $W/o1g.yaml && virsh -q -c \"$URI\" vol-delete --pool $POOL n1-0.qcow2'" \
   -n "kvmlab up remaking the overlay only, 1g base" "$KQ up $W/o1g.yaml" \
   -p "sh -c '$KQ down --lab $LAB && $KQ up $W/o20g.yaml && virsh -q -c \"$URI\" vol-delete --pool $POOL n1-0.qcow2'" \
   -n "kvmlab up remaking the overlay only, 20g base" "$KQ up $W/o20g.yaml" \
-  "$@" >"$OUT/overlay.txt"
+  "$@"
 sh "$VV" batch clean "$URI" "$VPOOL" "$W/vs"
 kv -q down --lab "$LAB"
 
@@ -185,7 +203,7 @@ vol_list "$W/v$NODES/volumes.txt"
 cp "$W/v$NODES/volumes.txt" "$OUT/lab$NODES-volumes.txt"
 kv -q down --lab "$LAB"
 V="$W/v$NODES"
-hf -N --warmup 1 --runs "$RUNS" --export-json "$OUT/lab.json" \
+hfr lab \
   -p "$KQ down --lab $LAB" -n "kvmlab up" "$KQ up $W/lab$NODES.yaml" \
   -p "$KQ down --lab $LAB" -n "kvmlab up, the lab without os: ids" "$KQ up $W/lab$NODES-noos.yaml" \
   -p "$KQ down --lab $LAB" -n "kvmlab plan from nothing" "$KQ plan $W/lab$NODES.yaml" \
@@ -193,8 +211,7 @@ hf -N --warmup 1 --runs "$RUNS" --export-json "$OUT/lab.json" \
   -p "sh $VV batch clean '$URI' $VPOOL $V" -n "virsh, one process per step" \
   "sh $VV per-command up '$URI' $VPOOL $V" \
   -p "sh $VV batch clean '$URI' $VPOOL $V" -n "virsh, one batch process" \
-  "sh $VV batch up '$URI' $VPOOL $V" \
-  >"$OUT/lab.txt"
+  "sh $VV batch up '$URI' $VPOOL $V"
 sh "$VV" batch clean "$URI" "$VPOOL" "$V"
 
 log "profiling the $NODES-node up"
@@ -245,7 +262,7 @@ exec 9>&-
   echo "kvmlab=$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- . ':!bench' || echo '+dirty')"
   echo "fs=$(df -T "$STATE" | awk 'NR == 2 {print $2}') (pools and store), $(df -T "$W" | awk 'NR == 2 {print $2}') (bases, virsh pool)"
   echo "load=$(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "runs=$RUNS nodes=$NODES"
+  echo "runs=$RUNS rounds=$ROUNDS nodes=$NODES"
 } >"$OUT/machine.txt"
 if [ "${KVB_REPORT:-1}" = 1 ] && [ ! -f "$HERE/results/updown.json" ]; then
   log "no network results in $HERE/results (bench/run.sh writes them): RESULTS.md left as it is"

@@ -325,8 +325,11 @@ if all(os.path.exists(os.path.join(sdir, f)) for f in ("overlay.json", "lab.json
     w(f"Written by `bench/storage.sh` (run by `bench/run.sh`, or alone) on {sm.get('date', '?')}: "
       f"kvmlab {sm.get('kvmlab')}, libvirt {sm.get('libvirt')}, qemu-img {sm.get('qemu-img')}, "
       f"file systems {sm.get('fs')}, load average after the run {sm.get('load')}, "
-      f"{sm.get('runs', '').replace('runs=', '').split()[0]} runs per command after one warm-up "
-      "run. Raw data in `bench/results/storage/`. One sandbox daemon (lab `kvbs`, namespace "
+      f"{sm.get('runs', '').split()[0]} runs per command, taken in "
+      f"{sm.get('runs', '').split('rounds=')[-1].split()[0]} rounds (a hyperfine call per round "
+      "with every command in it, one warm-up run in the first, merged by `lib/hfmerge.py`: on "
+      "this shared machine a neighbour's burst of load then falls on every command alike, not "
+      "on the one hyperfine happens to be running). Raw data in `bench/results/storage/`. One sandbox daemon (lab `kvbs`, namespace "
       "`kvmlab-kvbs`), kept alive through `kvmlab down` by a network kvmlab did not make "
       "(`kvbs-keep`, defined, never started), so every command below works on a running daemon.")
     w("")
@@ -404,8 +407,8 @@ if all(os.path.exists(os.path.join(sdir, f)) for f in ("overlay.json", "lab.json
     w("- **virsh, one batch process**: the same steps in one `virsh` process, one connection "
       "(`virsh -c URI 'pool-define ...; ...; vol-create-as ...; ...'`, `lib/virsh-vols.sh batch up`).")
     w("")
-    w("hyperfine runs each command's runs back to back, so a neighbour's build that starts in the "
-      "middle slows one command and not the others: compare the minimums as well as the medians.")
+    w("Compare the minimums as well as the medians: the rounds spread a neighbour's load over "
+      "every command, they do not remove it.")
     w("")
     w("| command | mean ± σ | median | min | max | client CPU (user+sys, mean) | kvmlab up against it (median / min) |")
     w("|---|---|---|---|---|---|---|")
