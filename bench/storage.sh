@@ -221,13 +221,15 @@ profile() {
   strace -c -f -o "$OUT/strace-c-up.txt" "$K" -q --state-dir "$STATE" up "$W/lab$NODES.yaml"
   kv -q down --lab "$LAB"
   strace -f -tt -T -o "$OUT/strace-tt-up.txt" "$K" -q --state-dir "$STATE" up "$W/lab$NODES.yaml"
+  gzip -9f "$OUT/strace-tt-up.txt" # 1.4 MiB of text, most of it osinfo-db's files being read
   kv -q down --lab "$LAB"
   strace -c -f -o "$OUT/strace-c-virsh.txt" sh "$VV" batch up "$URI" "$VPOOL" "$V"
   sh "$VV" batch clean "$URI" "$VPOOL" "$V"
   # where the client's CPU goes before anything is made: 3 plans, call graphs through DWARF
-  # (kvmlab and the libraries have no frame pointers), inclusive ("children") shares per function
+  # (kvmlab and the libraries have no frame pointers; a whole 64 KiB stack copy, or libxml2's deep
+  # stacks stop short of main), inclusive ("children") shares per function
   if command -v perf >/dev/null; then
-    perf record -q -F 2000 --call-graph dwarf,16384 -o "$W/perf.data" -- sh -c \
+    perf record -q -F 500 --call-graph dwarf,65528 -o "$W/perf.data" -- sh -c \
       "for i in 1 2 3; do $K -q --state-dir $STATE plan $W/lab$NODES.yaml; done" >/dev/null 2>&1
     perf report -i "$W/perf.data" --comm kvmlab --children -g none --sort sym --stdio 2>/dev/null |
       grep -v '^#' | grep '%' | grep -v '\[k\]' | grep -v '\] 0x0000' | head -40 >"$OUT/perf-plan.txt"

@@ -3,6 +3,7 @@
 
     report.py RESULTS_DIR RESULTS_MD
 """
+import gzip
 import json
 import math
 import os
@@ -308,6 +309,9 @@ def sjson(name):
 
 def stext(name):
     p = os.path.join(sdir, name)
+    if os.path.exists(p + ".gz"):
+        with gzip.open(p + ".gz", "rt") as f:
+            return f.read()
     return open(p).read() if os.path.exists(p) else ""
 
 
@@ -469,7 +473,7 @@ if all(os.path.exists(os.path.join(sdir, f)) for f in ("overlay.json", "lab.json
           "the file-heavy osinfo-db load most: read the order and the shares): " + "; ".join(parts) + ".")
     perf = stext("perf-plan.txt").strip().splitlines()
     if perf:
-        w("- **`perf record --call-graph dwarf` of 3 `kvmlab plan` from nothing** (client "
+        w("- **`perf record -F 500 --call-graph dwarf,65528` of 3 `kvmlab plan` from nothing** (client "
           "process; inclusive share of CPU samples per function, top of the list):")
         w("")
         w("```")
