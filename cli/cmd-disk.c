@@ -162,7 +162,7 @@ static int run(const CliGlobals *g, int argc, char **argv)
 
 const CliCommand cli_cmd_disk = {
         .name = "disk",
-        .args = "explain NODE [FILE]",
+        .args = "explain NODE [--json] [FILE]",
         .summary = "Show each disk of a node: serial, bus, controller and why",
         .help = "'kvmlab disk explain NODE [--json] [FILE]' prints every disk of NODE as the lab\n"
                 "file lists them (the root disk first; the cloud-init seed is not one of them):\n"

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "kvmlab/cleanup.h"
 #include "kvmlab/imagestore.h"
+#include "kvmlab/text.h"
 
 /* "512 B", "12.0 KiB", "300.0 MiB", "1.1 GiB" */
 static void human_size(char *buf, size_t size, uint64_t v)
@@ -108,32 +109,6 @@ static int cmd_list(const CliGlobals *g, int argc, char **argv)
     return EXIT_OK;
 }
 
-/* Optimal string alignment distance, capped: only small distances matter here. */
-static size_t distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64)
-        return SIZE_MAX;
-    size_t d[65][65];
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            if (d[i - 1][j] + 1 < best)
-                best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best)
-                best = d[i][j - 1] + 1;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                d[i - 2][j - 2] + 1 < best)
-                best = d[i - 2][j - 2] + 1;
-            d[i][j] = best;
-        }
-    return d[la][lb];
-}
-
 /* The store name @name most likely meant: the one image of that lab-file name ("debian" for
  * "debian-1a2b3c4d5e6f"), else the nearest within 3 edits. Borrowed from @list or NULL. */
 static const char *suggest(const char *name, const ImageInfo *list, size_t n)
@@ -149,7 +124,7 @@ static const char *suggest(const char *name, const ImageInfo *list, size_t n)
         return best;
     best = NULL;
     for (size_t k = 0; k < n; k++) {
-        size_t d = distance(name, list[k].name);
+        size_t d = text_edit_distance(name, list[k].name);
         if (d < best_d) {
             best_d = d;
             best = list[k].name;

@@ -20,8 +20,10 @@ static int run(const CliGlobals *g, int argc, char **argv)
         cli_print_error(&err);
         goto done;
     }
-    if (!g->quiet || g->json)
-        cli_plan_print(plan, g->json, true, stdout);
+    if (g->json)
+        cli_plan_print_json_disks(plan, c.lab, c.session, stdout);
+    else if (!g->quiet)
+        cli_plan_print(plan, false, true, stdout);
     if (!g->quiet && !g->json)
         cli_plan_print_disks(plan, c.lab, c.session, stdout);
     if (!g->json && !g->quiet && c.info.sandboxed && !c.info.connected && c.info.sandbox_exists)

@@ -25,7 +25,8 @@ static void usage(FILE *f)
         fprintf(f, "  %-9s %-8s %s\n", commands[i]->name, commands[i]->args, commands[i]->summary);
     fprintf(f, "  %-9s %-8s %s\n", "help", "[CMD]", "Show help for a command");
     fprintf(f, "\nOptions:\n"
-               "  --json            machine-readable output (plan, status, up, down, image list)\n"
+               "  --json            machine-readable output (plan, status, up, down, image list, "
+               "disk explain)\n"
                "  -q, --quiet       print only errors\n"
                "  --state-dir DIR   where sandboxes and state live (default: $KVMLAB_STATE_DIR "
                "or /var/lib/kvmlab)\n"

@@ -32,33 +32,48 @@ static const char *action_name(const Action *a)
     return a->want ? a->want->name : a->have ? a->have->name : "?";
 }
 
+/* The plan as JSON without its closing brace, so a caller can add members. */
+static void plan_json_open(const Plan *p, FILE *f);
+static void plan_print_table(const Plan *p, bool show_unchanged, FILE *f);
+
 void cli_plan_print(const Plan *p, bool json, bool show_unchanged, FILE *f)
 {
     if (json) {
-        fprintf(f, "{\"lab\":");
-        cli_json_string(f, p->lab);
-        fprintf(f, ",\"changes\":%zu,\"unmade_nodes\":%zu,\"actions\":[", plan_changes(p),
-                p->n_unmade_nodes);
-        for (size_t i = 0; i < p->n_actions; i++) {
-            const Action *a = &p->actions[i];
-            fprintf(f, "%s{\"action\":", i ? "," : "");
-            cli_json_string(f, action_type_to_string(a->type));
-            fprintf(f, ",\"kind\":");
-            cli_json_string(f, resource_kind_to_string(a->kind));
-            fprintf(f, ",\"name\":");
-            cli_json_string(f, action_name(a));
-            fprintf(f, ",\"reason\":");
-            cli_json_string(f, a->reason);
-            fprintf(f, ",\"drift\":%s}", a->drift ? "true" : "false");
-        }
-        fprintf(f, "],\"notes\":[");
-        for (size_t i = 0; i < p->n_notes; i++) {
-            fputs(i ? "," : "", f);
-            cli_json_string(f, p->notes[i]);
-        }
-        fprintf(f, "]}\n");
+        plan_json_open(p, f);
+        fprintf(f, "}\n");
         return;
     }
+    plan_print_table(p, show_unchanged, f);
+}
+
+static void plan_json_open(const Plan *p, FILE *f)
+{
+    fprintf(f, "{\"lab\":");
+    cli_json_string(f, p->lab);
+    fprintf(f, ",\"changes\":%zu,\"unmade_nodes\":%zu,\"actions\":[", plan_changes(p),
+            p->n_unmade_nodes);
+    for (size_t i = 0; i < p->n_actions; i++) {
+        const Action *a = &p->actions[i];
+        fprintf(f, "%s{\"action\":", i ? "," : "");
+        cli_json_string(f, action_type_to_string(a->type));
+        fprintf(f, ",\"kind\":");
+        cli_json_string(f, resource_kind_to_string(a->kind));
+        fprintf(f, ",\"name\":");
+        cli_json_string(f, action_name(a));
+        fprintf(f, ",\"reason\":");
+        cli_json_string(f, a->reason);
+        fprintf(f, ",\"drift\":%s}", a->drift ? "true" : "false");
+    }
+    fprintf(f, "],\"notes\":[");
+    for (size_t i = 0; i < p->n_notes; i++) {
+        fputs(i ? "," : "", f);
+        cli_json_string(f, p->notes[i]);
+    }
+    fprintf(f, "]");
+}
+
+static void plan_print_table(const Plan *p, bool show_unchanged, FILE *f)
+{
     int width = 20; /* the name column fits the longest name (volumes are pool/file) */
     for (size_t i = 0; i < p->n_actions; i++) {
         size_t l = strlen(action_name(&p->actions[i]));
@@ -95,14 +110,46 @@ static bool plan_has_volume(const Plan *p, const char *key)
     return false;
 }
 
+/* The disks of @node with what the hypervisor offers when known without starting anything.
+ * 0 with *ret_known false when its answer is not known (then @d holds the choice without it). */
+static int node_disks(const Lab *lab, const LabNode *node, LabSession *s, NodeDisks *d,
+                      bool *ret_known, Error *err)
+{
+    NodeDisks first = {0};
+    *ret_known = false;
+    int r = storage_node_disks(lab, node, NULL, 0, &first, err);
+    if (r < 0)
+        return r;
+    char *machines[1] = {first.machine.machine};
+    HvCaps *caps = NULL;
+    size_t n = 0;
+    bool known = false;
+    Error ignore = ERROR_INIT;
+    if (lab_session_caps(s, machines, 1, &caps, &n, &known, &ignore) < 0)
+        known = false;
+    error_clear(&ignore);
+    if (known) {
+        r = storage_node_disks(lab, node, caps, n, d, err);
+        node_disks_clear(&first);
+    } else {
+        *d = first;
+    }
+    for (size_t k = 0; k < n; k++)
+        hv_caps_clear(&caps[k]);
+    free(caps);
+    *ret_known = known && r >= 0;
+    return r;
+}
+
 void cli_plan_print_disks(const Plan *p, const Lab *lab, LabSession *s, FILE *f)
 {
     bool header = false;
     for (size_t i = 0; i < lab->n_nodes; i++) {
         const LabNode *node = &lab->nodes[i];
-        NodeDisks first = {0}, d = {0};
+        NodeDisks d = {0};
         Error err = ERROR_INIT;
         char key[256];
+        bool known = false;
         snprintf(key, sizeof(key), "%s-0", node->name);
         if (!plan_has_volume(p, key))
             continue;
@@ -110,34 +157,57 @@ void cli_plan_print_disks(const Plan *p, const Lab *lab, LabSession *s, FILE *f)
             fprintf(f, "Disks:\n");
             header = true;
         }
-        if (storage_node_disks(lab, node, NULL, 0, &first, &err) < 0) {
+        if (node_disks(lab, node, s, &d, &known, &err) < 0) {
             fprintf(f, "  %s: %s\n", node->name, err.message);
             error_clear(&err);
-            continue;
-        }
-        char *machines[1] = {first.machine.machine};
-        HvCaps *caps = NULL;
-        size_t n = 0;
-        bool known = false;
-        if (lab_session_caps(s, machines, 1, &caps, &n, &known, &err) < 0 || !known) {
-            error_clear(&err);
+        } else if (!known) {
             fprintf(f, "  %s (machine %s): buses chosen at up, when the hypervisor is asked\n",
-                    node->name, first.machine.machine);
-        } else if (storage_node_disks(lab, node, caps, n, &d, &err) < 0) {
-            fprintf(f, "  %s: %s\n", node->name, err.message);
-            error_clear(&err);
+                    node->name, d.machine.machine);
         } else {
-            fprintf(f, "  %s (machine %s: %s)\n", node->name, d.machine.machine, d.machine.reason);
+            fprintf(f, "  %s, machine %s\n", node->name, d.machine.reason);
             for (size_t k = 0; k < d.n_disks; k++)
                 fprintf(f, "    %-20s %-7s %-12s %s\n", d.disks[k].serial,
                         disk_bus_to_string(d.disks[k].choice.bus),
                         d.disks[k].choice.controller ? d.disks[k].choice.controller : "-",
                         d.disks[k].choice.reason);
         }
-        for (size_t k = 0; k < n; k++)
-            hv_caps_clear(&caps[k]);
-        free(caps);
-        node_disks_clear(&first);
         node_disks_clear(&d);
     }
+}
+
+void cli_plan_print_json_disks(const Plan *p, const Lab *lab, LabSession *s, FILE *f)
+{
+    plan_json_open(p, f);
+    fprintf(f, ",\"disks\":[");
+    bool first = true;
+    for (size_t i = 0; i < lab->n_nodes; i++) {
+        const LabNode *node = &lab->nodes[i];
+        NodeDisks d = {0};
+        Error err = ERROR_INIT;
+        char key[256];
+        bool known = false;
+        snprintf(key, sizeof(key), "%s-0", node->name);
+        if (!plan_has_volume(p, key) || node_disks(lab, node, s, &d, &known, &err) < 0) {
+            error_clear(&err);
+            continue;
+        }
+        for (size_t k = 0; k < d.n_disks; k++) {
+            fprintf(f, "%s{\"node\":", first ? "" : ",");
+            first = false;
+            cli_json_string(f, node->name);
+            fprintf(f, ",\"serial\":");
+            cli_json_string(f, d.disks[k].serial);
+            fprintf(f, ",\"machine\":");
+            cli_json_string(f, d.machine.machine);
+            fprintf(f, ",\"bus\":");
+            cli_json_string(f, known ? disk_bus_to_string(d.disks[k].choice.bus) : NULL);
+            fprintf(f, ",\"controller\":");
+            cli_json_string(f, known ? d.disks[k].choice.controller : NULL);
+            fprintf(f, ",\"reason\":");
+            cli_json_string(f, known ? d.disks[k].choice.reason : "chosen at up");
+            fputc('}', f);
+        }
+        node_disks_clear(&d);
+    }
+    fprintf(f, "]}\n");
 }

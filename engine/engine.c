@@ -438,7 +438,12 @@ int engine_diff(Plan *p, Error *err)
         r = check_clash(p, w, err);
         if (r < 0)
             return r;
-        if (!o)
+        bool storage =
+                w->kind == RESOURCE_POOL || w->kind == RESOURCE_IMAGE || w->kind == RESOURCE_VOLUME;
+        if (!o && storage && w->note)
+            /* the planner's own words say what the new object is */
+            r = push_action(p, ACTION_CREATE, w->kind, w, NULL, fmt("%s", w->note));
+        else if (!o)
             r = push_action(p, ACTION_CREATE, w->kind, w, NULL,
                             fmt("'%s' does not exist%s%s", w->key, w->note ? "; " : "",
                                 w->note ? w->note : ""));

@@ -136,6 +136,20 @@ static int plan_pool(const Lab *lab, const HostState *host, Plan *p, const char 
         path[l - 1] = '\0';
 
     const Observed *o = ours_by_key(p, RESOURCE_POOL, "pool");
+    for (size_t i = 0; i < p->n_have; i++) {
+        const Observed *x = &p->have[i];
+        _cleanup_free_ char *xp = x->kind == RESOURCE_POOL && x->spec && !is_ours(p, x)
+                                          ? spec_text_get(x->spec, "path")
+                                          : NULL;
+        if (xp && strcmp(xp, path) == 0)
+            return error_set(err, -EEXIST,
+                             "%s%s%d:%d: the lab's pool directory '%s' is already the directory of "
+                             "storage pool '%s'%s%s%s; give the lab a directory of its own",
+                             lab->file ? lab->file : "", lab->file ? ":" : "",
+                             lab->pool ? lab->pool_loc.line : 1, lab->pool ? lab->pool_loc.col : 1,
+                             path, x->name, x->lab ? " of lab '" : "", x->lab ? x->lab : "",
+                             x->lab ? "'" : "");
+    }
     Resource *w = want_new(p, RESOURCE_POOL);
     PoolSpec *spec = calloc(1, sizeof(*spec));
     if (!w || !spec) {
@@ -152,7 +166,7 @@ static int plan_pool(const Lab *lab, const HostState *host, Plan *p, const char 
     w->spec = storage_pool_spec_text(path);
     spec->name = w->name ? strdup(w->name) : NULL;
     spec->path = strdup(path);
-    if (asprintf(&w->note, "in %s", path) < 0)
+    if (asprintf(&w->note, "a directory pool in %s", path) < 0)
         w->note = NULL;
     int r = finish(w, err);
     if (r < 0 || !spec->name || !spec->path)
@@ -171,7 +185,7 @@ static int plan_pool(const Lab *lab, const HostState *host, Plan *p, const char 
 }
 
 static int plan_image(const Lab *lab, const HostState *host, Plan *p, const LabImage *img,
-                      const char *base_dir, ImagePlan *ip, Error *err)
+                      const char *base_dir, bool want, ImagePlan *ip, Error *err)
 {
     _cleanup_free_ char *store = image_store_dir(host->state_root);
     ip->store_name = image_store_name(img, base_dir);
@@ -187,6 +201,8 @@ static int plan_image(const Lab *lab, const HostState *host, Plan *p, const LabI
             note = NULL;
         return add_note(p, note) < 0 ? error_set(err, -ENOMEM, "Out of memory") : 0;
     }
+    if (!want)
+        return 0;
     ip->available = true;
     Resource *w = want_new(p, RESOURCE_IMAGE);
     ImageSpec *spec = calloc(1, sizeof(*spec));
@@ -207,9 +223,9 @@ static int plan_image(const Lab *lab, const HostState *host, Plan *p, const LabI
     if (ip->info)
         r = asprintf(&w->note, "in the shared image store already");
     else if (img->kind == LAB_IMAGE_URL)
-        r = asprintf(&w->note, "downloaded from %s", img->source);
+        r = asprintf(&w->note, "to be downloaded from %s", img->source);
     else
-        r = asprintf(&w->note, "imported from %s", img->source);
+        r = asprintf(&w->note, "to be imported from %s", img->source);
     if (r < 0)
         w->note = NULL;
     if (!spec->store_name || !spec->base_dir)
@@ -221,7 +237,9 @@ static int plan_volume(const Lab *lab, Plan *p, const LabNode *node, size_t inde
                        const char *pool_path, const ImagePlan *ip, const LabImage *img, Error *err)
 {
     const LabDisk *d = index < node->n_disks ? &node->disks[index] : NULL;
-    uint64_t capacity = d ? d->size_bytes : 0;
+    /* libvirt makes volumes in whole KiB: want what it will make, or the next plan would see a
+     * bigger volume than the file asks */
+    uint64_t capacity = d ? (d->size_bytes + 1023) / 1024 * 1024 : 0;
     const char *backing = index == 0 ? ip->path : NULL;
     char have_h[32], want_h[32];
     const char *file = lab->file ? lab->file : "lab file";
@@ -262,6 +280,14 @@ static int plan_volume(const Lab *lab, Plan *p, const LabNode *node, size_t inde
 
     const Observed *o = ours_by_key(p, RESOURCE_VOLUME, w->key);
     if (o && o->live_spec) {
+        _cleanup_free_ char *hf = spec_text_get(o->live_spec, "format");
+        if (hf && strcmp(hf, "qcow2") != 0)
+            return error_set(err, -EPERM,
+                             "%s:%d:%d: disk %zu of node '%s' is a %s volume now (changed outside "
+                             "kvmlab), not the qcow2 kvmlab made: making it again would lose its "
+                             "data; convert it back or remove the node (or run 'kvmlab down') "
+                             "first",
+                             file, loc.line, loc.col, index, node->name, hf);
         _cleanup_free_ char *hb = spec_text_get(o->live_spec, "backing");
         _cleanup_free_ char *hc = spec_text_get(o->live_spec, "live.capacity");
         uint64_t have = hc ? strtoull(hc, NULL, 10) : 0;
@@ -318,10 +344,27 @@ int plan_storage(const Lab *lab, const HostState *host, Plan *p, Error *err)
         free(ips);
         return error_set(err, -ENOMEM, "Out of memory");
     }
-    r = plan_pool(lab, host, p, base_dir, &pool, &pool_path, err);
-    for (size_t i = 0; r >= 0 && i < lab->n_images; i++)
-        if (image_used(lab, lab->images[i].name))
-            r = plan_image(lab, host, p, &lab->images[i], base_dir, &ips[i], err);
+    /* a pool only when some node gets a disk in this run (not for nodes whose built image
+     * does not exist yet) */
+    bool any = false;
+    for (size_t i = 0; i < lab->n_nodes && !any; i++) {
+        const LabImage *img = lab_find_image(lab, lab->nodes[i].image);
+        if (!img)
+            continue;
+        if (img->kind != LAB_IMAGE_BUILD) {
+            any = true;
+            continue;
+        }
+        _cleanup_free_ char *name = image_store_name(img, base_dir);
+        any = name && store_find(host, name);
+    }
+    if (any)
+        r = plan_pool(lab, host, p, base_dir, &pool, &pool_path, err);
+    for (size_t i = 0; r >= 0 && i < lab->n_images; i++) {
+        if (!image_used(lab, lab->images[i].name))
+            continue;
+        r = plan_image(lab, host, p, &lab->images[i], base_dir, any, &ips[i], err);
+    }
     for (size_t i = 0; r >= 0 && i < lab->n_nodes; i++) {
         const LabNode *node = &lab->nodes[i];
         size_t k = 0;
@@ -345,6 +388,17 @@ int plan_storage_drift(const HostState *host, Plan *p)
 {
     for (size_t i = 0; i < p->n_actions; i++) {
         Action *a = &p->actions[i];
+        if (a->kind == RESOURCE_VOLUME && a->type == ACTION_DELETE && a->have->key) {
+            char *reason = NULL;
+            if (asprintf(&reason,
+                         "'%s' is no longer in the lab file: the volume and the data on it are "
+                         "deleted",
+                         a->have->key) < 0)
+                return -ENOMEM;
+            free(a->reason);
+            a->reason = reason;
+            continue;
+        }
         if (a->kind != RESOURCE_VOLUME || a->type != ACTION_CREATE || !host->volume_record)
             continue;
         const VolumeSpec *spec = a->want->data;

@@ -33,10 +33,9 @@ static int caps_one(LabSession *s, const char *machine, HvCaps *ret, bool *ret_f
     *ret_found = false;
     if (!file)
         return error_set(err, -ENOMEM, "Out of memory");
-    if (s->conn) {
+    if (s->conn)
         xml = virConnectGetDomainCapabilities(s->conn, NULL, "x86_64", machine, NULL, 0);
-        if (!xml)
-            return virt_error(err, "Cannot ask libvirt what it offers for machine '%s'", machine);
+    if (xml) {
         _cleanup_free_ char *dir = strdup(file);
         char *slash = dir ? strrchr(dir, '/') : NULL;
         if (slash) {
@@ -46,6 +45,7 @@ static int caps_one(LabSession *s, const char *machine, HvCaps *ret, bool *ret_f
                 (void)fs_write_atomic(file, xml, 0644, NULL);
         }
     } else if (fs_read_all(file, &xml, NULL, NULL) < 0) {
+        /* a daemon that cannot answer (libvirt's test driver) and nothing cached: not known */
         return 0;
     }
     int r = hv_caps_parse(xml, machine, ret, err);

@@ -3,6 +3,7 @@
 #include "kvmlab/session.h"
 
 #include <dirent.h>
+#include <libgen.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,10 +299,42 @@ static int observe_host(LabSession *s, HostState *h, Error *err)
     return 0;
 }
 
+/* A `path:` image that is not in the store yet must be there to import: said at plan time, at
+ * its line, rather than half way through `up`. */
+static int check_image_sources(const LabSession *s, const HostState *h, Error *err)
+{
+    const Lab *lab = s->lab;
+    _cleanup_free_ char *copy = lab->file ? strdup(lab->file) : NULL;
+    const char *base = copy ? dirname(copy) : ".";
+    for (size_t i = 0; h->storage && i < lab->n_images; i++) {
+        const LabImage *img = &lab->images[i];
+        bool used = false;
+        for (size_t k = 0; k < lab->n_nodes; k++)
+            used |= lab->nodes[k].image && strcmp(lab->nodes[k].image, img->name) == 0;
+        if (!used || img->kind != LAB_IMAGE_PATH || !img->source)
+            continue;
+        _cleanup_free_ char *name = image_store_name(img, base);
+        bool stored = false;
+        for (size_t k = 0; name && k < h->n_images; k++)
+            stored |= strcmp(h->images[k].name, name) == 0;
+        if (stored)
+            continue;
+        _cleanup_free_ char *path =
+                img->source[0] == '/' ? strdup(img->source) : fs_path_join(base, img->source);
+        if (path && access(path, R_OK) < 0)
+            return error_set_errno(err, -errno, "%s:%d:%d: image '%s': cannot read '%s'",
+                                   lab->file ? lab->file : "lab file", img->loc.line, img->loc.col,
+                                   img->name, path);
+    }
+    return 0;
+}
+
 int lab_session_plan(LabSession *s, Plan **ret, Error *err)
 {
     HostState host = {0};
     int r = observe_host(s, &host, err);
+    if (r >= 0)
+        r = check_image_sources(s, &host, err);
     if (r >= 0)
         r = engine_plan(s->lab, &host, ret, err);
     host_state_clear(&host);
@@ -358,8 +391,14 @@ int lab_session_apply(LabSession *s, const Plan *plan, EngineProgressFn progress
     if (!s->conn)
         return error_set(err, -ENOTCONN, "Lab '%s' has no host connection", s->lab->name);
     int r = engine_apply(plan, s->backends, s->n_backends, progress, userdata, err);
-    if (r < 0)
+    if (r < 0) {
+        /* undone: the lab's state directory goes too when nothing is left in it (the pool
+         * directory inside it went last) */
+        _cleanup_free_ char *dir = NULL;
+        if (asprintf(&dir, "%s/labs/%s", s->state_root, s->lab->name) >= 0)
+            rmdir(dir);
         return r;
+    }
     return record_lab(s, plan, err);
 }
 
@@ -449,10 +488,9 @@ int lab_session_down(LabSession *s, Plan **ret_plan, bool *ret_kept_sandbox, Err
     if (file && bfile && vfile && asprintf(&dir, "%s/labs/%s", s->state_root, s->lab->name) >= 0) {
         unlink(file);
         unlink(bfile);
-        /* the record of volumes goes once none is left (a failed delete keeps it) */
-        _cleanup_free_ char *vtext = NULL;
-        if (fs_read_all(vfile, &vtext, NULL, NULL) < 0 || !*vtext)
-            unlink(vfile);
+        /* every volume of the lab is gone (a failed delete returned above): so is its record,
+         * even of a volume a crashed down deleted before it could update it */
+        unlink(vfile);
         rmdir(dir);
     }
     *ret_plan = p;

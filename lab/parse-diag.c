@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kvmlab/text.h"
+
 #include "parser.h"
 
 /* Where an allocation failure jumps to (lab_load_string()); per thread, as loads may run in
@@ -116,36 +118,6 @@ void diag_suggest(Ctx *c, LabLoc loc, const char *suggestion, const char *fmt, .
 
 /* ---- did you mean ----------------------------------------------------------------------- */
 
-/* Optimal string alignment distance (Levenshtein plus adjacent swaps: 'netwroks' is one edit
- * from 'networks'), ignoring case. */
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    uint8_t d[EDIT_DISTANCE_MAXLEN + 1][EDIT_DISTANCE_MAXLEN + 1];
-
-    if (la > EDIT_DISTANCE_MAXLEN || lb > EDIT_DISTANCE_MAXLEN)
-        return SIZE_MAX;
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = (uint8_t)i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = (uint8_t)j;
-    for (size_t i = 1; i <= la; i++) {
-        for (size_t j = 1; j <= lb; j++) {
-            int ai = tolower((unsigned char)a[i - 1]), bj = tolower((unsigned char)b[j - 1]);
-            unsigned best = d[i - 1][j - 1] + (ai != bj);
-            if (d[i - 1][j] + 1u < best)
-                best = d[i - 1][j] + 1u;
-            if (d[i][j - 1] + 1u < best)
-                best = d[i][j - 1] + 1u;
-            if (i > 1 && j > 1 && ai == tolower((unsigned char)b[j - 2]) &&
-                tolower((unsigned char)a[i - 2]) == bj && d[i - 2][j - 2] + 1u < best)
-                best = d[i - 2][j - 2] + 1u;
-            d[i][j] = (uint8_t)best;
-        }
-    }
-    return d[la][lb];
-}
-
 /* The candidate (NULL-terminated list) closest to @word, when close enough to be a typo. */
 const char *closest(const char *word, const char *const *cands)
 {
@@ -156,7 +128,7 @@ const char *closest(const char *word, const char *const *cands)
         size_t len = strlen(*cands);
         /* short words are one or two edits from everything: demand more similarity */
         size_t limit = len <= 3 ? 1 : 2;
-        size_t d = edit_distance(word, *cands);
+        size_t d = text_edit_distance(word, *cands);
         if (d <= limit && d < best_d) {
             best = *cands;
             best_d = d;

@@ -76,6 +76,9 @@ static void parse_lab(Ctx *c, const YNode *root)
         if (!*s || strchr(s, '\n') || strstr(s, "/../") || strncmp(s, "../", 3) == 0 ||
             streq(s, "..") || (strlen(s) >= 3 && streq(s + strlen(s) - 3, "/..")))
             diag(c, v->loc, "pool '%s' must be a directory path without '..' components", s);
+        else if (s[0] == '~')
+            diag(c, v->loc,
+                 "pool '%s' starts with '~', which kvmlab does not expand; give the full path", s);
         else if (streq(s, "/"))
             diag(c, v->loc, "pool '/' is the root directory; give a directory of its own");
         else {

@@ -24,18 +24,17 @@
 
 struct fy_parser;
 
-#define NODE_NAME_MAX        32
-#define NETWORK_NAME_MAX     15
-#define NODE_COUNT_MAX       64
-#define NODE_CPUS_MAX        64
-#define MEMORY_MIN_MIB       128
-#define MEMORY_MAX_MIB       (1024ULL * 1024)
-#define DISK_MIN_BYTES       (1ULL << 20)
-#define DISK_MAX_BYTES       (64ULL << 40)
-#define LEASE_LIMIT_S        (7 * 86400)
-#define KUBEADM_CP_CPUS      2
-#define KUBEADM_CP_MIB       1700
-#define EDIT_DISTANCE_MAXLEN 64
+#define NODE_NAME_MAX    32
+#define NETWORK_NAME_MAX 15
+#define NODE_COUNT_MAX   64
+#define NODE_CPUS_MAX    64
+#define MEMORY_MIN_MIB   128
+#define MEMORY_MAX_MIB   (1024ULL * 1024)
+#define DISK_MIN_BYTES   (1ULL << 20)
+#define DISK_MAX_BYTES   (64ULL << 40)
+#define LEASE_LIMIT_S    (7 * 86400)
+#define KUBEADM_CP_CPUS  2
+#define KUBEADM_CP_MIB   1700
 
 /* Allocation failure longjmps back to lab_load_string() (see parse_oom()), which reports
  * -ENOMEM: so callers never see NULL. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kvmlab/cleanup.h"
+#include "kvmlab/text.h"
 
 /*
  * The <disk> and <controller> elements of a domain's disks. Every disk gets an explicit drive
@@ -73,32 +74,6 @@ static const char *bus_name(DiskBus b)
         break;
     }
     return NULL;
-}
-
-/* Write @s escaped for text and for single- or double-quoted attribute values. */
-static void xml_escape(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '\'':
-            fputs("&apos;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        default:
-            fputc(*s, f);
-        }
-    }
 }
 
 /* Target name number @idx after @prefix: a..z, aa..az, ba.. (bijective base 26, as libvirt
@@ -238,9 +213,9 @@ int storage_disks_xml(const DiskXml *disks, size_t n, char **ret, Error *err)
         const DiskXml *d = &disks[i];
         fprintf(f, "    <disk type='file' device='%s'>\n", d->cdrom ? "cdrom" : "disk");
         fputs("      <driver name='qemu' type='", f);
-        xml_escape(f, d->format);
+        text_put_xml_escaped(f, d->format);
         fputs("'/>\n      <source file='", f);
-        xml_escape(f, d->path);
+        text_put_xml_escaped(f, d->path);
         fputs("'/>\n      <target dev='", f);
         switch (d->bus) {
         case DISK_BUS_VIRTIO:
@@ -261,7 +236,7 @@ int storage_disks_xml(const DiskXml *disks, size_t n, char **ret, Error *err)
             fputs("      <readonly/>\n", f);
         if (d->serial) {
             fputs("      <serial>", f);
-            xml_escape(f, d->serial);
+            text_put_xml_escaped(f, d->serial);
             fputs("</serial>\n", f);
         }
 

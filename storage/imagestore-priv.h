@@ -63,6 +63,9 @@ int image_sniff_file(const char *path, const char **ret, Error *err);
 /* Lower-case hex sha256 of @len bytes at @data into @ret (65 bytes). 0 or -ENOMEM. */
 int sha256_hex(const void *data, size_t len, char ret[65]);
 
+/* A decimal number without sign into *ret: 0, or -EINVAL (NULL, empty, a sign, junk, too big). */
+int image_parse_u64(const char *s, uint64_t *ret);
+
 /* sha256 of the whole file @path, progress as @what; a pending interrupt gives -EINTR. */
 int sha256_file(const char *path, const char *what, ImageProgressFn progress, void *userdata,
                 char ret[65], Error *err);

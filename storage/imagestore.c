@@ -19,6 +19,7 @@
  * do it once and the second finds it ready. Order: the image's lock, then the store's.
  */
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -109,6 +110,51 @@ char *image_store_dir(const char *state_root)
     return abs ? fs_path_join(abs, "images") : NULL;
 }
 
+/* The readable part of a store name: the source's file name without its image extension
+ * (a URL's last path segment), or a build recipe's name, in [a-z0-9._-]; "image" when nothing
+ * readable is left. Not the lab's key for the image: labs that name one file differently share
+ * it. */
+static char *source_label(const LabImage *img)
+{
+    const char *s = img->source ? img->source : "";
+    size_t len = strlen(s);
+    if (img->kind != LAB_IMAGE_BUILD) {
+        const char *q = strpbrk(s, "?#");
+        if (img->kind == LAB_IMAGE_URL && q)
+            len = (size_t)(q - s);
+        while (len > 0 && s[len - 1] == '/')
+            len--;
+        const char *slash = memrchr(s, '/', len);
+        if (slash) {
+            len -= (size_t)(slash + 1 - s);
+            s = slash + 1;
+        }
+        static const char *const exts[] = {".qcow2", ".qcow", ".img", ".raw", ".vmdk", ".bin"};
+        for (size_t i = 0; i < sizeof(exts) / sizeof(*exts); i++) {
+            size_t l = strlen(exts[i]);
+            if (len > l && strncasecmp(s + len - l, exts[i], l) == 0) {
+                len -= l;
+                break;
+            }
+        }
+    }
+    if (len > 40)
+        len = 40;
+    char *out = strndup(s, len);
+    if (!out)
+        return NULL;
+    for (char *p = out; *p; p++) {
+        *p = (char)tolower((unsigned char)*p);
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("._-", *p)))
+            *p = '-';
+    }
+    if (!((out[0] >= 'a' && out[0] <= 'z') || (out[0] >= '0' && out[0] <= '9'))) {
+        free(out);
+        out = strdup("image");
+    }
+    return out;
+}
+
 char *image_store_name(const LabImage *img, const char *base_dir)
 {
     const char *kind = kind_to_string(img->kind);
@@ -133,7 +179,8 @@ char *image_store_name(const LabImage *img, const char *base_dir)
     if (sha256_hex(buf, len, hex) < 0)
         return NULL;
     char *name = NULL;
-    if (asprintf(&name, "%s-%.12s", img->name, hex) < 0)
+    _cleanup_free_ char *label = source_label(img);
+    if (!label || asprintf(&name, "%s-%.12s", label, hex) < 0)
         return NULL;
     return name;
 }
@@ -216,9 +263,9 @@ static int set_str(char **dst, const char *v)
     return *dst ? 0 : -ENOMEM;
 }
 
-static int parse_u64(const char *s, uint64_t *ret)
+int image_parse_u64(const char *s, uint64_t *ret)
 {
-    if (!*s || *s == '-')
+    if (!s || !*s || *s == '-')
         return -EINVAL;
     char *end;
     errno = 0;
@@ -293,9 +340,9 @@ static int record_parse(const char *path, char *text, Record *ret, Error *err)
         else if (strcmp(k, "imported-at") == 0)
             r = set_str(&i->imported_at, v);
         else if (strcmp(k, "virtual-size") == 0)
-            r = parse_u64(v, &i->virtual_size);
+            r = image_parse_u64(v, &i->virtual_size);
         else if (strcmp(k, "source-size") == 0) {
-            r = parse_u64(v, &rec.source_size);
+            r = image_parse_u64(v, &rec.source_size);
             rec.has_source_stat = true;
         } else if (strcmp(k, "source-mtime") == 0)
             r = set_str(&rec.source_mtime, v);

@@ -32,6 +32,7 @@
 
 #include "kvmlab/cleanup.h"
 #include "kvmlab/storage.h"
+#include "kvmlab/text.h"
 
 #define OSINFO_SYSTEM_DIR_DEFAULT "/usr/share/osinfo"
 
@@ -308,34 +309,6 @@ static const OsEntry *find_generic_linux(const char *id)
     return e ? e : find_family("linux", 5, NULL, NULL);
 }
 
-/* Optimal string alignment distance: a swap of two neighbours counts one edit. */
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64)
-        return SIZE_MAX;
-    size_t d[65][65];
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        for (size_t j = 1; j <= lb; j++) {
-            size_t cost = a[i - 1] != b[j - 1];
-            size_t v = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < v)
-                v = d[i][j - 1] + 1;
-            if (d[i - 1][j - 1] + cost < v)
-                v = d[i - 1][j - 1] + cost;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                d[i - 2][j - 2] + 1 < v)
-                v = d[i - 2][j - 2] + 1;
-            d[i][j] = v;
-        }
-    }
-    return d[la][lb];
-}
-
 static size_t typo_limit(size_t len)
 {
     /* short words are one or two edits from everything: demand more similarity */
@@ -366,7 +339,7 @@ static char *did_you_mean(const char *id)
     const char *closest = NULL;
     size_t closest_d = SIZE_MAX;
     for (size_t i = 0; i < db.n; i++) {
-        size_t d = edit_distance(id, db.entries[i].short_id);
+        size_t d = text_edit_distance(id, db.entries[i].short_id);
         if (d <= typo_limit(strlen(db.entries[i].short_id)) && d < closest_d) {
             closest = db.entries[i].short_id;
             closest_d = d;
@@ -386,7 +359,7 @@ static char *did_you_mean(const char *id)
         char cp[65];
         memcpy(cp, c->short_id, c->prefix_len);
         cp[c->prefix_len] = '\0';
-        size_t d = edit_distance(prefix, cp);
+        size_t d = text_edit_distance(prefix, cp);
         if (d <= typo_limit(c->prefix_len) && d < best_d) {
             best = c;
             best_d = d;

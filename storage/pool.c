@@ -65,6 +65,17 @@ void storage_ctx_set_progress(StorageCtx *c, ImageProgressFn fn, void *userdata)
 
 /* ---- small readers ----------------------------------------------------------------------- */
 
+/* A pool's persistent definition; drivers without VIR_STORAGE_XML_INACTIVE (libvirt's test
+ * driver) give the one definition they have. */
+static char *pool_definition(virStoragePoolPtr pool)
+{
+    char *xml = virStoragePoolGetXMLDesc(pool, VIR_STORAGE_XML_INACTIVE);
+    if (!xml && (virGetLastErrorCode() == VIR_ERR_NO_SUPPORT ||
+                 virGetLastErrorCode() == VIR_ERR_INVALID_ARG))
+        xml = virStoragePoolGetXMLDesc(pool, 0);
+    return xml;
+}
+
 /* The text of the first node @expr selects in @xml, NULL when none. */
 static char *xml_text(const char *xml, const char *expr)
 {
@@ -91,6 +102,19 @@ static char *marker_lab(const char *path)
     if (!file || fs_read_all(file, &text, NULL, NULL) < 0)
         return NULL;
     return spec_text_get(text, "lab");
+}
+
+/* The lab that owns pool @name at @path: its marker names the lab and the pool has that lab's
+ * pool name; NULL otherwise (a pool someone else defined on a lab's directory is not the lab's) */
+static char *pool_owner(const char *name, const char *path)
+{
+    char *lab = marker_lab(path);
+    size_t l = lab ? strlen(lab) : 0;
+    if (lab && (strncmp(name, lab, l) != 0 || strcmp(name + l, "-pool") != 0)) {
+        free(lab);
+        lab = NULL;
+    }
+    return lab;
 }
 
 static int marker_write(const char *path, const char *lab, Error *err)
@@ -170,7 +194,7 @@ static bool dir_has_others(const char *path, char **ret_first)
     bool found = false;
     while ((de = readdir(d))) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-            strcmp(de->d_name, POOL_MARKER) == 0)
+            strcmp(de->d_name, POOL_MARKER) == 0 || strcmp(de->d_name, POOL_MARKER_MADE) == 0)
             continue;
         found = true;
         if (ret_first)
@@ -201,7 +225,7 @@ static int pool_observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
         const char *name = virStoragePoolGetName(pools[i]);
         if (strcmp(name, IMAGE_POOL_NAME) == 0)
             continue; /* the shared store: no lab's, never removed by one */
-        _cleanup_free_ char *xml = virStoragePoolGetXMLDesc(pools[i], VIR_STORAGE_XML_INACTIVE);
+        _cleanup_free_ char *xml = pool_definition(pools[i]);
         if (!xml) {
             r = virt_error(err, "Cannot read the definition of storage pool '%s'", name);
             goto done;
@@ -215,7 +239,7 @@ static int pool_observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
         _cleanup_free_ char *type = xml_text(xml, "string(/pool/@type)");
         _cleanup_free_ char *path = xml_text(xml, "string(/pool/target/path)");
         if (path && type && strcmp(type, "dir") == 0) {
-            o->lab = marker_lab(path);
+            o->lab = pool_owner(name, path);
             o->spec = storage_pool_spec_text(path);
             o->live_spec = o->spec ? strdup(o->spec) : NULL;
             o->hash = storage_spec_hash(o->spec);
@@ -276,15 +300,40 @@ static int pool_create(void *ctx, const Resource *want, Error *err)
     const PoolSpec *spec = want->data;
     struct stat st;
     bool existed = stat(spec->path, &st) == 0;
-    int r = pool_make(c, spec->name, spec->path, c->lab, err);
-    if (r < 0 && !existed) {
-        /* nothing of ours stays behind: the marker and the directory this call made */
-        _cleanup_free_ char *marker = fs_path_join(spec->path, POOL_MARKER);
-        if (marker)
-            unlink(marker);
-        rmdir(spec->path);
+    _cleanup_free_ char *marker = fs_path_join(spec->path, POOL_MARKER);
+    _cleanup_free_ char *other = marker_lab(spec->path);
+    if (!marker)
+        return error_set(err, -ENOMEM, "Out of memory");
+    if (other && strcmp(other, c->lab) != 0)
+        return error_set(err, -EEXIST,
+                         "The directory '%s' is the storage pool of lab '%s' already; give lab "
+                         "'%s' a directory of its own",
+                         spec->path, other, c->lab);
+    bool had_marker = other != NULL;
+    _cleanup_free_ char *made = fs_path_join(spec->path, POOL_MARKER_MADE);
+    if (!made)
+        return error_set(err, -ENOMEM, "Out of memory");
+    int r = 0;
+    if (!existed) {
+        /* that kvmlab made the directory is written before anything else in it, so a crash
+         * at any later point still lets `down` remove the directory (and only one it made) */
+        r = fs_mkdir_p(spec->path, 0711, err);
+        if (r >= 0)
+            r = fs_write_atomic(made, "", 0644, err);
     }
-    return r;
+    if (r >= 0)
+        r = pool_make(c, spec->name, spec->path, c->lab, err);
+    if (r < 0) {
+        /* nothing of ours stays behind: the marker and the directory this call made */
+        if (!had_marker)
+            unlink(marker);
+        if (!existed) {
+            unlink(made);
+            rmdir(spec->path);
+        }
+        return r;
+    }
+    return 0;
 }
 
 static int pool_start(void *ctx, const Observed *have, Error *err)
@@ -326,9 +375,14 @@ static int pool_remove(void *ctx, const Observed *have, Error *err)
     }
     if (r == 0 && path) {
         _cleanup_free_ char *marker = fs_path_join(path, POOL_MARKER);
+        _cleanup_free_ char *made = fs_path_join(path, POOL_MARKER_MADE);
+        bool ours = made && access(made, F_OK) == 0;
+        if (made)
+            unlink(made);
         if (marker)
             unlink(marker);
-        if (rmdir(path) < 0 && errno != ENOENT)
+        /* a directory the file named and that was there before stays */
+        if (ours && rmdir(path) < 0 && errno != ENOENT)
             r = error_set_errno(err, -errno, "Cannot remove the directory '%s' of pool '%s'", path,
                                 have->name);
     }
@@ -377,13 +431,6 @@ void storage_pool_backend(StorageCtx *c, EngineBackend *ret)
 
 /* ---- base images from the shared store --------------------------------------------------- */
 
-/* The lab image key of store name "<key>-<12 hex>". */
-static char *store_key(const char *name)
-{
-    const char *dash = strrchr(name, '-');
-    return dash && strlen(dash) == 13 ? strndup(name, (size_t)(dash - name)) : strdup(name);
-}
-
 static int image_observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
 {
     StorageCtx *c = ctx;
@@ -406,13 +453,15 @@ static int image_observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
         o->kind = RESOURCE_IMAGE;
         o->name = strdup(v[i].name);
         o->lab = strdup(c->lab);
-        o->key = store_key(v[i].name);
+        /* matched by store name: labs may call one image by different keys */
+        o->key = NULL;
         if (asprintf(&o->spec, "store=%s\n", v[i].name) < 0)
             o->spec = NULL;
         o->live_spec = o->spec ? strdup(o->spec) : NULL;
         o->hash = storage_spec_hash(o->spec);
+        o->definition = o->spec ? strdup(o->spec) : NULL; /* the use, for undo */
         o->active = true;
-        if (!o->name || !o->lab || !o->key || !o->spec || !o->live_spec || !o->hash)
+        if (!o->name || !o->lab || !o->spec || !o->live_spec || !o->hash || !o->definition)
             r = error_set(err, -ENOMEM, "Out of memory");
     }
     for (size_t i = 0; i < n; i++)
@@ -511,13 +560,10 @@ static int observe_pool_volumes(StorageCtx *c, virStoragePoolPtr pool, const cha
 {
     const char *pname = virStoragePoolGetName(pool);
     if (virStoragePoolIsActive(pool) != 1) {
-        if (strcmp(lab, c->lab) != 0)
+        /* the lab's own pool should run (it is autostarted): started to see its volumes; one
+         * that cannot start (its directory removed by hand) has none to see */
+        if (strcmp(lab, c->lab) != 0 || virStoragePoolCreate(pool, 0) < 0)
             return 0;
-        return error_set(err, -EAGAIN,
-                         "Storage pool '%s' of lab '%s' is defined but not running, so its "
-                         "volumes cannot be seen; start it (virsh pool-start %s) or run "
-                         "'kvmlab down'",
-                         pname, lab, pname);
     }
     _cleanup_free_ char *record = record_read(c, lab);
     virStorageVolPtr *vols = NULL;
@@ -527,8 +573,8 @@ static int observe_pool_volumes(StorageCtx *c, virStoragePoolPtr pool, const cha
     int r = 0;
     for (int i = 0; i < n && r >= 0; i++) {
         const char *vname = virStorageVolGetName(vols[i]);
-        if (strcmp(vname, POOL_MARKER) == 0)
-            continue; /* kvmlab's own record, not a disk */
+        if (strcmp(vname, POOL_MARKER) == 0 || strcmp(vname, POOL_MARKER_MADE) == 0)
+            continue; /* kvmlab's own records, not disks */
         if (*k == *cap) {
             size_t ncap = *cap ? *cap * 2 : 16;
             Observed *nv = realloc(*out, ncap * sizeof(*nv));
@@ -568,8 +614,9 @@ static int observe_pool_volumes(StorageCtx *c, virStoragePoolPtr pool, const cha
                      format ? format : "raw", backing ? backing : "none", info.capacity) < 0)
             o->live_spec = NULL;
         o->spec = o->live_spec ? strdup(o->live_spec) : NULL;
+        o->definition = o->live_spec ? strdup(o->live_spec) : NULL; /* its size, for undo */
         o->hash = storage_spec_hash(o->spec);
-        if (!o->lab || !o->key || !o->spec || !o->live_spec || !o->hash)
+        if (!o->lab || !o->key || !o->spec || !o->live_spec || !o->hash || !o->definition)
             r = error_set(err, -ENOMEM, "Out of memory");
     }
     for (int i = 0; i < n; i++)
@@ -591,9 +638,9 @@ static int volume_observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
     for (int i = 0; i < n && r >= 0; i++) {
         if (strcmp(virStoragePoolGetName(pools[i]), IMAGE_POOL_NAME) == 0)
             continue;
-        _cleanup_free_ char *xml = virStoragePoolGetXMLDesc(pools[i], VIR_STORAGE_XML_INACTIVE);
+        _cleanup_free_ char *xml = pool_definition(pools[i]);
         _cleanup_free_ char *path = xml ? xml_text(xml, "string(/pool/target/path)") : NULL;
-        _cleanup_free_ char *lab = path ? marker_lab(path) : NULL;
+        _cleanup_free_ char *lab = path ? pool_owner(virStoragePoolGetName(pools[i]), path) : NULL;
         if (lab)
             r = observe_pool_volumes(c, pools[i], lab, &out, &k, &cap, err);
     }
@@ -634,6 +681,19 @@ static int volume_create(void *ctx, const Resource *want, Error *err)
         image_info_clear(&info);
         if (r < 0)
             return r;
+    }
+    if (spec->image && spec->capacity) {
+        ImageInfo info = {0};
+        int r = image_store_lookup(c->state_root, spec->image, &info, err);
+        uint64_t base = info.virtual_size;
+        image_info_clear(&info);
+        if (r < 0)
+            return r;
+        if (capacity < base)
+            return error_set(err, -EINVAL,
+                             "Volume '%s' would be %" PRIu64 " bytes but its image '%s' is %" PRIu64
+                             " bytes: a root disk holds the whole image; give it at least that",
+                             want->name, capacity, spec->image, base);
     }
     _cleanup_free_ char *xml = storage_volume_xml(spec->volume, capacity, spec->backing);
     if (!xml)

@@ -8,32 +8,7 @@
 #include "kvmlab/addr.h"
 #include "kvmlab/cleanup.h"
 #include "kvmlab/storagepool.h"
-
-/* XML-escape @s into @f (text and attribute values). */
-static void put_escaped(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '\'':
-            fputs("&apos;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        default:
-            fputc(*s, f);
-        }
-    }
-}
+#include "kvmlab/text.h"
 
 char *storage_pool_xml(const char *name, const char *path)
 {
@@ -43,9 +18,9 @@ char *storage_pool_xml(const char *name, const char *path)
     if (!f)
         return NULL;
     fputs("<pool type='dir'>\n  <name>", f);
-    put_escaped(f, name);
+    text_put_xml_escaped(f, name);
     fputs("</name>\n  <target>\n    <path>", f);
-    put_escaped(f, path);
+    text_put_xml_escaped(f, path);
     fputs("</path>\n    <permissions>\n      <mode>0711</mode>\n    </permissions>\n"
           "  </target>\n</pool>\n",
           f);
@@ -64,7 +39,7 @@ char *storage_volume_xml(const char *name, uint64_t capacity, const char *backin
     if (!f)
         return NULL;
     fputs("<volume type='file'>\n  <name>", f);
-    put_escaped(f, name);
+    text_put_xml_escaped(f, name);
     fprintf(f,
             "</name>\n  <capacity unit='bytes'>%" PRIu64 "</capacity>\n"
             "  <allocation unit='bytes'>0</allocation>\n"
@@ -73,7 +48,7 @@ char *storage_volume_xml(const char *name, uint64_t capacity, const char *backin
             capacity);
     if (backing) {
         fputs("  <backingStore>\n    <path>", f);
-        put_escaped(f, backing);
+        text_put_xml_escaped(f, backing);
         fputs("</path>\n    <format type='qcow2'/>\n  </backingStore>\n", f);
     }
     fputs("</volume>\n", f);

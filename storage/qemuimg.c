@@ -59,16 +59,7 @@ static const char *scalar_at(struct fy_node *n, const char *path)
 
 static int u64_at(struct fy_node *n, const char *path, uint64_t *ret)
 {
-    const char *s = scalar_at(n, path);
-    if (!s || !*s || *s == '-')
-        return -EINVAL;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end)
-        return -EINVAL;
-    *ret = v;
-    return 0;
+    return image_parse_u64(scalar_at(n, path), ret);
 }
 
 static int dup_at(struct fy_node *n, const char *path, char **ret)

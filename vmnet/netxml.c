@@ -11,6 +11,7 @@
 #include <libxml/tree.h>
 
 #include "kvmlab/cleanup.h"
+#include "kvmlab/text.h"
 
 /*
  * libvirt network XML for a VmnetSpec, and the kvmlab <metadata> read back. The XML is written
@@ -23,32 +24,6 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(xmlDocPtr, xmlFreeDoc)
 DEFINE_TRIVIAL_CLEANUP_FUNC(xmlParserCtxtPtr, xmlFreeParserCtxt)
-
-/* Write @s escaped for both text and single- or double-quoted attribute values. */
-static void xml_escape(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '\'':
-            fputs("&apos;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        default:
-            fputc(*s, f);
-        }
-    }
-}
 
 static void indent(FILE *f, int level)
 {
@@ -92,7 +67,7 @@ static void dhcp_host_write(FILE *f, const VmnetHost *h, int level)
     fprintf(f, "<host mac='%s'", addr_mac_format(&h->mac, mac));
     if (h->name) {
         fputs(" name='", f);
-        xml_escape(f, h->name);
+        text_put_xml_escaped(f, h->name);
         fputc('\'', f);
     }
     fprintf(f, " ip='%s'/>\n", addr_ipv4_format(h->ip, ip));
@@ -107,13 +82,13 @@ static void dns_host_write(FILE *f, const VmnetHost *h, const char *domain, int 
     fprintf(f, "<host ip='%s'>\n", addr_ipv4_format(h->ip, ip));
     indent(f, level + 1);
     fputs("<hostname>", f);
-    xml_escape(f, h->name);
+    text_put_xml_escaped(f, h->name);
     fputc('.', f);
-    xml_escape(f, domain);
+    text_put_xml_escaped(f, domain);
     fputs("</hostname>\n", f);
     indent(f, level + 1);
     fputs("<hostname>", f);
-    xml_escape(f, h->name);
+    text_put_xml_escaped(f, h->name);
     fputs("</hostname>\n", f);
     indent(f, level);
     fputs("</host>\n", f);
@@ -152,7 +127,7 @@ static void text_element_write(FILE *f, int level, const char *name, const char 
 {
     indent(f, level);
     fprintf(f, "<%s:%s>", KVMLAB_XMLNS_PREFIX, name);
-    xml_escape(f, text);
+    text_put_xml_escaped(f, text);
     fprintf(f, "</%s:%s>\n", KVMLAB_XMLNS_PREFIX, name);
 }
 
@@ -254,11 +229,11 @@ int vmnet_libvirt_xml_format_uuid(const VmnetSpec *s, const char *uuid, char **r
 
     fputs("<network>\n", f);
     fputs("  <name>", f);
-    xml_escape(f, s->name);
+    text_put_xml_escaped(f, s->name);
     fputs("</name>\n", f);
     if (uuid) {
         fputs("  <uuid>", f);
-        xml_escape(f, uuid);
+        text_put_xml_escaped(f, uuid);
         fputs("</uuid>\n", f);
     }
     metadata_write(f, s, hash, text);
@@ -267,7 +242,7 @@ int vmnet_libvirt_xml_format_uuid(const VmnetSpec *s, const char *uuid, char **r
         /* an existing bridge: libvirt neither creates it nor gives it a MAC or DHCP */
         fputs("  <forward mode='bridge'/>\n", f);
         fputs("  <bridge name='", f);
-        xml_escape(f, s->bridge);
+        text_put_xml_escaped(f, s->bridge);
         fputs("'/>\n", f);
     } else {
         /* NAT: libvirt routes and runs DHCP/DNS but adds no firewall rules ('open'); the lab's
@@ -280,7 +255,7 @@ int vmnet_libvirt_xml_format_uuid(const VmnetSpec *s, const char *uuid, char **r
         else if (s->type == VMNET_NAT)
             fputs("  <forward mode='open'/>\n", f);
         fputs("  <bridge name='", f);
-        xml_escape(f, s->bridge);
+        text_put_xml_escaped(f, s->bridge);
         fputs("' stp='off' delay='0'/>\n", f);
         /* a fixed bridge MAC, or libvirt invents one and a re-created network differs */
         _cleanup_free_ char *what = NULL;
@@ -294,7 +269,7 @@ int vmnet_libvirt_xml_format_uuid(const VmnetSpec *s, const char *uuid, char **r
 
     if (s->dhcp) {
         fputs("  <domain name='", f);
-        xml_escape(f, s->domain);
+        text_put_xml_escaped(f, s->domain);
         fputs("' localOnly='yes'/>\n", f);
         bool any = false;
         for (size_t i = 0; i < s->n_hosts; i++) {

@@ -21,6 +21,8 @@
 
 /* The marker in a lab pool's directory: "lab=NAME\nkey=pool\n". */
 #define POOL_MARKER ".kvmlab-pool"
+/* Beside it when kvmlab made the directory itself (then `down` removes the directory too). */
+#define POOL_MARKER_MADE ".kvmlab-pool-made"
 
 typedef struct PoolSpec {
     char *name; /* <lab>-pool */

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Crash safety through the real binary: `up` and `down` killed (SIGKILL) or interrupted (SIGINT)
+# Crash safety through the real binary, for networks and storage (pool, shared image, volumes): `up` and `down` killed (SIGKILL) or interrupted (SIGINT)
 # at random points, a cold `up` killed in its first milliseconds (while it makes the namespace),
 # the sandbox's libvirtd killed while `up` starts networks, and two runs on one lab. After each
 # fault the next `up` must converge, `plan` must show no change and `down` must leave nothing: no
@@ -24,15 +24,26 @@ HOLDER=""
 cleanup() {
   [ -n "$HOLDER" ] && kill "$HOLDER" 2>/dev/null
   "$K" -q down "$T/lab.yaml" >/dev/null 2>&1
+  # the base image this run imported (the store keeps it after down)
+  for i in $("$K" --json image list 2>/dev/null | tr '{' '\n' | grep -F "\"source\":\"$T/base.qcow2\"" |
+    sed -n 's/^"name":"\([^"]*\)".*/\1/p'); do "$K" -q image rm "$i" >/dev/null 2>&1; done
   rm -rf "$T"
 }
 trap cleanup EXIT
+# storage too: a pool, a base image from the shared store and five volumes (overlays and data
+# disks), so the kills also land between a marker, a record and the object it describes
+qemu-img create -q -f qcow2 "$T/base.qcow2" 64M
 cat > "$T/lab.yaml" <<EOL
 lab: $LAB
 connect: sandbox
 networks:
   vmnet8: {type: nat, subnet: 192.168.209.0/24}
   vmnet1: {type: hostonly}
+images:
+  base: {path: base.qcow2, os: debian12}
+nodes:
+  - {name: a, image: base, disks: [{size: 1G}, {size: 256M}, {size: 128M}], networks: [vmnet8]}
+  - {name: b, image: base, count: 2, networks: [vmnet1]}
 EOL
 
 n=0; bad=0

@@ -22,6 +22,7 @@ POOL=$KVMLAB_STATE_DIR/labs/$LAB/pool
 cleanup() {
   "$K" -q down --lab "$LAB" >/dev/null 2>&1
   "$K" -q down --lab "$LAB2" >/dev/null 2>&1
+  [ -n "${IMG:-}" ] && "$K" -q image rm "$IMG" >/dev/null 2>&1
   rm -rf "$T"
 }
 trap cleanup EXIT
@@ -49,11 +50,12 @@ lab 256M
 check "plan before up" 0 "$K" plan "$T/lab.yaml"
 grep_out "plan makes the pool" out "^+ *pool *$LAB-pool "
 grep_out "plan imports the image" out "^+ *image *base-[0-9a-f]\{12\} .*imported from base.qcow2"
+IMG=$(sed -n 's/^+ *image *\(base-[0-9a-f]\{12\}\) .*/\1/p' "$T/out")
 grep_out "plan makes a's root disk" out "^+ *volume *$LAB-pool/a-0.qcow2 .*root disk, 1 GiB"
 grep_out "plan makes a's data disk" out "^+ *volume *$LAB-pool/a-1.qcow2 .*data disk, 256 MiB"
 grep_out "plan makes b's root disk at the image's size" out "^+ *volume *$LAB-pool/b-0.qcow2"
 check "up" 0 "$K" up "$T/lab.yaml"
-STORE=$(ls "$KVMLAB_STATE_DIR"/images/base-*.qcow2 | head -1)
+STORE=$KVMLAB_STATE_DIR/images/$IMG.qcow2
 check "the base is in the shared store" 0 test -f "$STORE"
 check "a-0 is an overlay on the stored base" 0 test "$(info "$POOL/a-0.qcow2" backing-filename)" = "$STORE"
 check "a-0 is 1 GiB" 0 test "$(info "$POOL/a-0.qcow2" virtual-size)" = 1073741824
@@ -64,6 +66,8 @@ check "virsh sees the pool running" 0 virsh -c "$(uri)" pool-info "$LAB-pool"
 grep_out "  ... and autostarted" out "Autostart: *yes"
 check "second plan" 0 "$K" --json plan "$T/lab.yaml"
 grep_out "a second up would change nothing" out '"changes":0'
+check "second up" 0 "$K" up "$T/lab.yaml"
+grep_out "a second up changes nothing" out "is up to date: nothing changed"
 
 # --- a volume deleted by hand is drift and made again
 check "virsh deletes a-1 by hand" 0 virsh -c "$(uri)" vol-delete a-1.qcow2 --pool "$LAB-pool"
@@ -99,7 +103,7 @@ check "its pool directory is gone" 1 test -e "$POOL"
 check "its state is gone" 1 test -e "$KVMLAB_STATE_DIR/labs/$LAB"
 check "the base stays for the second lab" 0 test -f "$STORE"
 check "the second lab's root disk still reads the base" 0 qemu-io -c 'read -P 0x5a 0 1M' "$KVMLAB_STATE_DIR/labs/$LAB2/pool/a-0.qcow2"
-check "image rm refuses an image in use" 1 "$K" image rm "$(basename "$STORE" .qcow2)"
+check "image rm refuses an image in use" 1 "$K" image rm "$IMG"
 grep_out "and names the lab" err "$LAB2"
 check "down of the second lab" 0 "$K" down "$T/lab2.yaml"
 
@@ -107,12 +111,17 @@ check "down of the second lab" 0 "$K" down "$T/lab2.yaml"
 check "up where the 2nd volume creation fails" 1 env KVMLAB_FAULT_VOLUME_CREATE=2 "$KF" up "$T/lab.yaml"
 grep_out "the failure is reported" err "injected"
 check "no pool directory is left" 1 test -e "$POOL"
+check "a-0, made before the failure, was removed with it" 1 test -e "$POOL/a-0.qcow2"
 check "no volume record is left" 1 test -e "$KVMLAB_STATE_DIR/labs/$LAB/volumes"
+check "no state directory of the lab is left" 1 test -e "$KVMLAB_STATE_DIR/labs/$LAB"
 check "image list after the rollback" 0 "$K" --json image list
 no_grep_out "the lab no longer uses the image" out "\"$LAB\""
 check "up after the rollback" 0 "$K" up "$T/lab.yaml"
 check "down" 0 "$K" down "$T/lab.yaml"
 check "nothing of the lab is left" 1 test -e "$KVMLAB_STATE_DIR/labs/$LAB"
+check "the store kept the image after down" 0 test -f "$STORE"
+check "image rm deletes it once no lab uses it" 0 "$K" image rm "$IMG"
+check "  ... file and record" 1 sh -c "ls '$KVMLAB_STATE_DIR/images/' | grep -q '$IMG'"
 
 echo "1..$n"
 [ "$bad" = 0 ]

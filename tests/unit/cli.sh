@@ -20,7 +20,7 @@ check "validate the README example" 0 "$K" validate "$ROOT/examples/kvmlab.yaml"
 grep_out "example summary" out "lab 'cka' is valid: 4 networks, 1 image, 4 nodes"
 check "validate the networks example" 0 "$K" validate "$ROOT/examples/networks.yaml"
 check "README example is examples/kvmlab.yaml" 0 sh -c \
-  "sed -n '/^lab: cka/,/^kubernetes:/p' '$ROOT/README.md' | diff - '$ROOT/examples/kvmlab.yaml'"
+  "sed -n '/^lab: cka/,/^pool:/p' '$ROOT/README.md' | diff - '$ROOT/examples/kvmlab.yaml'"
 check "invalid file exits 2" 2 "$K" validate "$ROOT/tests/data/lab-parse/many-problems.yaml"
 grep_out "located diagnostics" err "many-problems.yaml:3:1: unknown key 'netwroks' in the lab; did you mean 'networks'?"
 grep_out "count of problems" err "has 17 problems"
@@ -38,5 +38,31 @@ check "--json after the command" 0 "$K" validate --json "$ROOT/examples/networks
 check "plan of an invalid file exits 2" 2 "$K" plan "$ROOT/tests/data/lab-parse/many-problems.yaml"
 check "default file kvmlab.yaml" 1 sh -c "cd '$T' && '$K' validate"
 grep_out "default file named" err "kvmlab.yaml"
+
+# storage on libvirt's test driver (which has a pool of its own, 'default-pool'): plan works
+export KVMLAB_STATE_DIR="$T/state"
+qemu-img create -q -f qcow2 "$T/base.qcow2" 64M
+printf 'lab: tdrv\nconnect: "test:///default"\nimages: {b: {path: base.qcow2, os: debian12}}\nnodes: [{name: n, image: b, disks: [{size: 1G}, {size: 1500000}]}]\n' > "$T/tdrv.yaml"
+check "plan on test:///default with a node" 0 "$K" plan "$T/tdrv.yaml"
+grep_out "plan makes the pool there" out "^+ *pool *tdrv-pool "
+grep_out "the odd size is planned as libvirt makes it (whole KiB)" out "n-1.qcow2 .*data disk, 1.4 MiB"
+grep_out "plan names each disk's serial" out "^  n (machine q35): buses chosen at up"
+check "plan --json on test:///default" 0 "$K" --json plan "$T/tdrv.yaml"
+grep_out "plan --json lists the disks (the test driver has no domain capabilities)" out '"disks":\[{"node":"n","serial":"n-0","machine":"q35","bus":null,"controller":null,"reason":"chosen at up"}'
+mkdir -p "$T/state/cache/domcaps"
+cp "$ROOT/tests/data/domcaps/qemu-q35.xml" "$T/state/cache/domcaps/local-q35.xml"
+check "plan --json with the hypervisor's answer cached" 0 "$K" --json plan "$T/tdrv.yaml"
+no_grep_out "  ... the buses come from the cache (test:/// is a local daemon)" out '"bus":null'
+grep_out "  ... debian12 on virtio" out '"serial":"n-0","machine":"q35","bus":"virtio","controller":null'
+
+printf 'lab: tdrv\nconnect: "test:///default"\nimages: {b: {path: missing.qcow2}}\nnodes: [{name: n, image: b}]\n' > "$T/missing.yaml"
+check "a path image that cannot be read is refused at plan" 1 "$K" plan "$T/missing.yaml"
+grep_out "  ... at its line" err "missing.yaml:3:10: image 'b': cannot read '.*missing.qcow2'"
+printf 'lab: tdrv\npool: ~/vms\n' > "$T/tilde.yaml"
+check "pool: ~ is refused" 2 "$K" validate "$T/tilde.yaml"
+grep_out "  ... saying why" err "tilde.yaml:2:7: pool '~/vms' starts with '~'"
+printf 'lab: tdrv\nimages: {b: {path: b.qcow2, os: debain12}}\nnodes: [{name: n, image: b}]\n' > "$T/os.yaml"
+check "an unknown os is refused by validate" 2 "$K" validate "$T/os.yaml"
+grep_out "  ... at its line with a did-you-mean" err "os.yaml:2:33: .*debain12.*did you mean 'debian12'"
 echo "1..$n"
 [ "$bad" = 0 ]

@@ -118,6 +118,7 @@ static void test_example(void **state)
     assert_string_equal(lab->file, path);
     assert_string_equal(lab->name, "cka");
     assert_string_equal(lab->connect, "sandbox");
+    assert_string_equal(lab->pool, "/srv/vms/cka");
 
     /* networks, in file order */
     assert_int_equal(lab->n_networks, 4);
