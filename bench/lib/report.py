@@ -474,7 +474,9 @@ if all(os.path.exists(os.path.join(sdir, f)) for f in ("overlay.json", "lab.json
     perf = stext("perf-plan.txt").strip().splitlines()
     if perf:
         w("- **`perf record -F 500 --call-graph dwarf,65528` of 3 `kvmlab plan` from nothing** (client "
-          "process; inclusive share of CPU samples per function, top of the list):")
+          "process; inclusive share of all CPU samples per function, top of the list; the unwinder "
+          "loses some stacks at `__pthread_once_slow`, so the shares of the callers above it, "
+          "`main` included, are lower bounds):")
         w("")
         w("```")
         for l in perf[:22]:
