@@ -4,11 +4,13 @@
 # /tmp/kvmlab-heavy.lock on its own (flock -o: a daemon started under it never inherits it).
 #   bench/run.sh
 # Environment: KVB_LAB (lab name, default kvb), KVB_STATE_DIR (default bench/.state),
-# KVB_RUNS_UPDOWN (10), KVB_RUNS_NOOP (30), KVB_RUNS_SCALE (3), KVB_SIZES ("10 50 200").
+# KVB_RUNS_UPDOWN (10), KVB_RUNS_NOOP (30), KVB_RUNS_SCALE (3), KVB_SIZES ("10 50 200"),
+# KVB_KVMLAB (the binary, default build/cli/kvmlab); the storage benchmarks' own knobs are in
+# bench/storage.sh (KVB_STORAGE=0 skips them).
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
-K=$ROOT/build/cli/kvmlab
+K=${KVB_KVMLAB:-$ROOT/build/cli/kvmlab}
 LAB=${KVB_LAB:-kvb}
 STATE=${KVB_STATE_DIR:-$HERE/.state}
 RUNS_UPDOWN=${KVB_RUNS_UPDOWN:-10}
@@ -183,6 +185,12 @@ hf --warmup 1 --runs "$RUNS_NOOP" -L n "$LIST" --export-json "$OUT/scale-plan.js
   "virsh -c '$URI' net-list" \
   >"$OUT/scale-plan.txt"
 heavy "$K" -q --state-dir "$STATE" down "$W/n${SIZES##* }.yaml" # every network of the lab
+
+# --- 4: storage (bench/storage.sh: its own lab, kvbs, and sandbox) ------------------------------------
+if [ "${KVB_STORAGE:-1}" = 1 ]; then
+  log "benchmark 4: storage (bench/storage.sh)"
+  KVB_REPORT=0 KVB_KVMLAB="$K" KVB_STATE_DIR="$STATE" sh "$HERE/storage.sh" || log "bench/storage.sh failed"
+fi
 
 # --- the machine and the report ---------------------------------------------------------------
 {

@@ -3,6 +3,7 @@
 
     report.py RESULTS_DIR RESULTS_MD
 """
+import gzip
 import json
 import math
 import os
@@ -297,6 +298,204 @@ w("Max RSS per N (KiB): " + "; ".join(f"N={n}: up {rss('up', n)}, plan {rss('pla
                                       for n in sizes) + ".")
 w("")
 
+# --- 4: storage (bench/storage.sh, results in RESULTS_DIR/storage)
+sdir = os.path.join(out_dir, "storage")
+
+
+def sjson(name):
+    with open(os.path.join(sdir, name)) as f:
+        return json.load(f)["results"]
+
+
+def stext(name):
+    p = os.path.join(sdir, name)
+    if os.path.exists(p + ".gz"):
+        with gzip.open(p + ".gz", "rt") as f:
+            return f.read()
+    return open(p).read() if os.path.exists(p) else ""
+
+
+def cpu(r):
+    return ms(r["user"] + r["system"])
+
+
+if all(os.path.exists(os.path.join(sdir, f)) for f in ("overlay.json", "lab.json", "machine.txt")):
+    sm = dict(l.split("=", 1) for l in stext("machine.txt").splitlines() if "=" in l)
+    nodes = sm.get("runs", "").split("nodes=")[-1] if "nodes=" in sm.get("runs", "") else "20"
+    ov = sjson("overlay.json")
+    lab = sjson("lab.json")
+    w(f"## 4. Storage: an overlay on a 1 GiB and on a 20 GiB base; the volumes of a {nodes}-node lab")
+    w("")
+    w(f"Written by `bench/storage.sh` (run by `bench/run.sh`, or alone) on {sm.get('date', '?')}: "
+      f"kvmlab {sm.get('kvmlab')}, libvirt {sm.get('libvirt')}, qemu-img {sm.get('qemu-img')}, "
+      f"file systems {sm.get('fs')}, load average after the run {sm.get('load')}, "
+      f"{sm.get('runs', '').split()[0]} runs per command, taken in "
+      f"{sm.get('runs', '').split('rounds=')[-1].split()[0]} rounds (a hyperfine call per round "
+      "with every command in it, one warm-up run in the first, merged by `lib/hfmerge.py`: on "
+      "this shared machine a neighbour's burst of load then falls on every command alike, not "
+      "on the one hyperfine happens to be running). Raw data in `bench/results/storage/`. One sandbox daemon (lab `kvbs`, namespace "
+      "`kvmlab-kvbs`), kept alive through `kvmlab down` by a network kvmlab did not make "
+      "(`kvbs-keep`, defined, never started), so every command below works on a running daemon.")
+    w("")
+    w("The bases (`bench/results/storage/bases.txt`): `qemu-img create -f qcow2` of 1 GiB and "
+      "20 GiB, then one `qemu-io` with 20 writes of 16 MiB, each its own byte pattern, spread "
+      "evenly over the whole disk (320 MiB of data in each, at every 51 MiB and every 1 GiB). "
+      "The script imports both into kvmlab's shared store once (`kvmlab up`, then `down`: the "
+      "store keeps them), so no timed `up` imports anything: it finds the image in the store.")
+    w("")
+    w("```")
+    w(stext("bases.txt").strip())
+    w("```")
+    w("")
+    w("### 4a. Overlay creation time, 1 GiB against 20 GiB base (goal: flat, ratio <= 1.1)")
+    w("")
+    w("A one-node lab (`bench/results/storage/o1g.yaml`, `o20g.yaml`): node `n1` on the base, no "
+      "`disks:`, so its root disk is a qcow2 overlay of the base's size with the stored base as "
+      "backing store.")
+    w("")
+    w("- **kvmlab up from nothing**: `--prepare kvmlab down --lab kvbs`; the timed `up` observes, "
+      "plans, makes the pool `kvbs-pool` (directory, marker, define, start, autostart), takes "
+      "the image into use (store record, the store pool `kvmlab-images` refreshed) and creates "
+      "the overlay `n1-0.qcow2`.")
+    w("- **kvmlab up remaking the overlay only**: the lab is up and the prepare step deletes "
+      "`n1-0.qcow2` with `virsh vol-delete`; the timed `up` sees the drift and creates that one "
+      "volume again: start-up, observation and planning plus the overlay.")
+    w("- **virsh vol-create-as**: the same overlay (name, capacity, `--allocation 0 --format "
+      "qcow2 --backing-vol STORE-FILE --backing-vol-format qcow2`, read back from kvmlab's "
+      "volume) in a pool of the virsh side's own (`kvbsv-pool`, kvmlab's pool XML renamed); the "
+      "prepare step deletes it.")
+    w("")
+    w("| command | mean ± σ | median | min | max | client CPU (user+sys, mean) |")
+    w("|---|---|---|---|---|---|")
+    for r in ov:
+        w(row(r) + f" {cpu(r)} |")
+    w("")
+    w("| series | 20g / 1g (median) | 20g / 1g (mean) | 20g / 1g (min) | 20g - 1g (median) | goal <= 1.1 |")
+    w("|---|---|---|---|---|---|")
+    by = {r["command"]: r for r in ov}
+    for r in ov:
+        if "1g base" not in r["command"]:
+            continue
+        other = by.get(r["command"].replace("1g base", "20g base"))
+        if not other:
+            continue
+        rm = other["median"] / r["median"]
+        w(f"| {r['command'].replace(', 1g base', '').replace(', overlay on the 1g base', '')} | "
+          f"{rm:.3f} | {other['mean'] / r['mean']:.3f} | {other['min'] / r['min']:.3f} | "
+          f"{(other['median'] - r['median']) * 1000:+.1f} ms | {'met' if rm <= 1.1 else 'NOT met'} |")
+    w("")
+    w("### 4b. The volumes of a %s-node lab: `kvmlab up` against `virsh vol-create-as` (goal: <= 1.0x)" % nodes)
+    w("")
+    nvol = len([l for l in stext(f"lab{nodes}-volumes.txt").splitlines() if l.strip()])
+    w(f"The lab (`bench/results/storage/lab{nodes}.yaml`): {nodes} nodes on the 1 GiB base, each "
+      "with `disks: [{size: 8G}, {size: 2G}]`, so a root overlay grown to 8 GiB and a 2 GiB data "
+      f"disk: {nvol} qcow2 volumes in the pool `kvbs-pool`. Both sides make the pool and the "
+      f"volumes from nothing (`bench/results/storage/lab{nodes}-volumes.txt` lists them as "
+      "kvmlab made them: name, capacity, backing file).")
+    w("")
+    w("- **kvmlab up**: `--prepare kvmlab down --lab kvbs`. The time includes kvmlab's start-up, "
+      "reading the lab file (which checks each `os:` id against osinfo-db, loading the whole "
+      "database through libosinfo), observation (networks, pools, volumes, the store) and "
+      "planning, the pool (directory, marker, define, start, autostart), the image's use (store "
+      "record, `kvmlab-images` refreshed) and one `virStorageVolCreateXML` per volume, each after "
+      "a write of the lab's volume record.")
+    w("- **kvmlab up, the lab without os: ids**: the same lab file with `os: debian11` taken off "
+      "the image (`lab%s-noos.yaml`): the same pool and volumes, but nothing reads osinfo-db." % nodes)
+    w("- **kvmlab plan from nothing**: start-up, reading the lab file, observation and planning, "
+      "making nothing: the part of `up` that is not the pool and volumes.")
+    w("- **kvmlab validate**: start-up and reading the lab file only (no daemon).")
+    w("- **virsh, one process per step**: `pool-define` (kvmlab's pool XML renamed `kvbsv-pool`), "
+      "`pool-build`, `pool-start`, `pool-autostart`, then one `virsh vol-create-as` per volume "
+      f"({nvol + 4} virsh processes, `lib/virsh-vols.sh per-command up`); the prepare step "
+      "deletes the volumes and the pool.")
+    w("- **virsh, one batch process**: the same steps in one `virsh` process, one connection "
+      "(`virsh -c URI 'pool-define ...; ...; vol-create-as ...; ...'`, `lib/virsh-vols.sh batch up`).")
+    w("")
+    w("Compare the minimums as well as the medians: the rounds spread a neighbour's load over "
+      "every command, they do not remove it.")
+    w("")
+    w("| command | mean ± σ | median | min | max | client CPU (user+sys, mean) | kvmlab up against it (median / min) |")
+    w("|---|---|---|---|---|---|---|")
+    kup = lab[0]
+    for r in lab:
+        w(row(r) + f" {cpu(r)} | {kup['median'] / r['median']:.2f}x / {kup['min'] / r['min']:.2f}x |")
+    w("")
+    byl = {r["command"]: r for r in lab}
+    ups = [r for r in lab if r["command"].startswith("kvmlab up")]
+    for v in (r for r in lab if r["command"].startswith("virsh")):
+        for u in ups:
+            rm, rmin = u["median"] / v["median"], u["min"] / v["min"]
+            w(f"- {u['command']} against {v['command']}: {rm:.2f}x (median), {rmin:.2f}x (min); "
+              f"goal 1.0x: {'met' if max(rm, rmin) <= 1.0 else 'met by the median only' if rm <= 1.0 else 'NOT met'}.")
+    kplan = byl.get("kvmlab plan from nothing")
+    kval = byl.get("kvmlab validate")
+    if kplan:
+        w(f"- kvmlab plan from nothing is {kplan['median'] / kup['median'] * 100:.0f}% of kvmlab up "
+          f"(median {ms(kplan['median'])} of {ms(kup['median'])}); kvmlab up less that, the pool "
+          f"and volumes alone: {ms(kup['median'] - kplan['median'])} (median), "
+          f"{ms(kup['min'] - kplan['min'])} (min).")
+    if kval:
+        w(f"- kvmlab validate (reading the lab file, osinfo-db included): median {ms(kval['median'])}.")
+    w("")
+    w(f"### Where the {nodes}-node `up` spends its time")
+    w("")
+    dc = {}
+    for l in stext("daemon-cpu.txt").splitlines():
+        what, ticks, calls, hz = l.split()
+        dc[what] = int(ticks) / int(hz) / int(calls)
+    if dc:
+        w(f"- **The daemon's CPU per call** (libvirtd's utime+stime with its reaped children, "
+          f"the `qemu-img` processes it runs, from /proc over 5 calls): `kvmlab up` "
+          f"{dc.get('up', 0) * 1000:.0f} ms, virsh batch {dc.get('virsh', 0) * 1000:.0f} ms.")
+    ev = []
+    t0 = None
+    for l in stext("strace-tt-up.txt").splitlines():
+        m = re.match(r"(\d+)\s+(\d+):(\d+):([\d.]+)\s+(.*)", l)
+        if m:
+            t = int(m.group(2)) * 3600 + int(m.group(3)) * 60 + float(m.group(4))
+            t0 = t if t0 is None else t0
+            ev.append((t - t0, m.group(5)))
+    if ev:
+        osi = [t for t, e in ev if e.startswith("openat(") and "osinfo" in e]
+        con = [t for t, e in ev if e.startswith("connect(") and "libvirt-sock" in e]
+        rec = [t for t, e in ev if e.startswith("rename(") and "/volumes" in e]
+        parts = []
+        if osi:
+            parts.append(f"{len(osi)} osinfo-db files opened from {osi[0] * 1000:.0f} to "
+                         f"{osi[-1] * 1000:.0f} ms")
+        if con:
+            parts.append(f"connected to the daemon at {con[0] * 1000:.0f} ms")
+        if rec:
+            parts.append(f"the volume record written {len(rec)} times (once per volume, before "
+                         f"its creation) from {rec[0] * 1000:.0f} to {rec[-1] * 1000:.0f} ms")
+        parts.append(f"exit at {ev[-1][0] * 1000:.0f} ms")
+        w("- **Timeline of one `up` under `strace -f -tt -T`** (strace slows every system call, "
+          "the file-heavy osinfo-db load most: read the order and the shares): " + "; ".join(parts) + ".")
+    perf = stext("perf-plan.txt").strip().splitlines()
+    if perf:
+        w("- **`perf record -F 500 --call-graph dwarf,65528` of 3 `kvmlab plan` from nothing** (client "
+          "process; inclusive share of all CPU samples per function, top of the list; the unwinder "
+          "loses some stacks at `__pthread_once_slow`, so the shares of the callers above it, "
+          "`main` included, are lower bounds):")
+        w("")
+        w("```")
+        for l in perf[:22]:
+            w(l.rstrip())
+        w("```")
+    for name, who in (("strace-c-up.txt", "kvmlab up"), ("strace-c-virsh.txt", "the virsh batch (sh + virsh)")):
+        srows, total = [], None
+        for l in stext(name).splitlines():
+            m = re.match(r"\s*([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)\s+(?:(\d+)\s+)?(\w+)$", l)
+            if m:
+                srows.append((float(m.group(2)), int(m.group(4)), m.group(6)))
+            m = re.match(r"\s*100\.00\s+([\d.]+)\s+\d+\s+(\d+)", l)
+            if m:
+                total = (float(m.group(1)), int(m.group(2)))
+        if total:
+            w(f"- **`strace -c -f` of {who}**: {total[1]} system calls, {total[0] * 1000:.1f} ms in "
+              "the kernel; top: " + ", ".join(f"`{s}` {c}x {t * 1000:.2f} ms" for t, c, s in srows[:6]) + ".")
+    w("")
+
 # --- commands
 w("## Exact commands")
 w("")
@@ -308,6 +507,13 @@ w("```")
 w(text("commands.txt").strip())
 w("```")
 w("")
+if os.path.exists(os.path.join(out_dir, "storage", "commands.txt")):
+    w("The storage benchmarks (`bench/storage.sh`; `lib/virsh-vols.sh` is the virsh side):")
+    w("")
+    w("```")
+    w(open(os.path.join(out_dir, "storage", "commands.txt")).read().strip())
+    w("```")
+    w("")
 w("Profiling: `strace -c -f`, `strace -f -tt -T` and `perf record -F 20000 -g` of the no-op "
   "`up` (20 runs), `perf report --no-children --sort dso,sym`; the daemon's CPU from "
   "`/proc/PID/stat` before and after 20 calls of each.")
