@@ -69,7 +69,7 @@ networks:
   vmnet2: {type: isolated}
   vmnet5: {type: nat, subnet: 10.55.0.0/24}
 images:
-  img: {path: /nonexistent.qcow2, os: debian11}
+  img: {build: debian-12}   # not built here: the node gets no disks, so both sides make networks only
 nodes:
   - {name: n1, image: img, networks: [{network: vmnet8, ip: 192.168.208.10}]}
 EOL
