@@ -40,8 +40,11 @@ static int run(const CliGlobals *g, int argc, char **argv)
                c.info.sandbox_started ? "started" : "running", c.info.uri);
     if (lab_session_plan(c.session, &plan, &err) < 0)
         goto fail;
-    if (plan_changes(plan) > 0 && !g->quiet && !g->json)
+        if (plan_changes(plan) > 0 && !g->quiet && !g->json) {
         cli_plan_print(plan, false, false, stdout);
+        /* the daemon runs now: its answer decides the buses, and is cached for plan */
+        cli_plan_print_disks(plan, c.lab, c.session, stdout);
+    }
     UpProgress up = {.g = g};
     cli_progress_init(&up.line, g);
     lab_session_set_progress(c.session, cli_progress_fn, &up.line);
