@@ -40,7 +40,7 @@ static int run(const CliGlobals *g, int argc, char **argv)
                c.info.sandbox_started ? "started" : "running", c.info.uri);
     if (lab_session_plan(c.session, &plan, &err) < 0)
         goto fail;
-        if (plan_changes(plan) > 0 && !g->quiet && !g->json) {
+    if (plan_changes(plan) > 0 && !g->quiet && !g->json) {
         cli_plan_print(plan, false, false, stdout);
         /* the daemon runs now: its answer decides the buses, and is cached for plan */
         cli_plan_print_disks(plan, c.lab, c.session, stdout);
