@@ -417,21 +417,53 @@ static int check_wanted(const Plan *p, Error *err)
     return 0;
 }
 
+static bool kind_holds_data(ResourceKind k)
+{
+    return k == RESOURCE_VOLUME || k == RESOURCE_POOL || k == RESOURCE_IMAGE;
+}
+
+static int diff_wanted(Plan *p, Error *err);
+
 int engine_diff(Plan *p, Error *err)
 {
     int r = check_wanted(p, err);
     if (r < 0)
         return r;
-    /* objects of ours that the file no longer wants go first: they may free names/subnets */
-    for (size_t i = 0; i < p->n_have; i++) {
-        const Observed *o = &p->have[i];
-        if (!owned(p, o) || wanted(p, o))
+    /* objects of ours that the file no longer wants go first: they may free names/subnets;
+     * but while `up` makes things, deleting storage (data that no undo brings back) waits until
+     * everything else worked (in observed order: volumes, then pools, then images) */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; pass == 0 && i < p->n_have; i++) {
+            const Observed *o = &p->have[i];
+            if (!owned(p, o) || wanted(p, o) || (p->n_want > 0 && kind_holds_data(o->kind)))
+                continue;
+            r = push_action(p, ACTION_DELETE, o->kind, NULL, o,
+                            fmt("'%s' is no longer in the lab file", o->key ? o->key : o->name));
+            if (r < 0)
+                return error_set(err, r, "Out of memory");
+        }
+        if (pass == 0)
             continue;
-        r = push_action(p, ACTION_DELETE, o->kind, NULL, o,
-                        fmt("'%s' is no longer in the lab file", o->key ? o->key : o->name));
+        r = diff_wanted(p, err);
         if (r < 0)
-            return error_set(err, r, "Out of memory");
+            return r;
+        for (size_t i = 0; p->n_want > 0 && i < p->n_have; i++) {
+            const Observed *o = &p->have[i];
+            if (!owned(p, o) || wanted(p, o) || !kind_holds_data(o->kind))
+                continue;
+            r = push_action(p, ACTION_DELETE, o->kind, NULL, o,
+                            fmt("'%s' is no longer in the lab file", o->key ? o->key : o->name));
+            if (r < 0)
+                return error_set(err, r, "Out of memory");
+        }
     }
+    return 0;
+}
+
+/* The actions of every desired resource, in order. */
+static int diff_wanted(Plan *p, Error *err)
+{
+    int r;
     for (size_t i = 0; i < p->n_want; i++) {
         const Resource *w = &p->want[i];
         const Observed *o = find_have(p, w);

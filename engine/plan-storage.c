@@ -254,7 +254,7 @@ static int plan_volume(const Lab *lab, Plan *p, const LabNode *node, size_t inde
                          file, loc.line, loc.col, node->name, want_h, img->name, have_h, have_h);
     }
     if (index == 0 && !capacity && ip->info)
-        capacity = ip->info->virtual_size;
+        capacity = (ip->info->virtual_size + 1023) / 1024 * 1024; /* libvirt's whole KiB */
 
     Resource *w = want_new(p, RESOURCE_VOLUME);
     VolumeSpec *spec = calloc(1, sizeof(*spec));
@@ -327,6 +327,27 @@ static int plan_volume(const Lab *lab, Plan *p, const LabNode *node, size_t inde
     return finish(w, err);
 }
 
+/* A node whose image cannot be had this run (a built image not in the store): refused when it
+ * has disks already, rather than planning them away. */
+static int keep_node_volumes(const Lab *lab, Plan *p, const LabNode *node, Error *err)
+{
+    size_t l = strlen(node->name);
+    for (size_t i = 0; i < p->n_have; i++) {
+        const Observed *o = &p->have[i];
+        if (o->kind != RESOURCE_VOLUME || !is_ours(p, o) || !o->key ||
+            strncmp(o->key, node->name, l) != 0 || o->key[l] != '-' ||
+            strspn(o->key + l + 1, "0123456789") != strlen(o->key + l + 1))
+            continue;
+        return error_set(err, -EPERM,
+                         "%s:%d:%d: node '%s' has disks ('%s' ...) but its image '%s' is not in "
+                         "the image store, so kvmlab cannot tell what they should be; its disks "
+                         "are kept: put the image back (kvmlab image build/up) or remove the node",
+                         lab->file ? lab->file : "lab file", node->loc.line, node->loc.col,
+                         node->name, o->name, node->image);
+    }
+    return 0;
+}
+
 int plan_storage(const Lab *lab, const HostState *host, Plan *p, Error *err)
 {
     if (!lab->n_nodes)
@@ -370,8 +391,12 @@ int plan_storage(const Lab *lab, const HostState *host, Plan *p, Error *err)
         size_t k = 0;
         while (k < lab->n_images && strcmp(lab->images[k].name, node->image) != 0)
             k++;
-        if (k == lab->n_images || !ips[k].available)
+        if (k == lab->n_images || !ips[k].available) {
+            /* no image to make disks on this run: disks the node has already stay as they
+             * are, never deleted for it */
+            r = keep_node_volumes(lab, p, node, err);
             continue;
+        }
         size_t n = node->n_disks ? node->n_disks : 1;
         for (size_t d = 0; r >= 0 && d < n; d++)
             r = plan_volume(lab, p, node, d, pool, pool_path, &ips[k], &lab->images[k], err);

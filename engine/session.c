@@ -431,8 +431,36 @@ void lab_session_abort(LabSession *s)
     sandbox_destroy(s->sandbox, NULL);
 }
 
+/* The lab's default pool directory when it holds nothing but kvmlab's marks (a crash between
+ * making it and defining the pool): removed, as the pool would have been. */
+static void forget_pool_dir(const LabSession *s)
+{
+    _cleanup_free_ char *pool = NULL;
+    if (asprintf(&pool, "%s/labs/%s/pool", s->state_root, s->lab->name) < 0)
+        return;
+    DIR *d = opendir(pool);
+    if (!d)
+        return;
+    struct dirent *de;
+    bool others = false;
+    while ((de = readdir(d)))
+        others |= strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+                  strcmp(de->d_name, POOL_MARKER) != 0 && strcmp(de->d_name, POOL_MARKER_MADE) != 0;
+    closedir(d);
+    if (others)
+        return;
+    _cleanup_free_ char *m1 = fs_path_join(pool, POOL_MARKER);
+    _cleanup_free_ char *m2 = fs_path_join(pool, POOL_MARKER_MADE);
+    if (m1)
+        unlink(m1);
+    if (m2)
+        unlink(m2);
+    rmdir(pool);
+}
+
 int lab_session_down(LabSession *s, Plan **ret_plan, bool *ret_kept_sandbox, Error *err)
 {
+    bool looked = s->conn != NULL;
     Plan *p = calloc(1, sizeof(*p));
     int r;
 
@@ -489,8 +517,13 @@ int lab_session_down(LabSession *s, Plan **ret_plan, bool *ret_kept_sandbox, Err
         unlink(file);
         unlink(bfile);
         /* every volume of the lab is gone (a failed delete returned above): so is its record,
-         * even of a volume a crashed down deleted before it could update it */
-        unlink(vfile);
+         * even of a volume a crashed down deleted before it could update it. A down that could
+         * not look (a sandbox that no longer starts) keeps it: the volumes are still on disk,
+         * and the next up adopts them by it. */
+        if (looked) {
+            unlink(vfile);
+            forget_pool_dir(s);
+        }
         rmdir(dir);
     }
     *ret_plan = p;

@@ -11,6 +11,7 @@
  * family the database does not know. What the database gets wrong is corrected by a small
  * override table, each row with its source.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
+#include "kvmlab/addr.h"
 #include "kvmlab/cleanup.h"
 #include "kvmlab/fsutil.h"
 #include "kvmlab/spectext.h"
@@ -484,15 +486,51 @@ static char *cache_file(const char *id)
             return NULL; /* never a path */
     if (id[0] == '.' || strlen(id) > 64)
         return NULL;
-    _cleanup_free_ char *os_dir = NULL;
-    if (asprintf(&os_dir, "%s/os", system_dir()) < 0)
-        return NULL;
+    /* what libosinfo reads: its system, local and user directories and the legacy ones, each
+     * with its own and its os/ and os/<vendor>/ directories' times (a package update renames
+     * files into those), and the database's VERSION */
     const char *local = getenv("OSINFO_LOCAL_DIR");
+    const char *user = getenv("OSINFO_USER_DIR");
+    const char *xdg = getenv("XDG_CONFIG_HOME");
+    const char *home = getenv("HOME");
+    _cleanup_free_ char *user_dir = NULL;
+    if (user && *user)
+        user_dir = strdup(user);
+    else if (xdg && *xdg)
+        user_dir = fs_path_join(xdg, "osinfo");
+    else if (home && *home)
+        user_dir = fs_path_join(home, ".config/osinfo");
+    const char *data = getenv("OSINFO_DATA_DIR");
+    _cleanup_free_ char *data_db = data && *data ? fs_path_join(data, "db") : NULL;
+    const char *dirs[] = {system_dir(), local && *local ? local : "/etc/osinfo", user_dir, data_db,
+                          "/etc/libosinfo/db"};
+    uint64_t h = hash_fnv1a_str(HASH_FNV_INIT, "kvmlab-osinfo-facts");
+    h = hash_fnv1a_str(h, version_or_unknown());
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(*dirs); i++) {
+        char buf[64];
+        if (!dirs[i])
+            continue;
+        h = hash_fnv1a_str(h, dirs[i]);
+        snprintf(buf, sizeof(buf), "%lld", mtime_ns(dirs[i]));
+        h = hash_fnv1a_str(h, buf);
+        _cleanup_free_ char *os_dir = fs_path_join(dirs[i], "os");
+        DIR *d = os_dir ? opendir(os_dir) : NULL;
+        if (!d)
+            continue;
+        snprintf(buf, sizeof(buf), "%lld", mtime_ns(os_dir));
+        h = hash_fnv1a_str(h, buf);
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            _cleanup_free_ char *sub = fs_path_join(os_dir, de->d_name);
+            snprintf(buf, sizeof(buf), "%lld", sub ? mtime_ns(sub) : 0);
+            h = hash_fnv1a_str(h, de->d_name);
+            h = hash_fnv1a_str(h, buf);
+        }
+        closedir(d);
+    }
     char *path = NULL;
-    if (asprintf(&path, "%s/f%d-%s-%llx-%llx-%llx/%s", cache_root, CACHE_FORMAT,
-                 version_or_unknown(), (unsigned long long)mtime_ns(system_dir()),
-                 (unsigned long long)mtime_ns(os_dir),
-                 (unsigned long long)mtime_ns(local && *local ? local : "/etc/osinfo"), id) < 0)
+    if (asprintf(&path, "%s/f%d-%016llx/%s", cache_root, CACHE_FORMAT, (unsigned long long)h, id) <
+        0)
         return NULL;
     return path;
 }
@@ -515,7 +553,12 @@ static bool cache_read(const char *id, OsFacts *ret)
     f.family = spec_text_get(text, "family");
     f.placed = spec_text_get(text, "placed");
     f.override = spec_text_get(text, "override");
-    if (!f.id || !f.osinfo_id || !w || !vb || !vs || !vn || !v1 || !q) {
+    const char *const flags[] = {w, vb, vs, vn, v1, q};
+    bool valid = f.id && f.osinfo_id && f.family;
+    for (size_t i = 0; i < sizeof(flags) / sizeof(*flags); i++)
+        valid = valid && flags[i] && (streq(flags[i], "0") || streq(flags[i], "1"));
+    if (!valid) {
+        /* a damaged file is a miss, never facts with virtio turned off */
         os_facts_clear(&f);
         return false;
     }

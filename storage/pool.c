@@ -131,8 +131,13 @@ static char *record_read(const StorageCtx *c, const char *lab)
 {
     _cleanup_free_ char *file = storage_volume_record(c->state_root, lab);
     char *text = NULL, *out = NULL;
-    if (!file || fs_read_all(file, &text, NULL, NULL) < 0)
+    if (!file)
+        return NULL;
+    int r = fs_read_all(file, &text, NULL, NULL);
+    if (r == -ENOENT)
         return strdup("\n");
+    if (r < 0)
+        return NULL; /* unreadable is not empty: callers refuse rather than forget names */
     if (asprintf(&out, "\n%s%s", text, *text && text[strlen(text) - 1] != '\n' ? "\n" : "") < 0)
         out = NULL;
     free(text);
@@ -356,12 +361,9 @@ static int pool_remove(void *ctx, const Observed *have, Error *err)
 {
     StorageCtx *c = ctx;
     _cleanup_free_ char *path = have->spec ? spec_text_get(have->spec, "path") : NULL;
-    _cleanup_free_ char *other = NULL;
-    if (path && dir_has_others(path, &other))
-        return error_set(err, -ENOTEMPTY,
-                         "Storage pool '%s' is kept: its directory '%s' holds '%s', which kvmlab "
-                         "did not make",
-                         have->name, path, other ? other : "?");
+    /* files kvmlab did not make stay, and so does their directory; the pool object goes (a
+     * directory pool's undefine deletes no file) */
+    bool others = path && dir_has_others(path, NULL);
     virStoragePoolPtr pool = virStoragePoolLookupByName(c->conn, have->name);
     if (!pool && virGetLastErrorCode() != VIR_ERR_NO_STORAGE_POOL)
         return virt_error(err, "Cannot find storage pool '%s'", have->name);
@@ -381,8 +383,9 @@ static int pool_remove(void *ctx, const Observed *have, Error *err)
             unlink(made);
         if (marker)
             unlink(marker);
-        /* a directory the file named and that was there before stays */
-        if (ours && rmdir(path) < 0 && errno != ENOENT)
+        /* a directory the file named and that was there before stays, as does one that holds
+         * files kvmlab did not make */
+        if (ours && !others && rmdir(path) < 0 && errno != ENOENT)
             r = error_set_errno(err, -errno, "Cannot remove the directory '%s' of pool '%s'", path,
                                 have->name);
     }
@@ -523,9 +526,50 @@ static int image_update(void *ctx, const Resource *want, const Observed *have, E
     return image_pool_ensure(ctx, err);
 }
 
+/* The first volume in a pool of this lab whose backing file is @path; NULL when none. */
+static char *overlay_on(StorageCtx *c, const char *path)
+{
+    virStoragePoolPtr *pools = NULL;
+    int n = virConnectListAllStoragePools(c->conn, &pools, VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE);
+    char *found = NULL;
+    for (int i = 0; i < n; i++) {
+        const char *pname = virStoragePoolGetName(pools[i]);
+        _cleanup_free_ char *xml = pool_definition(pools[i]);
+        _cleanup_free_ char *dir = xml ? xml_text(xml, "string(/pool/target/path)") : NULL;
+        _cleanup_free_ char *lab = dir ? pool_owner(pname, dir) : NULL;
+        virStorageVolPtr *vols = NULL;
+        int nv = lab && strcmp(lab, c->lab) == 0 ? virStoragePoolListAllVolumes(pools[i], &vols, 0)
+                                                 : 0;
+        for (int k = 0; k < nv; k++) {
+            _cleanup_free_ char *vx = found ? NULL : virStorageVolGetXMLDesc(vols[k], 0);
+            _cleanup_free_ char *b = vx ? xml_text(vx, "string(/volume/backingStore/path)") : NULL;
+            if (b && strcmp(b, path) == 0 &&
+                asprintf(&found, "%s/%s", pname, virStorageVolGetName(vols[k])) < 0)
+                found = NULL;
+            virStorageVolFree(vols[k]);
+        }
+        free(vols);
+    }
+    for (int i = 0; i < n; i++)
+        virStoragePoolFree(pools[i]);
+    free(pools);
+    return found;
+}
+
 static int image_remove(void *ctx, const Observed *have, Error *err)
 {
     StorageCtx *c = ctx;
+    /* never while a disk of the lab rests on it (a delete of that disk failed): released, the
+     * image could be removed from under it */
+    _cleanup_free_ char *store = image_store_dir(c->state_root);
+    _cleanup_free_ char *path = NULL;
+    if (!store || asprintf(&path, "%s/%s.qcow2", store, have->name) < 0)
+        return error_set(err, -ENOMEM, "Out of memory");
+    _cleanup_free_ char *overlay = overlay_on(c, path);
+    if (overlay)
+        return error_set(err, -EBUSY,
+                         "Image '%s' stays in use by lab '%s': volume '%s' still rests on it",
+                         have->name, c->lab, overlay);
     /* released, not deleted: the store keeps it for the next lab (`kvmlab image rm`) */
     int r = image_store_set_use(c->state_root, have->name, c->lab, false, err);
     return r == -ENOENT ? 0 : r;
@@ -565,7 +609,12 @@ static int observe_pool_volumes(StorageCtx *c, virStoragePoolPtr pool, const cha
         if (strcmp(lab, c->lab) != 0 || virStoragePoolCreate(pool, 0) < 0)
             return 0;
     }
+    /* what is on disk now (a volume file removed by hand), not libvirt's last listing */
+    if (strcmp(lab, c->lab) == 0 && virStoragePoolRefresh(pool, 0) < 0)
+        return virt_error(err, "Cannot refresh storage pool '%s'", pname);
     _cleanup_free_ char *record = record_read(c, lab);
+    if (!record && strcmp(lab, c->lab) == 0)
+        return error_set(err, -EIO, "Cannot read the volumes record of lab '%s'", lab);
     virStorageVolPtr *vols = NULL;
     int n = virStoragePoolListAllVolumes(pool, &vols, 0);
     if (n < 0)
@@ -677,7 +726,7 @@ static int volume_create(void *ctx, const Resource *want, Error *err)
     if (!capacity && spec->image) {
         ImageInfo info = {0};
         int r = image_store_lookup(c->state_root, spec->image, &info, err);
-        capacity = info.virtual_size;
+        capacity = (info.virtual_size + 1023) / 1024 * 1024; /* whole KiB, as libvirt makes it */
         image_info_clear(&info);
         if (r < 0)
             return r;

@@ -64,6 +64,9 @@ check "  ... keeps its facts in the cache" 0 sh -c "ls '$T'/state/cache/osinfo/f
 check "  ... the cached facts read" 0 sh -c "grep -q '^osinfo_id=debian11' '$T'/state/cache/osinfo/f*-*/debian12 && grep -q '^virtio_blk=1' '$T'/state/cache/osinfo/f*-*/debian12"
 check "  ... and a cached answer gives the same plan" 0 "$K" --json plan "$T/tdrv.yaml"
 grep_out "  ... virtio for debian12 again" out '"serial":"n-0","machine":"q35","bus":"virtio","controller":null'
+for f in "$T"/state/cache/osinfo/f*-*/debian12; do sed -i 's/^virtio_blk=1$/virtio_blk=maybe/' "$f"; done
+check "  ... a damaged cache file is a miss" 0 "$K" --json plan "$T/tdrv.yaml"
+grep_out "  ... (virtio still, from osinfo-db itself)" out '"serial":"n-0","machine":"q35","bus":"virtio","controller":null'
 printf 'lab: tdrv\npool: ~/vms\n' > "$T/tilde.yaml"
 check "pool: ~ is refused" 2 "$K" validate "$T/tilde.yaml"
 grep_out "  ... saying why" err "tilde.yaml:2:7: pool '~/vms' starts with '~'"
