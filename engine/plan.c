@@ -54,22 +54,6 @@ static bool needs_subnet(const LabNetwork *n)
     return n->type == VMNET_NAT || n->type == VMNET_HOSTONLY;
 }
 
-bool is_ours(const Plan *p, const Observed *o)
-{
-    return o->lab && strcmp(o->lab, p->lab) == 0;
-}
-
-/* This lab's object of @kind made for lab-file key @key, or NULL. */
-const Observed *ours_by_key(const Plan *p, ResourceKind kind, const char *key)
-{
-    for (size_t i = 0; i < p->n_have; i++) {
-        const Observed *o = &p->have[i];
-        if (o->kind == kind && is_ours(p, o) && o->key && strcmp(o->key, key) == 0)
-            return o;
-    }
-    return NULL;
-}
-
 static void spec_data_free(void *p)
 {
     vmnet_spec_free(p);
@@ -84,32 +68,6 @@ static void forward_set_free(void *p)
     free(set->masquerade);
     free(set->forwards);
     free(set);
-}
-
-int plan_want_reserve(Plan *p, size_t n)
-{
-    if (p->n_want + n <= p->n_want_alloc)
-        return 0;
-    size_t cap = (p->n_want + n) * 2;
-    Resource *v = realloc(p->want, cap * sizeof(*v));
-    if (!v)
-        return -ENOMEM;
-    memset(v + p->n_want_alloc, 0, (cap - p->n_want_alloc) * sizeof(*v));
-    p->want = v;
-    p->n_want_alloc = cap;
-    return 0;
-}
-
-int add_note(Plan *p, char *note)
-{
-    char **v = note ? realloc(p->notes, (p->n_notes + 1) * sizeof(*v)) : NULL;
-    if (!v) {
-        free(note);
-        return -ENOMEM;
-    }
-    p->notes = v;
-    v[p->n_notes++] = note;
-    return 0;
 }
 
 /* One resource for the lab's NAT: its nftables table with masquerade for the NAT networks and

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* What the planner's files share (engine/plan.c, engine/plan-storage.c). */
+/* What the planner's files share: plan-common.c has these helpers; plan.c plans networks and calls
+ * plan-storage.c for the storage. */
 
 #include "kvmlab/engine.h"
 

@@ -263,19 +263,6 @@ static int set_str(char **dst, const char *v)
     return *dst ? 0 : -ENOMEM;
 }
 
-int image_parse_u64(const char *s, uint64_t *ret)
-{
-    if (!s || !*s || *s == '-')
-        return -EINVAL;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end)
-        return -EINVAL;
-    *ret = v;
-    return 0;
-}
-
 static int users_add(ImageInfo *i, const char *lab)
 {
     size_t at = 0;

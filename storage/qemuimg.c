@@ -57,6 +57,19 @@ static const char *scalar_at(struct fy_node *n, const char *path)
     return v && fy_node_is_scalar(v) ? fy_node_get_scalar0(v) : NULL;
 }
 
+int image_parse_u64(const char *s, uint64_t *ret)
+{
+    if (!s || !*s || *s == '-')
+        return -EINVAL;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end)
+        return -EINVAL;
+    *ret = v;
+    return 0;
+}
+
 static int u64_at(struct fy_node *n, const char *path, uint64_t *ret)
 {
     return image_parse_u64(scalar_at(n, path), ret);
