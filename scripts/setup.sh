@@ -20,11 +20,12 @@ BUILD=${1:-build}
 # The image store: downloads with libcurl (libcurl4-openssl-dev), sha256 with OpenSSL's EVP
 # (libssl-dev), conversion with qemu-img (qemu-utils); its integration test serves images with
 # busybox httpd (busybox-static, which honours Range requests) and measures bytes on the wire
-# with iproute2.
+# with iproute2. OS facts for the disk bus: libosinfo (libosinfo-1.0-dev) and its database
+# (osinfo-db), both named: nothing else pulls the database in with --no-install-recommends.
 PACKAGES="gcc pkg-config meson ninja-build clang-format python3
  clang libclang-rt-14-dev llvm
  libvirt-dev libxml2-dev libnl-3-dev libnl-route-3-dev libfyaml-dev libnftables-dev libcmocka-dev
- libcurl4-openssl-dev libssl-dev
+ libcurl4-openssl-dev libssl-dev libosinfo-1.0-dev osinfo-db
  libvirt-daemon-system libvirt-clients libxml2-utils qemu-system-x86 qemu-utils dnsmasq-base iproute2
  nftables iptables
  busybox-static linux-image-amd64 kmod cpio gzip genisoimage"
