@@ -218,7 +218,13 @@ static void test_guest_on_vmnets(void **state)
     snprintf(fqdn, sizeof(fqdn), "cp.%s.lab", lab->name);
     const char *ns[] = {"busybox", "nslookup", fqdn, "192.168.208.2", NULL};
     st = fixture_run(session->sandbox->netns, ns, &out, 20000);
-    printf("# nslookup %s: %s", fqdn, out ? out : "(nothing)\n");
+    /* every line a TAP comment */
+    printf("# nslookup %s:\n", fqdn);
+    for (const char *l = out ? out : "(nothing)"; *l;) {
+        size_t len = strcspn(l, "\n");
+        printf("#   %.*s\n", (int)len, l);
+        l += len + (l[len] == '\n');
+    }
     assert_int_equal(st, 0);
     assert_non_null(strstr(out, IP8));
     free(out);
