@@ -52,6 +52,10 @@ int cli_load_lab(const char *path, Lab **ret);
  */
 int cli_parse_file_args(const char *cmd, int argc, char **argv, const char **ret_file);
 
+/* `plan` and `up` were given --delete-disks: a node's disks that its shorter disks: list no
+ * longer names may be deleted with their data (cli_parse_run_args() sets it). */
+extern bool cli_delete_disks;
+
 /* cli_parse_file_args() for up and down, which also take --wait (stored in *ret_wait). */
 int cli_parse_run_args(const char *cmd, int argc, char **argv, const char **ret_file,
                        bool *ret_wait);

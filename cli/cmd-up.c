@@ -72,7 +72,7 @@ done:
 
 const CliCommand cli_cmd_up = {
         .name = "up",
-        .args = "[--wait] [FILE]",
+        .args = "[--wait] [--delete-disks] [FILE]",
         .summary = "Make the lab real (idempotent)",
         .help = "Reads FILE (default: kvmlab.yaml), starts the lab's sandbox when it uses one,\n"
                 "and creates, updates or recreates what the plan says. Running it again with an\n"
@@ -80,7 +80,11 @@ const CliCommand cli_cmd_up = {
                 "removed again and the error is printed. SIGINT, SIGTERM and SIGHUP stop it the\n"
                 "same way at the next safe point (exit status 1).\n\n"
                 "One kvmlab at a time per lab: while another up or down of the same lab runs,\n"
-                "up refuses at once naming its PID; with --wait it waits for it instead.\n",
+                "up refuses at once naming its PID; with --wait it waits for it instead.\n\n"
+                "Disks are matched by their place in a node's disks: list. A disk beyond a\n"
+                "shorter list is deleted with its data only with --delete-disks (taking a disk\n"
+                "out of the middle deletes the last one); a node taken out of the file takes its\n"
+                "disks with it.\n",
         .run = run,
         .changes_host = true,
 };

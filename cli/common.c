@@ -68,11 +68,15 @@ int cli_load_lab(const char *path, Lab **ret)
     return EXIT_OK;
 }
 
+bool cli_delete_disks;
+
 int cli_parse_run_args(const char *cmd, int argc, char **argv, const char **ret_file,
                        bool *ret_wait)
 {
-    static const struct option opts[] = {
-            {"help", no_argument, NULL, 'h'}, {"wait", no_argument, NULL, 'w'}, {0}};
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
+                                         {"wait", no_argument, NULL, 'w'},
+                                         {"delete-disks", no_argument, NULL, 'D'},
+                                         {0}};
     int c;
     optind = 0; /* 0, not 1: glibc then forgets main()'s "+" mode */
     opterr = 0;
@@ -85,6 +89,10 @@ int cli_parse_run_args(const char *cmd, int argc, char **argv, const char **ret_
         }
         if (c == 'w' && ret_wait) {
             *ret_wait = true;
+            continue;
+        }
+        if (c == 'D' && (strcmp(cmd, "up") == 0 || strcmp(cmd, "plan") == 0)) {
+            cli_delete_disks = true;
             continue;
         }
         return cli_usage_error(cmd, "unknown option '%s' for '%s'", argv[optind - 1], cmd);
@@ -159,6 +167,7 @@ int cli_lab_attach(Lab *lab, SessionMode mode, bool wait, CliLab *ret)
     }
     if (lab_session_open(lab, NULL, mode, &ret->session, &err) < 0)
         goto fail;
+    ret->session->delete_disks = cli_delete_disks;
     lab_session_info(ret->session, &ret->info);
     if (mode != SESSION_READ && interrupt_pending()) {
         error_set(&err, -EINTR, "Interrupted by %s; nothing of lab '%s' was changed",

@@ -409,17 +409,43 @@ int plan_storage(const Lab *lab, const HostState *host, Plan *p, Error *err)
     return r;
 }
 
-int plan_storage_drift(const HostState *host, Plan *p)
+/* The node of @lab whose disk volume key @key is ("a" for "a-2"), or NULL. */
+static const LabNode *node_of_key(const Lab *lab, const char *key)
+{
+    for (size_t i = 0; i < lab->n_nodes; i++) {
+        size_t l = strlen(lab->nodes[i].name);
+        if (strncmp(key, lab->nodes[i].name, l) == 0 && key[l] == '-' && key[l + 1] &&
+            strspn(key + l + 1, "0123456789") == strlen(key + l + 1))
+            return &lab->nodes[i];
+    }
+    return NULL;
+}
+
+int plan_storage_drift(const Lab *lab, const HostState *host, Plan *p, Error *err)
 {
     for (size_t i = 0; i < p->n_actions; i++) {
         Action *a = &p->actions[i];
+        const LabNode *node = a->kind == RESOURCE_VOLUME && a->type == ACTION_DELETE && a->have->key
+                                      ? node_of_key(lab, a->have->key)
+                                      : NULL;
+        if (node && !host->delete_disks)
+            /* disks are matched by their place in the list: taking one out of the middle would
+             * delete the last one's data, so only when asked */
+            return error_set(err, -EPERM,
+                             "%s:%d:%d: node '%s' lists %zu disk%s and has '%s' beyond them: "
+                             "it and the data on it would be deleted. Disks are matched by their "
+                             "place in the list, so taking one out of the middle deletes the "
+                             "last one; to delete it, run 'kvmlab up --delete-disks'",
+                             lab->file ? lab->file : "lab file", node->loc.line, node->loc.col,
+                             node->name, node->n_disks ? node->n_disks : 1,
+                             node->n_disks == 1 || !node->n_disks ? "" : "s", a->have->key);
         if (a->kind == RESOURCE_VOLUME && a->type == ACTION_DELETE && a->have->key) {
             char *reason = NULL;
             if (asprintf(&reason,
                          "'%s' is no longer in the lab file: the volume and the data on it are "
                          "deleted",
                          a->have->key) < 0)
-                return -ENOMEM;
+                return error_set(err, -ENOMEM, "Out of memory");
             free(a->reason);
             a->reason = reason;
             continue;
@@ -429,7 +455,7 @@ int plan_storage_drift(const HostState *host, Plan *p)
         const VolumeSpec *spec = a->want->data;
         _cleanup_free_ char *needle = NULL;
         if (asprintf(&needle, "\n%s\n", spec->volume) < 0)
-            return -ENOMEM;
+            return error_set(err, -ENOMEM, "Out of memory");
         if (!strstr(host->volume_record, needle))
             continue;
         char *reason = NULL;
@@ -437,7 +463,7 @@ int plan_storage_drift(const HostState *host, Plan *p)
                      "drift: '%s' was made by kvmlab and deleted outside it; made again %s "
                      "(what it held is gone)",
                      a->want->key, spec->backing ? "from its image" : "empty") < 0)
-            return -ENOMEM;
+            return error_set(err, -ENOMEM, "Out of memory");
         free(a->reason);
         a->reason = reason;
         a->drift = true;

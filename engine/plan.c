@@ -362,8 +362,9 @@ int engine_plan(const Lab *lab, HostState *host, Plan **ret, Error *err)
     r = engine_diff(p, err);
     if (r < 0)
         goto fail;
-    if (plan_storage_drift(host, p) < 0)
-        goto oom;
+    r = plan_storage_drift(lab, host, p, err);
+    if (r < 0)
+        goto fail;
     *ret = steal_pointer(&p);
     r = 0;
     goto done;

@@ -17,4 +17,4 @@ int plan_want_reserve(Plan *p, size_t n);
 /* The lab's storage: its pool, the base images its nodes use, every disk's volume. */
 int plan_storage(const Lab *lab, const HostState *host, Plan *p, Error *err);
 /* After the diff: a volume that this lab made and that is gone is drift (deleted by hand). */
-int plan_storage_drift(const HostState *host, Plan *p);
+int plan_storage_drift(const Lab *lab, const HostState *host, Plan *p, Error *err);

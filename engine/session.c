@@ -282,6 +282,7 @@ static int observe_host(LabSession *s, HostState *h, Error *err)
     h->nat_table = session_nat_table(s);
     h->uri = s->uri ? strdup(s->uri) : NULL;
     h->storage = lab_session_local(s);
+    h->delete_disks = s->delete_disks;
     h->state_root = strdup(s->state_root);
     if (!h->state_root)
         return error_set(err, -ENOMEM, "Out of memory");

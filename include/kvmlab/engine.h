@@ -61,6 +61,9 @@ typedef struct HostState {
     ImageInfo *images;
     size_t n_images;
     char *volume_record;
+    /* the user said disks that a node's shorter disks: list drops may be deleted with their
+     * data (up --delete-disks); otherwise planning refuses to */
+    bool delete_disks;
 } HostState;
 
 typedef struct Plan {

@@ -26,6 +26,7 @@ typedef struct LabSession {
     EngineBackend backends[RESOURCE_KIND_MAX];
     size_t n_backends;
     struct StorageCtx *storage; /* the storage backends' context, NULL without storage */
+    bool delete_disks;          /* a node's disks its shorter disks: list drops may be deleted */
 } LabSession;
 
 /* How lab_session_open() treats a sandbox that does not run. */

@@ -93,6 +93,18 @@ check "up with a-1 shrunk is refused" 1 "$K" up "$T/lab.yaml"
 check "a-1 kept its size" 0 test "$(info "$POOL/a-1.qcow2" virtual-size)" = 536870912
 lab 512M
 
+# --- a disk taken off the end of a node's list: refused unless asked, then deleted
+sed -e 's/disks: \[{size: 1G}, {size: 512M}\]/disks: [{size: 1G}, {size: 512M}, {size: 64M}]/' "$T/lab.yaml" > "$T/lab3.yaml"
+check "up with a third disk on a" 0 "$K" up "$T/lab3.yaml"
+check "a-2 was made" 0 test -f "$POOL/a-2.qcow2"
+check "plan without it again is refused" 1 "$K" plan "$T/lab.yaml"
+grep_out "  ... saying the data would go and how to ask" err "node 'a' lists 2 disks and has 'a-2' beyond them.*kvmlab up --delete-disks"
+check "plan --delete-disks shows the delete" 0 "$K" plan --delete-disks "$T/lab.yaml"
+grep_out "  ... with its reason" out "^- *volume *$LAB-pool/a-2.qcow2 .*the data on it are deleted"
+check "up --delete-disks deletes it" 0 "$K" up --delete-disks "$T/lab.yaml"
+check "a-2 is gone" 1 test -e "$POOL/a-2.qcow2"
+check "a-1 kept its pattern" 0 qemu-io -c 'read -P 0xc3 1M 2M' "$POOL/a-1.qcow2"
+
 # --- a second lab on the same base; down of the first keeps it
 sed -e "s/^lab: $LAB/lab: $LAB2/" "$T/lab.yaml" > "$T/lab2.yaml"
 check "up of a second lab on the same image" 0 "$K" up "$T/lab2.yaml"

@@ -381,13 +381,36 @@ static void test_review_defects(void **state)
     assert_int_equal(plan_lab(odd, &h, &p, &err), 0);
     assert_int_equal(action_for(p, RESOURCE_VOLUME, "a-1")->type, ACTION_NONE);
     plan_free(p);
-    /* a disk taken out of the file: its delete says the data goes */
+    /* a disk beyond a node's disks: list: refused (disks go by place, so taking out a middle
+     * one would delete the last one's data) unless asked for */
     host_init(&h);
+    host_add_volume(&h, "a-2", NULL, 1ULL << 30);
+    assert_int_equal(plan_lab(lab_text, &h, &p, &err), -EPERM);
+    assert_non_null(strstr(err.message, "/lab.yaml:5:5: node 'a' lists 2 disks and has 'a-2' "
+                                        "beyond them"));
+    assert_non_null(strstr(err.message, "kvmlab up --delete-disks"));
+    error_clear(&err);
+    /* asked for: deleted, and the delete says the data goes */
+    host_init(&h);
+    h.delete_disks = true;
     host_add_volume(&h, "a-2", NULL, 1ULL << 30);
     assert_int_equal(plan_lab(lab_text, &h, &p, &err), 0);
     const Action *a2 = action_for(p, RESOURCE_VOLUME, "a-2");
     assert_int_equal(a2->type, ACTION_DELETE);
     assert_non_null(strstr(a2->reason, "the volume and the data on it are deleted"));
+    plan_free(p);
+}
+
+static void test_node_removed(void **state)
+{
+    /* a node taken out of the file altogether: its disks go with it, unasked */
+    HostState h;
+    Plan *p = NULL;
+    Error err = ERROR_INIT;
+    host_init(&h);
+    host_add_volume(&h, "gone-0", NULL, 1ULL << 30);
+    assert_int_equal(plan_lab(lab_text, &h, &p, &err), 0);
+    assert_int_equal(action_for(p, RESOURCE_VOLUME, "gone-0")->type, ACTION_DELETE);
     plan_free(p);
 }
 
@@ -399,6 +422,7 @@ static void test_second_review_defects(void **state)
     /* while up makes things, a volume's delete (no undo brings its data back) comes after every
      * create, so a failed create rolls back with the volume still there */
     host_init(&h);
+    h.delete_disks = true;
     host_add_volume(&h, "a-2", NULL, 1ULL << 30);
     assert_int_equal(plan_lab(lab_text, &h, &p, &err), 0);
     size_t del = SIZE_MAX, last_create = 0;
@@ -447,6 +471,7 @@ int main(void)
             cmocka_unit_test(test_notes),
             cmocka_unit_test(test_review_defects),
             cmocka_unit_test(test_second_review_defects),
+            cmocka_unit_test(test_node_removed),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     fixture_release();
