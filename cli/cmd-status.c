@@ -63,8 +63,28 @@ static int run(const CliGlobals *g, int argc, char **argv)
                    n->drift ? "  (changed by hand: see plan)" : "");
         }
     }
-    if (g->json)
+    if (g->json) {
+        printf("],\"volumes\":[");
+        for (size_t i = 0; i < st->n_vols; i++) {
+            const LabVolStatus *v = &st->vols[i];
+            printf("%s{\"name\":", i ? "," : "");
+            cli_json_string(stdout, v->name);
+            printf(",\"key\":");
+            cli_json_string(stdout, v->key);
+            printf(",\"capacity\":%s,\"backing\":", v->capacity ? v->capacity : "null");
+            cli_json_string(stdout, v->backing);
+            printf("}");
+        }
         printf("]}\n");
+    } else if (st->n_vols) {
+        printf("\n%-32s %-14s %s\n", "VOLUME", "CAPACITY", "BASE");
+        for (size_t i = 0; i < st->n_vols; i++) {
+            const LabVolStatus *v = &st->vols[i];
+            const char *base = v->backing ? strrchr(v->backing, '/') : NULL;
+            printf("%-32s %-14s %s\n", v->name, dash(v->capacity),
+                   base ? base + 1 : "- (data disk)");
+        }
+    }
     ret = EXIT_OK;
 done:
     error_clear(&err);
@@ -79,7 +99,8 @@ const CliCommand cli_cmd_status = {
         .summary = "List the lab's objects and their state",
         .help = "For each network of the lab: name, type, bridge, subnet, host address, gateway,\n"
                 "DHCP pool, whether it is active and how many DHCP leases are in use, as the\n"
-                "network really is (a hand edit shows, marked; 'plan' shows its repair). --json\n"
+                "network really is (a hand edit shows, marked; 'plan' shows its repair); then\n"
+                "each disk volume: its capacity in bytes and the base image it rests on. --json\n"
                 "gives the same as one JSON object.\n",
         .run = run,
 };

@@ -547,6 +547,13 @@ void lab_status_free(LabStatus *st)
         free(n->dhcp);
     }
     free(st->nets);
+    for (size_t i = 0; i < st->n_vols; i++) {
+        free(st->vols[i].name);
+        free(st->vols[i].key);
+        free(st->vols[i].capacity);
+        free(st->vols[i].backing);
+    }
+    free(st->vols);
     free(st->uri);
     free(st);
 }
@@ -569,12 +576,26 @@ int lab_session_status(LabSession *s, LabStatus **ret, Error *err)
     if (r < 0)
         goto done;
     st->nets = calloc(n + 1, sizeof(*st->nets));
-    if (!st->nets) {
+    st->vols = calloc(n + 1, sizeof(*st->vols));
+    if (!st->nets || !st->vols) {
         r = error_set(err, -ENOMEM, "Out of memory");
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
         const Observed *o = &obs[i];
+        if (o->kind == RESOURCE_VOLUME && o->live_spec) {
+            LabVolStatus *vs = &st->vols[st->n_vols++];
+            _cleanup_free_ char *b = spec_text_get(o->live_spec, "backing");
+            vs->name = strdup(o->name);
+            vs->key = o->key ? strdup(o->key) : NULL;
+            vs->capacity = spec_text_get(o->live_spec, "live.capacity");
+            vs->backing = b && strcmp(b, "none") != 0 ? steal_pointer(&b) : NULL;
+            if (!vs->name) {
+                r = error_set(err, -ENOMEM, "Out of memory");
+                goto done;
+            }
+            continue;
+        }
         if (o->kind != RESOURCE_NETWORK)
             continue;
         LabNetStatus *ns = &st->nets[st->n_nets++];

@@ -98,11 +98,21 @@ typedef struct LabNetStatus {
     int leases;
 } LabNetStatus;
 
+/* One disk volume of the lab as it is on the host. */
+typedef struct LabVolStatus {
+    char *name;     /* <pool>/<file> */
+    char *key;      /* <node>-<n> */
+    char *capacity; /* bytes the guest sees */
+    char *backing;  /* the base image's file, NULL for a data disk */
+} LabVolStatus;
+
 typedef struct LabStatus {
     bool running; /* there is a host to look at (a sandbox that runs, or a URI) */
     char *uri;
     LabNetStatus *nets;
     size_t n_nets;
+    LabVolStatus *vols;
+    size_t n_vols;
 } LabStatus;
 
 /* The lab's state for `status`. 0, or a negative errno with @err set. */

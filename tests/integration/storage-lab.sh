@@ -62,6 +62,9 @@ check "a-0 is 1 GiB" 0 test "$(info "$POOL/a-0.qcow2" virtual-size)" = 107374182
 check "a-1 is 256 MiB without a base" 0 test "$(info "$POOL/a-1.qcow2" virtual-size)" = 268435456 -a -z "$(info "$POOL/a-1.qcow2" backing-filename)"
 check "b-0 has the image's size (64 MiB)" 0 test "$(info "$POOL/b-0.qcow2" virtual-size)" = 67108864
 check "b-0 reads the base's data through the overlay" 0 qemu-io -c 'read -P 0x5a 0 1M' "$POOL/b-0.qcow2"
+check "status --json" 0 "$K" --json status "$T/lab.yaml"
+grep_out "status lists a-0 with its size and base" out "{\"name\":\"$LAB-pool/a-0.qcow2\",\"key\":\"a-0\",\"capacity\":1073741824,\"backing\":\"$STORE\"}"
+grep_out "  ... and a-1 as a data disk" out "\"key\":\"a-1\",\"capacity\":268435456,\"backing\":null}"
 check "virsh sees the pool running" 0 virsh -c "$(uri)" pool-info "$LAB-pool"
 grep_out "  ... and autostarted" out "Autostart: *yes"
 check "second plan" 0 "$K" --json plan "$T/lab.yaml"
