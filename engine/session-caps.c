@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "kvmlab/addr.h"
 #include "kvmlab/cleanup.h"
@@ -12,14 +13,23 @@
 #include "kvmlab/storage.h"
 #include "kvmlab/virt.h"
 
+#define QEMU_BINARY "/usr/bin/qemu-system-x86_64"
+
 /* One cache per host: every daemon on this machine runs the same QEMU, so the sandbox and a
  * local URI share "local"; a remote URI has its own. */
 static char *cache_file(const LabSession *s, const char *machine)
 {
-    char host[32] = "local";
-    if (!lab_session_local(s) && s->uri)
+    char host[64] = "local";
+    if (!lab_session_local(s) && s->uri) {
         snprintf(host, sizeof(host), "%016llx",
                  (unsigned long long)hash_fnv1a_str(HASH_FNV_INIT, s->uri));
+    } else {
+        /* this machine's QEMU: an upgrade (a new binary) is a new answer */
+        struct stat st;
+        if (stat(QEMU_BINARY, &st) == 0)
+            snprintf(host, sizeof(host), "local-%llx-%llx", (unsigned long long)st.st_mtime,
+                     (unsigned long long)st.st_size);
+    }
     char *p = NULL;
     if (asprintf(&p, "%s/cache/domcaps/%s-%s.xml", s->state_root, host, machine) < 0)
         return NULL;
