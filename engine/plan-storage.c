@@ -460,7 +460,8 @@ int plan_storage_drift(const Lab *lab, const HostState *host, Plan *p, Error *er
             continue;
         char *reason = NULL;
         if (asprintf(&reason,
-                     "drift: '%s' was made by kvmlab and deleted outside it; made again %s "
+                     "drift: '%s' is in kvmlab's record and missing (deleted outside kvmlab, or a "
+                     "run stopped before making it); made again %s "
                      "(what it held is gone)",
                      a->want->key, spec->backing ? "from its image" : "empty") < 0)
             return error_set(err, -ENOMEM, "Out of memory");
