@@ -65,40 +65,24 @@ static void print_human(const NodeDisks *d, FILE *f)
  * question when nothing else knows) or kvmlab's cache of its last answer. */
 static int explain(const Lab *lab, const LabNode *node, NodeDisks *ret, Error *err)
 {
-    NodeDisks first = {0};
-    int r = storage_node_disks(lab, node, NULL, 0, &first, err);
-    if (r < 0)
-        return r;
-    char *machines[1] = {first.machine.machine};
-    HvCaps *caps = NULL;
-    size_t n = 0;
-    bool known = false;
     LabSession *s = NULL;
-    r = lab_session_open(lab, NULL, SESSION_READ, &s, err);
+    bool known = false;
+    int r = lab_session_open(lab, NULL, SESSION_READ, &s, err);
     if (r >= 0)
-        r = lab_session_caps(s, machines, 1, &caps, &n, &known, err);
+        r = lab_session_node_disks(s, node, ret, &known, err);
     if (r >= 0 && !known && s->sandbox && !s->conn) {
         /* nothing knows yet: start the lab's sandbox to ask, and stop it again when it holds
          * nothing of the lab */
-        for (size_t i = 0; i < n; i++)
-            hv_caps_clear(&caps[i]);
-        free(caps);
-        caps = NULL;
+        node_disks_clear(ret);
         lab_session_free(s);
         s = NULL;
         r = lab_session_open(lab, NULL, SESSION_WRITE, &s, err);
         if (r >= 0)
-            r = lab_session_caps(s, machines, 1, &caps, &n, &known, err);
+            r = lab_session_node_disks(s, node, ret, &known, err);
         if (s)
             lab_session_abort(s);
     }
-    if (r >= 0)
-        r = storage_node_disks(lab, node, caps, n, ret, err);
-    for (size_t i = 0; i < n; i++)
-        hv_caps_clear(&caps[i]);
-    free(caps);
     lab_session_free(s);
-    node_disks_clear(&first);
     return r;
 }
 

@@ -110,37 +110,6 @@ static bool plan_has_volume(const Plan *p, const char *key)
     return false;
 }
 
-/* The disks of @node with what the hypervisor offers when known without starting anything.
- * 0 with *ret_known false when its answer is not known (then @d holds the choice without it). */
-static int node_disks(const Lab *lab, const LabNode *node, LabSession *s, NodeDisks *d,
-                      bool *ret_known, Error *err)
-{
-    NodeDisks first = {0};
-    *ret_known = false;
-    int r = storage_node_disks(lab, node, NULL, 0, &first, err);
-    if (r < 0)
-        return r;
-    char *machines[1] = {first.machine.machine};
-    HvCaps *caps = NULL;
-    size_t n = 0;
-    bool known = false;
-    Error ignore = ERROR_INIT;
-    if (lab_session_caps(s, machines, 1, &caps, &n, &known, &ignore) < 0)
-        known = false;
-    error_clear(&ignore);
-    if (known) {
-        r = storage_node_disks(lab, node, caps, n, d, err);
-        node_disks_clear(&first);
-    } else {
-        *d = first;
-    }
-    for (size_t k = 0; k < n; k++)
-        hv_caps_clear(&caps[k]);
-    free(caps);
-    *ret_known = known && r >= 0;
-    return r;
-}
-
 void cli_plan_print_disks(const Plan *p, const Lab *lab, LabSession *s, FILE *f)
 {
     bool header = false;
@@ -157,7 +126,7 @@ void cli_plan_print_disks(const Plan *p, const Lab *lab, LabSession *s, FILE *f)
             fprintf(f, "Disks:\n");
             header = true;
         }
-        if (node_disks(lab, node, s, &d, &known, &err) < 0) {
+        if (lab_session_node_disks(s, node, &d, &known, &err) < 0) {
             fprintf(f, "  %s: %s\n", node->name, err.message);
             error_clear(&err);
         } else if (!known) {
@@ -187,7 +156,7 @@ void cli_plan_print_json_disks(const Plan *p, const Lab *lab, LabSession *s, FIL
         char key[256];
         bool known = false;
         snprintf(key, sizeof(key), "%s-0", node->name);
-        if (!plan_has_volume(p, key) || node_disks(lab, node, s, &d, &known, &err) < 0) {
+        if (!plan_has_volume(p, key) || lab_session_node_disks(s, node, &d, &known, &err) < 0) {
             error_clear(&err);
             continue;
         }

@@ -96,3 +96,33 @@ int lab_session_caps(LabSession *s, char *const *machines, size_t n, HvCaps **re
     *ret_known = known;
     return 0;
 }
+
+int lab_session_node_disks(LabSession *s, const LabNode *node, NodeDisks *ret, bool *ret_known,
+                           Error *err)
+{
+    NodeDisks first = {0};
+    *ret_known = false;
+    int r = storage_node_disks(s->lab, node, NULL, 0, &first, err);
+    if (r < 0)
+        return r;
+    /* the machine decides which answer of the hypervisor's counts */
+    char *machines[1] = {first.machine.machine};
+    HvCaps *caps = NULL;
+    size_t n = 0;
+    bool known = false;
+    Error ignore = ERROR_INIT;
+    if (lab_session_caps(s, machines, 1, &caps, &n, &known, &ignore) < 0)
+        known = false;
+    error_clear(&ignore);
+    if (known) {
+        r = storage_node_disks(s->lab, node, caps, n, ret, err);
+        node_disks_clear(&first);
+    } else {
+        *ret = first;
+    }
+    for (size_t k = 0; k < n; k++)
+        hv_caps_clear(&caps[k]);
+    free(caps);
+    *ret_known = known && r >= 0;
+    return r;
+}

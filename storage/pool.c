@@ -117,6 +117,14 @@ static char *pool_owner(const char *name, const char *path)
     return lab;
 }
 
+/* The lab that owns libvirt pool @pool (pool_owner() of its directory), NULL for none. */
+static char *pool_lab(virStoragePoolPtr pool)
+{
+    _cleanup_free_ char *xml = pool_definition(pool);
+    _cleanup_free_ char *path = xml ? xml_text(xml, "string(/pool/target/path)") : NULL;
+    return path ? pool_owner(virStoragePoolGetName(pool), path) : NULL;
+}
+
 static int marker_write(const char *path, const char *lab, Error *err)
 {
     _cleanup_free_ char *file = fs_path_join(path, POOL_MARKER);
@@ -534,9 +542,7 @@ static char *overlay_on(StorageCtx *c, const char *path)
     char *found = NULL;
     for (int i = 0; i < n; i++) {
         const char *pname = virStoragePoolGetName(pools[i]);
-        _cleanup_free_ char *xml = pool_definition(pools[i]);
-        _cleanup_free_ char *dir = xml ? xml_text(xml, "string(/pool/target/path)") : NULL;
-        _cleanup_free_ char *lab = dir ? pool_owner(pname, dir) : NULL;
+        _cleanup_free_ char *lab = pool_lab(pools[i]);
         virStorageVolPtr *vols = NULL;
         int nv = lab && strcmp(lab, c->lab) == 0 ? virStoragePoolListAllVolumes(pools[i], &vols, 0)
                                                  : 0;
@@ -687,9 +693,7 @@ static int volume_observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
     for (int i = 0; i < n && r >= 0; i++) {
         if (strcmp(virStoragePoolGetName(pools[i]), IMAGE_POOL_NAME) == 0)
             continue;
-        _cleanup_free_ char *xml = pool_definition(pools[i]);
-        _cleanup_free_ char *path = xml ? xml_text(xml, "string(/pool/target/path)") : NULL;
-        _cleanup_free_ char *lab = path ? pool_owner(virStoragePoolGetName(pools[i]), path) : NULL;
+        _cleanup_free_ char *lab = pool_lab(pools[i]);
         if (lab)
             r = observe_pool_volumes(c, pools[i], lab, &out, &k, &cap, err);
     }

@@ -10,6 +10,7 @@
 #include "kvmlab/sandbox.h"
 
 struct HvCaps;
+struct NodeDisks;
 
 /*
  * A lab bound to a host: which libvirt it talks to (its sandbox or a URI), the connection, and
@@ -127,3 +128,11 @@ void lab_status_free(LabStatus *st);
  */
 int lab_session_caps(LabSession *s, char *const *machines, size_t n, struct HvCaps **ret,
                      size_t *ret_n, bool *ret_known, Error *err);
+
+/*
+ * Every disk of @node with its bus and reason, checked against what the hypervisor offers when
+ * lab_session_caps() knows it (*ret_known true); otherwise the choice without it (*ret_known
+ * false). 0 or a negative errno with @err set (an OS no rule places, a bus that cannot be).
+ */
+int lab_session_node_disks(LabSession *s, const LabNode *node, struct NodeDisks *ret,
+                           bool *ret_known, Error *err);
