@@ -48,6 +48,7 @@ void lab_free(Lab *lab)
     free(lab->name);
     free(lab->connect);
     free(lab->pool);
+    free(lab->templates);
     for (size_t i = 0; i < lab->n_networks; i++)
         lab_network_clear(&lab->networks[i]);
     free(lab->networks);
@@ -58,6 +59,8 @@ void lab_free(Lab *lab)
         lab_node_clear(&lab->nodes[i]);
     free(lab->nodes);
     free(lab->kubernetes.version);
+    free(lab->kubernetes.repository);
+    free(lab->kubernetes.repository_key);
     free(lab);
 }
 
@@ -178,6 +181,29 @@ const char *lab_role_to_string(LabRole r)
         return "worker";
     }
     return "unknown";
+}
+
+const char *lab_accel_to_string(LabAccel a)
+{
+    switch (a) {
+    case LAB_ACCEL_UNSET:
+    case LAB_ACCEL_AUTO:
+        return "auto";
+    case LAB_ACCEL_KVM:
+        return "kvm";
+    case LAB_ACCEL_TCG:
+        return "tcg";
+    }
+    return "auto";
+}
+
+LabAccel lab_node_accel(const Lab *lab, const LabNode *node)
+{
+    if (node && node->accel != LAB_ACCEL_UNSET)
+        return node->accel;
+    if (lab && lab->accel != LAB_ACCEL_UNSET)
+        return lab->accel;
+    return LAB_ACCEL_AUTO;
 }
 
 /* Read a run of decimal digits into *ret; -EINVAL when there is none, -ERANGE on overflow. */

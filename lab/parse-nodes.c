@@ -350,7 +350,10 @@ void parse_node(Ctx *c, const YNode *m)
                                        "cpus", "memory", "disks", "networks", NULL};
     Lab *lab = c->lab;
     NodeEntry *e = ARRAY_PUSH(c->entries, c->n_entries);
-    LabNode tmpl = {.cpus = LAB_DEFAULT_CPUS, .memory_mib = LAB_DEFAULT_MEMORY_MIB, .loc = m->loc};
+    LabNode tmpl = {.cpus = LAB_DEFAULT_CPUS,
+                    .memory_mib = LAB_DEFAULT_MEMORY_MIB,
+                    .cloud_init = true,
+                    .loc = m->loc};
     _cleanup_free_ NicLocs *locs = NULL;
     const YNode *v;
     uint64_t u;

@@ -22,13 +22,18 @@ BUILD=${1:-build}
 # busybox httpd (busybox-static, which honours Range requests) and measures bytes on the wire
 # with iproute2. OS facts for the disk bus: libosinfo (libosinfo-1.0-dev) and its database
 # (osinfo-db), both named: nothing else pulls the database in with --no-install-recommends.
+# Nodes: the seed ISO in-process with libisofs (libisofs-dev), the node image with debootstrap and
+# mkfs.ext4 -d (e2fsprogs), the bootstrap CA with OpenSSL (openssl checks its hash), `ssh` and
+# the lab's key (openssh-client), `cloud-init schema` for rendered user-data (cloud-init), stub
+# Kubernetes packages and their apt repository in tests (dpkg-dev, apt-utils).
 PACKAGES="gcc pkg-config meson ninja-build clang-format python3
  clang libclang-rt-14-dev llvm
  libvirt-dev libxml2-dev libnl-3-dev libnl-route-3-dev libfyaml-dev libnftables-dev libcmocka-dev
  libcurl4-openssl-dev libssl-dev libosinfo-1.0-dev osinfo-db
  libvirt-daemon-system libvirt-clients libxml2-utils qemu-system-x86 qemu-utils dnsmasq-base iproute2
  nftables iptables
- busybox-static linux-image-amd64 kmod cpio gzip genisoimage"
+ busybox-static linux-image-amd64 kmod cpio gzip genisoimage
+ libisofs-dev debootstrap e2fsprogs cloud-init openssh-client openssl apt-utils dpkg-dev"
 
 # a caller's own extra packages (bench/setup.sh) go through the same check and install
 PACKAGES="$PACKAGES ${KVMLAB_EXTRA_PACKAGES:-}"

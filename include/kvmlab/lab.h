@@ -103,6 +103,21 @@ typedef enum LabRole {
     LAB_ROLE_WORKER,
 } LabRole;
 
+/* How a node's guest runs: LAB_ACCEL_UNSET (the file says nothing: the lab's, else auto). */
+typedef enum LabAccel {
+    LAB_ACCEL_UNSET,
+    LAB_ACCEL_AUTO, /* kvm when the hypervisor offers it; a guest silent under kvm goes to tcg */
+    LAB_ACCEL_KVM,
+    LAB_ACCEL_TCG,
+} LabAccel;
+
+/* kubernetes.install_packages */
+typedef enum LabInstallPackages {
+    LAB_INSTALL_AUTO,  /* install when the guest reaches the repository, else say so */
+    LAB_INSTALL_TRUE,  /* an unreachable repository is an error */
+    LAB_INSTALL_FALSE, /* skip (the image carries them, or no repository is reachable) */
+} LabInstallPackages;
+
 typedef struct LabNic {
     char *network; /* a key of Lab.networks */
     bool has_ip;
@@ -133,6 +148,8 @@ typedef struct LabNode {
     size_t n_disks;
     LabNic *nics;
     size_t n_nics;
+    LabAccel accel;  /* LAB_ACCEL_UNSET: the lab's */
+    bool cloud_init; /* false: the image has no cloud-init; ready when it has an address */
     LabLoc loc;
     LabLoc os_loc; /* the os: value, when given */
 } LabNode;
@@ -145,6 +162,9 @@ typedef struct LabKubernetes {
     bool has_service_subnet;
     Ipv4Net service_subnet;
     bool bootstrap;
+    char *repository;     /* apt repository URL; NULL: pkgs.k8s.io for the version */
+    char *repository_key; /* its signing key's URL; NULL: <repository>/Release.key; "none" */
+    LabInstallPackages install_packages;
     LabLoc loc;
 } LabKubernetes;
 
@@ -154,6 +174,8 @@ typedef struct Lab {
     char *connect; /* "sandbox", a libvirt URI, or NULL for the default */
     char *pool;    /* the lab pool's directory as the file gives it, NULL: in kvmlab's state */
     LabLoc pool_loc;
+    LabAccel accel;  /* LAB_ACCEL_UNSET: auto */
+    char *templates; /* `templates: DIR` made absolute against the file's directory, NULL */
     LabNetwork *networks;
     size_t n_networks;
     LabImage *images;
@@ -212,6 +234,9 @@ const char *vmnet_type_to_string(VmnetType t);
 const char *vmnet_backend_to_string(VmnetBackend b);
 const char *lab_proto_to_string(LabProto p);
 const char *lab_role_to_string(LabRole r);
+const char *lab_accel_to_string(LabAccel a);
+/* The accelerator node @node runs with: its own, else the lab's, else auto. */
+LabAccel lab_node_accel(const Lab *lab, const LabNode *node);
 
 /* Parse "30m", "2h", "1800" (seconds), "1d", "1h30m". 0, -EINVAL, or -ERANGE past 32 bits. */
 int lab_duration_parse(const char *s, uint32_t *ret_seconds);
