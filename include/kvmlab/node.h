@@ -121,6 +121,7 @@ typedef struct NodeCheck {
     char *check;  /* "swap", "ip_forward", "modules", "containerd", "ports", "cpus", "memory",
                      "hostname", "packages", "bootstrap" */
     bool ok;
+    bool warn;    /* ok, but worth telling (packages skipped: the repository was unreachable) */
     char *detail; /* one line */
 } NodeCheck;
 
