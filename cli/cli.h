@@ -56,6 +56,14 @@ int cli_parse_file_args(const char *cmd, int argc, char **argv, const char **ret
  * longer names may be deleted with their data (cli_parse_run_args() sets it). */
 extern bool cli_delete_disks;
 
+/* The lab file given with -f/--file (main() sets it), NULL when none was. */
+extern const char *cli_lab_file;
+
+/* The lab file a command works on: its positional @positional (may be NULL), else -f's, else
+ * "kvmlab.yaml". Both given and different: a usage error printed, NULL returned and
+ * *ret_status EXIT_USAGE. */
+const char *cli_file_arg(const char *cmd, const char *positional, int *ret_status);
+
 /* cli_parse_file_args() for up and down, which also take --wait (stored in *ret_wait). */
 int cli_parse_run_args(const char *cmd, int argc, char **argv, const char **ret_file,
                        bool *ret_wait);

@@ -112,7 +112,10 @@ static int run(const CliGlobals *g, int argc, char **argv)
     if (argc - optind > 3)
         return cli_usage_error("disk", "'disk explain' takes a node and at most one lab file");
     const char *name = argv[optind + 1];
-    const char *file = argc - optind == 3 ? argv[optind + 2] : "kvmlab.yaml";
+    int status;
+    const char *file = cli_file_arg("disk", argc - optind == 3 ? argv[optind + 2] : NULL, &status);
+    if (!file)
+        return status;
 
     Lab *lab = NULL;
     int r = cli_load_lab(file, &lab);

@@ -69,6 +69,20 @@ int cli_load_lab(const char *path, Lab **ret)
 }
 
 bool cli_delete_disks;
+const char *cli_lab_file;
+
+const char *cli_file_arg(const char *cmd, const char *positional, int *ret_status)
+{
+    *ret_status = EXIT_OK;
+    if (positional && cli_lab_file && strcmp(positional, cli_lab_file) != 0) {
+        *ret_status = cli_usage_error(cmd, "'%s' got two lab files, '%s' and -f '%s'", cmd,
+                                      positional, cli_lab_file);
+        return NULL;
+    }
+    if (positional)
+        return positional;
+    return cli_lab_file ? cli_lab_file : "kvmlab.yaml";
+}
 
 int cli_parse_run_args(const char *cmd, int argc, char **argv, const char **ret_file,
                        bool *ret_wait)
@@ -99,8 +113,9 @@ int cli_parse_run_args(const char *cmd, int argc, char **argv, const char **ret_
     }
     if (argc - optind > 1)
         return cli_usage_error(cmd, "'%s' takes at most one lab file", cmd);
-    *ret_file = optind < argc ? argv[optind] : "kvmlab.yaml";
-    return EXIT_OK;
+    int status;
+    *ret_file = cli_file_arg(cmd, optind < argc ? argv[optind] : NULL, &status);
+    return status;
 }
 
 int cli_parse_file_args(const char *cmd, int argc, char **argv, const char **ret_file)

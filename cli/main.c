@@ -27,6 +27,8 @@ static void usage(FILE *f)
     fprintf(f, "\nOptions:\n"
                "  --json            machine-readable output (plan, status, up, down, image list, "
                "disk explain)\n"
+               "  -f, --file FILE   the lab file (default: kvmlab.yaml); commands also take it as "
+               "an argument\n"
                "  -q, --quiet       print only errors\n"
                "  --state-dir DIR   where sandboxes and state live (default: $KVMLAB_STATE_DIR "
                "or /var/lib/kvmlab)\n"
@@ -72,13 +74,14 @@ int main(int argc, char **argv)
             {"json", no_argument, NULL, 'j'},
             {"quiet", no_argument, NULL, 'q'},
             {"state-dir", required_argument, NULL, 's'},
+            {"file", required_argument, NULL, 'f'},
             {0},
     };
     int c;
 
     /* '+': stop at the command; its own options belong to it */
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+hVq", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+hVqf:", opts, NULL)) != -1) {
         switch (c) {
         case 'h':
             usage(stdout);
@@ -95,7 +98,14 @@ int main(int argc, char **argv)
         case 's':
             g.state_dir = optarg;
             break;
+        case 'f':
+            cli_lab_file = optarg;
+            break;
         default:
+            if (optopt == 'f') {
+                fprintf(stderr, "kvmlab: '-f' needs a lab file; see 'kvmlab --help'\n");
+                return EXIT_USAGE;
+            }
             if (optopt)
                 fprintf(stderr, "kvmlab: unknown option '-%c'; see 'kvmlab --help'\n", optopt);
             else
@@ -136,7 +146,14 @@ int main(int argc, char **argv)
             g.state_dir = argv[++i];
         else if (strncmp(argv[i], "--state-dir=", 12) == 0)
             g.state_dir = argv[i] + 12;
-        else if (strcmp(argv[i], "--state-dir") == 0) {
+        else if ((strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--file") == 0) && i + 1 < argc)
+            cli_lab_file = argv[++i];
+        else if (strncmp(argv[i], "--file=", 7) == 0)
+            cli_lab_file = argv[i] + 7;
+        else if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--file") == 0) {
+            fprintf(stderr, "kvmlab: '%s' needs a lab file; see 'kvmlab --help'\n", argv[i]);
+            return EXIT_USAGE;
+        } else if (strcmp(argv[i], "--state-dir") == 0) {
             fprintf(stderr, "kvmlab: '--state-dir' needs a directory; see 'kvmlab --help'\n");
             return EXIT_USAGE;
         } else

@@ -23,10 +23,25 @@ static bool version_is_valid(const char *s)
     return parts == 2 || parts == 3;
 }
 
+/* An apt source URL: http(s), no whitespace or characters that end a sources.list field. */
+static bool url_is_apt(const char *s)
+{
+    if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
+        return false;
+    if (strlen(s) < 9 || strlen(s) > 1024)
+        return false;
+    for (; *s; s++)
+        if ((unsigned char)*s <= ' ' || *s == '[' || *s == ']' || *s == '"' || *s == '\'' ||
+            *s == '\\' || (unsigned char)*s >= 0x7f)
+            return false;
+    return true;
+}
+
 void parse_kubernetes(Ctx *c, const YNode *m)
 {
-    static const char *const keys[] = {"version", "pod_subnet", "service_subnet", "bootstrap",
-                                       NULL};
+    static const char *const keys[] = {"version",          "pod_subnet", "service_subnet",
+                                       "bootstrap",        "repository", "repository_key",
+                                       "install_packages", NULL};
     LabKubernetes *k = &c->lab->kubernetes;
     const YNode *v;
     const char *s;
@@ -57,5 +72,27 @@ void parse_kubernetes(Ctx *c, const YNode *m)
     if ((v = map_get(m, "bootstrap"))) {
         c->k8s_bootstrap_loc = v->loc;
         (void)y_bool(c, v, "kubernetes 'bootstrap'", &k->bootstrap);
+    }
+    if ((v = map_get(m, "repository")) && (s = y_str(c, v, "kubernetes 'repository'"))) {
+        if (!url_is_apt(s))
+            diag(c, v->loc,
+                 "kubernetes repository '%s' must be an http:// or https:// URL without spaces", s);
+        else
+            k->repository = xstrdup(s);
+    }
+    if ((v = map_get(m, "repository_key")) && (s = y_str(c, v, "kubernetes 'repository_key'"))) {
+        if (!streq(s, "none") && !url_is_apt(s))
+            diag(c, v->loc,
+                 "kubernetes repository_key '%s' must be an http:// or https:// URL, or 'none' "
+                 "(the repository is trusted without a key)",
+                 s);
+        else
+            k->repository_key = xstrdup(s);
+    }
+    if ((v = map_get(m, "install_packages"))) {
+        static const char *const names[] = {"auto", "true", "false", NULL};
+        int r = y_enum(c, v, "kubernetes install_packages", names);
+        if (r >= 0)
+            k->install_packages = (LabInstallPackages)r;
     }
 }

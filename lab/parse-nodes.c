@@ -344,10 +344,18 @@ static void node_expand(Ctx *c, const LabNode *tmpl, const NicLocs *locs, unsign
     }
 }
 
+LabAccel parse_accel(Ctx *c, const YNode *v)
+{
+    static const char *const names[] = {"auto", "kvm", "tcg", NULL};
+    int r = y_enum(c, v, "accel", names);
+    return r < 0 ? LAB_ACCEL_UNSET : (LabAccel)(r + 1);
+}
+
 void parse_node(Ctx *c, const YNode *m)
 {
-    static const char *const keys[] = {"name", "count",  "role",  "image",    "os", "machine",
-                                       "cpus", "memory", "disks", "networks", NULL};
+    static const char *const keys[] = {"name",    "count",      "role",   "image", "os",
+                                       "machine", "cpus",       "memory", "disks", "networks",
+                                       "accel",   "cloud_init", NULL};
     Lab *lab = c->lab;
     NodeEntry *e = ARRAY_PUSH(c->entries, c->n_entries);
     LabNode tmpl = {.cpus = LAB_DEFAULT_CPUS,
@@ -444,6 +452,14 @@ void parse_node(Ctx *c, const YNode *m)
         e->memory_loc = v->loc;
         parse_memory(c, v, &tmpl.memory_mib);
     }
+    if ((v = map_get(m, "accel")))
+        tmpl.accel = parse_accel(c, v);
+    if ((v = map_get(m, "cloud_init")))
+        (void)y_bool(c, v, "node 'cloud_init'", &tmpl.cloud_init);
+    if (!tmpl.cloud_init && tmpl.role != LAB_ROLE_NONE && (v = map_get(m, "cloud_init")))
+        diag(c, v->loc,
+             "%s has a role but 'cloud_init: false': the kubeadm preparation is done by cloud-init",
+             e->label);
     if ((v = map_get(m, "disks")))
         parse_disks(c, v, e, tmpl.machine, &tmpl);
     if ((v = map_get(m, "networks")))

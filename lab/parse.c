@@ -43,8 +43,8 @@ static void check_lab_name(Ctx *c, const YNode *v)
 
 static void parse_lab(Ctx *c, const YNode *root)
 {
-    static const char *const keys[] = {"lab",    "connect", "pool",       "networks",
-                                       "images", "nodes",   "kubernetes", NULL};
+    static const char *const keys[] = {"lab",      "connect", "pool",  "accel",      "templates",
+                                       "networks", "images",  "nodes", "kubernetes", NULL};
     const YNode *v;
 
     if (!root || y_is_null(root)) {
@@ -85,6 +85,20 @@ static void parse_lab(Ctx *c, const YNode *root)
             c->lab->pool = xstrdup(s);
             c->lab->pool_loc = v->loc;
         }
+    }
+
+    if ((v = map_get(root, "accel")))
+        c->lab->accel = parse_accel(c, v);
+    if ((v = map_get(root, "templates")) && (s = y_str(c, v, "'templates'"))) {
+        /* a directory whose files override the installed templates of the same name */
+        if (!*s || strchr(s, '\n'))
+            diag(c, v->loc, "templates '%s' must be a directory path", s);
+        else if (s[0] == '~')
+            diag(c, v->loc,
+                 "templates '%s' starts with '~', which kvmlab does not expand; give the full path",
+                 s);
+        else
+            c->lab->templates = xstrdup(s);
     }
 
     /* fixed order, whatever the file's: nodes refer to networks and images */

@@ -279,6 +279,7 @@ void parse_network(Ctx *c, const YPair *np);
 bool check_guest_ip(Ctx *c, const LabNetwork *net, uint32_t ip, LabLoc loc, const char *what);
 void parse_image(Ctx *c, const YPair *ip);
 void parse_node(Ctx *c, const YNode *m);
+LabAccel parse_accel(Ctx *c, const YNode *v);
 /* Keep node NICs from deriving the MACs of the networks' bridges; after the networks are read. */
 void reserve_bridge_macs(Ctx *c);
 void parse_kubernetes(Ctx *c, const YNode *m);

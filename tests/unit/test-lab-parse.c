@@ -842,6 +842,34 @@ static void test_bridge_mac(void **state)
     lab_free(lab);
 }
 
+/* accel (lab and node, the node's wins), templates, cloud_init and the kubernetes repository. */
+static void test_node_options(void **state)
+{
+    Lab *lab = NULL;
+    LabDiags d = {0};
+    assert_int_equal(load_case("ok-node-options.yaml", &lab, &d), 0);
+    assert_int_equal(lab->accel, LAB_ACCEL_TCG);
+    assert_string_equal(lab->templates, "my-templates");
+    assert_int_equal(lab_node_accel(lab, &lab->nodes[0]), LAB_ACCEL_KVM);
+    assert_int_equal(lab_node_accel(lab, &lab->nodes[1]), LAB_ACCEL_AUTO);
+    assert_int_equal(lab_node_accel(lab, &lab->nodes[2]), LAB_ACCEL_TCG);
+    assert_true(lab->nodes[0].cloud_init);
+    assert_false(lab->nodes[1].cloud_init);
+    assert_string_equal(lab->kubernetes.repository, "http://10.0.0.1:8080/k8s/");
+    assert_string_equal(lab->kubernetes.repository_key, "none");
+    assert_int_equal(lab->kubernetes.install_packages, LAB_INSTALL_FALSE);
+    lab_free(lab);
+    /* the defaults: auto everywhere, packages installed when reachable */
+    assert_int_equal(load_case("ok-minimal.yaml", &lab, &d), 0);
+    assert_int_equal(lab->accel, LAB_ACCEL_UNSET);
+    assert_int_equal(lab->kubernetes.install_packages, LAB_INSTALL_AUTO);
+    for (size_t i = 0; i < lab->n_nodes; i++) {
+        assert_int_equal(lab_node_accel(lab, &lab->nodes[i]), LAB_ACCEL_AUTO);
+        assert_true(lab->nodes[i].cloud_init);
+    }
+    lab_free(lab);
+}
+
 static void test_bad_case(void **state)
 {
     const char *name = *state;
@@ -906,6 +934,7 @@ static void test_ok_case(void **state)
     X("network-names")                                                                             \
     X("network-type")                                                                              \
     X("node-networks")                                                                             \
+    X("node-options")                                                                              \
     X("nodes")                                                                                     \
     X("not-a-mapping")                                                                             \
     X("overlap")                                                                                   \
@@ -924,6 +953,7 @@ static void test_ok_case(void **state)
     X("ok-anchors")                                                                                \
     X("ok-hostonly-range")                                                                         \
     X("ok-minimal")                                                                                \
+    X("ok-node-options")                                                                           \
     X("ok-small-cp-no-bootstrap")                                                                  \
     X("ok-wide-subnet")
 
@@ -987,6 +1017,7 @@ int main(void)
             cmocka_unit_test(test_no_leak),
             cmocka_unit_test(test_diags_max),
             cmocka_unit_test(test_bridge_mac),
+            cmocka_unit_test(test_node_options),
     };
     /* clang-format on */
     return cmocka_run_group_tests(tests, NULL, NULL);
