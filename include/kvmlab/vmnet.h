@@ -8,6 +8,7 @@
 #include "kvmlab/addr.h"
 #include "kvmlab/error.h"
 #include "kvmlab/lab.h"
+#include "kvmlab/xmlns.h"
 
 /*
  * A lab network as a backend-independent model (VmnetSpec), fully resolved against VMware's
@@ -115,9 +116,7 @@ char *vmnet_libvirt_dns_host_format(const VmnetHost *h, const char *domain);
  */
 int vmnet_subnet_pick(const Ipv4Net *used, size_t n_used, Ipv4Net *ret);
 
-/* The metadata namespace of every kvmlab object. */
-#define KVMLAB_XMLNS        "https://kvmlab.dev/xmlns/lab/1"
-#define KVMLAB_XMLNS_PREFIX "kvmlab"
+/* The metadata namespace of every kvmlab object: KVMLAB_XMLNS in kvmlab/xmlns.h. */
 
 /* What an object's <metadata> says about its owner (parsed from libvirt XML; pure). */
 typedef struct VmnetOwner {
