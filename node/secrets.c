@@ -140,8 +140,8 @@ static char *bio_strdup(BIO *b)
 
 static int ca_add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
 {
-    _cleanup_(X509_EXTENSION_freep) X509_EXTENSION *ext = X509V3_EXT_nconf_nid(NULL, ctx, nid,
-                                                                                 value);
+    _cleanup_(X509_EXTENSION_freep) X509_EXTENSION *ext =
+            X509V3_EXT_nconf_nid(NULL, ctx, nid, value);
     if (!ext || !X509_add_ext(x, ext, -1))
         return -1;
     return 0;
@@ -161,8 +161,8 @@ int node_ca_new(char **ret_cert_pem, char **ret_key_pem, Error *err)
     const char *what = "Cannot make the cluster CA";
     ERR_clear_error();
 
-    _cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *kctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA",
-                                                                                   NULL);
+    _cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *kctx =
+            EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
     _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
     if (!kctx || EVP_PKEY_keygen_init(kctx) <= 0 ||
         EVP_PKEY_CTX_set_rsa_keygen_bits(kctx, CA_KEY_BITS) <= 0 ||
@@ -180,13 +180,12 @@ int node_ca_new(char **ret_cert_pem, char **ret_key_pem, Error *err)
         !X509_set_version(x, X509_VERSION_3) ||
         /* Five minutes back: a node whose clock lags a little still accepts it. */
         !ASN1_TIME_set(X509_getm_notBefore(x), now - 5 * 60) ||
-        !ASN1_TIME_set(X509_getm_notAfter(x), years_from_now(now, 10)) ||
-        !X509_set_pubkey(x, key))
+        !ASN1_TIME_set(X509_getm_notAfter(x), years_from_now(now, 10)) || !X509_set_pubkey(x, key))
         return ssl_error(err, what);
 
     X509_NAME *name = X509_get_subject_name(x);
-    if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)CA_CN, -1,
-                                    -1, 0) ||
+    if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)CA_CN, -1, -1,
+                                    0) ||
         !X509_set_issuer_name(x, name))
         return ssl_error(err, what);
 
@@ -340,9 +339,8 @@ static int secrets_ca(const char *dir, LabSecrets *s, Error *err)
         ERR_clear_error();
         _cleanup_(X509_freep) X509 *x = cert_parse(s->ca_cert_pem);
         _cleanup_(BIO_freep) BIO *kb = BIO_new_mem_buf(s->ca_key_pem, -1);
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *k = kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL,
-                                                                              NULL)
-                                                   : NULL;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *k =
+                kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
         if (!x || !k || X509_check_private_key(x, k) != 1) {
             ERR_clear_error();
             return error_set(err, -EINVAL,
@@ -407,8 +405,8 @@ static int secrets_ssh(const char *dir, LabSecrets *s, Error *err)
         return error_set(err, -ENOMEM, "Out of memory");
     unlink(tmp);
     unlink(tmp_pub);
-    const char *argv[] = {"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "kvmlab", "-f",
-                          tmp, NULL};
+    const char *argv[] = {"ssh-keygen", "-q",     "-t", "ed25519", "-N", "",
+                          "-C",         "kvmlab", "-f", tmp,       NULL};
     SpawnOpts o = {.stdin_data = ""};
     int r = spawn_check(argv, &o, NULL, err);
     if (r == 0) {
@@ -416,8 +414,8 @@ static int secrets_ssh(const char *dir, LabSecrets *s, Error *err)
         if (r == -ENOENT)
             r = error_set(err, -EIO, "ssh-keygen made no public key in '%s'", dir);
     }
-    if (r == 0 && (chmod(tmp, 0600) < 0 || rename(tmp_pub, pub) < 0 ||
-                   rename(tmp, s->ssh_key_path) < 0))
+    if (r == 0 &&
+        (chmod(tmp, 0600) < 0 || rename(tmp_pub, pub) < 0 || rename(tmp, s->ssh_key_path) < 0))
         r = error_set_errno(err, -errno, "Cannot store the SSH key in '%s'", dir);
     if (r < 0) {
         unlink(tmp);

@@ -19,7 +19,11 @@
 /* We read libisofs's burn source ourselves, without libburn: this asks libisofs.h for its
  * copy of struct burn_source. */
 #define LIBISOFS_WITHOUT_LIBBURN 1
+/* libisofs.h declares iso_init() and iso_finish() with empty parentheses. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstrict-prototypes"
 #include <libisofs.h>
+#pragma GCC diagnostic pop
 
 #include "kvmlab/cleanup.h"
 
@@ -74,8 +78,8 @@ static int seed_add_file(IsoImage *image, const SeedFile *f, const char *path, E
     if (r < 0) {
         iso_stream_unref(stream);
         if (r == (int)ISO_NODE_NAME_NOT_UNIQUE)
-            return error_set(err, -EEXIST, "Cannot write seed '%s': file '%s' given twice",
-                             path, f->name);
+            return error_set(err, -EEXIST, "Cannot write seed '%s': file '%s' given twice", path,
+                             f->name);
         return error_set(err, seed_iso_errno(r), "Cannot write seed '%s': file '%s': %s", path,
                          f->name, iso_error_to_msg(r));
     }
@@ -127,8 +131,9 @@ static int seed_copy_image(IsoImage *image, IsoWriteOpts *opts, int fd, const ch
         done += k;
     }
     if (ret == 0 && done != expected)
-        ret = error_set(err, -EIO, "Cannot write seed '%s': the image ended after %lld of %lld bytes",
-                        path, (long long)done, (long long)expected);
+        ret = error_set(err, -EIO,
+                        "Cannot write seed '%s': the image ended after %lld of %lld bytes", path,
+                        (long long)done, (long long)expected);
     /* The writer thread must be told to stop when we did not read to the end; free_data then
      * joins it and frees the image's copy. */
     if (ret < 0 && src->version >= 1 && src->cancel)
@@ -160,7 +165,8 @@ int node_seed_write(const char *path, const SeedFile *files, size_t n, Error *er
     /* Profile 2 (distribution): Rock Ridge and Joliet, neutral owners and modes (root, 0444),
      * timestamps of the recording. Level 3 lifts the 4 GiB-per-extent limit of levels 1-2;
      * relaxed volume attributes keep the label lower case "cidata" in the primary volume
-     * descriptor (strict d-characters would make it "CIDATA"). */
+     * descriptor (strict d-characters would make it "CIDATA"). Joliet names go without the
+     * forced dot and ";1" ("meta-data", not "meta-data.;1"), as genisoimage writes them. */
     _cleanup_(iso_write_opts_freep) IsoWriteOpts *opts = NULL;
     r = iso_write_opts_new(&opts, 2);
     if (r >= 0)
@@ -171,6 +177,10 @@ int node_seed_write(const char *path, const SeedFile *files, size_t n, Error *er
         r = iso_write_opts_set_joliet(opts, 1);
     if (r >= 0)
         r = iso_write_opts_set_relaxed_vol_atts(opts, 1);
+    if (r >= 0)
+        r = iso_write_opts_set_omit_version_numbers(opts, 2);
+    if (r >= 0)
+        r = iso_write_opts_set_no_force_dots(opts, 2);
     if (r < 0)
         return error_set(err, seed_iso_errno(r), "Cannot write seed '%s': %s", path,
                          iso_error_to_msg(r));

@@ -153,8 +153,8 @@ static char *openssl_ca_hash(const char *crt, const char *tag)
     const char *pem = P("%s/%s-pub.pem", root, tag), *der = P("%s/%s-pub.der", root, tag);
     assert_int_equal(fs_write_atomic(pem, pub, 0600, NULL), 0);
     free(pub);
-    const char *k[] = {"openssl", "pkey", "-pubin", "-in", pem, "-outform", "der", "-out", der,
-                       NULL};
+    const char *k[] = {"openssl",  "pkey", "-pubin", "-in", pem,
+                       "-outform", "der",  "-out",   der,   NULL};
     free(run_ok("openssl", k));
     const char *s[] = {"sha256sum", der, NULL};
     char *sum = run_ok("coreutils", s);
@@ -315,8 +315,8 @@ static void test_load(void **state)
     char *want_h = openssl_ca_hash(P("%s/ca.crt", dir), "load");
     assert_string_equal(a.ca_hash, want_h);
     free(want_h);
-    const char *v[] = {"openssl", "verify", "-CAfile", P("%s/ca.crt", dir), P("%s/ca.crt", dir),
-                       NULL};
+    const char *v[] = {"openssl",           "verify", "-CAfile", P("%s/ca.crt", dir),
+                       P("%s/ca.crt", dir), NULL};
     free(run_ok("openssl", v));
     assert_ssh_pair(dir, &a);
 
@@ -417,10 +417,8 @@ static int group_teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_token),
-            cmocka_unit_test(test_ca),
-            cmocka_unit_test(test_load),
-            cmocka_unit_test(test_load_no_bootstrap),
+            cmocka_unit_test(test_token),     cmocka_unit_test(test_ca),
+            cmocka_unit_test(test_load),      cmocka_unit_test(test_load_no_bootstrap),
             cmocka_unit_test(test_bad_token),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
