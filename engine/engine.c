@@ -10,7 +10,9 @@
 
 #include "kvmlab/cleanup.h"
 #include "kvmlab/interrupt.h"
+#include "kvmlab/node.h"
 #include "kvmlab/spectext.h"
+#include "kvmlab/storage.h"
 #include "kvmlab/vmnet.h"
 
 const char *action_type_to_string(ActionType t)
@@ -50,6 +52,12 @@ void host_state_clear(HostState *h)
     free(h->images);
     free(h->state_root);
     free(h->volume_record);
+    for (size_t i = 0; i < h->n_caps; i++)
+        hv_caps_clear(&h->caps[i]);
+    free(h->caps);
+    if (h->secrets)
+        lab_secrets_clear(h->secrets);
+    free(h->secrets);
     memset(h, 0, sizeof(*h));
 }
 
@@ -326,6 +334,7 @@ static DriftPhraseFn phrase_for(ResourceKind k)
     case RESOURCE_POOL:
     case RESOURCE_IMAGE:
     case RESOURCE_VOLUME:
+    case RESOURCE_DOMAIN:
     case RESOURCE_KIND_MAX:
         break;
     }

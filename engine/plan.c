@@ -358,7 +358,9 @@ int engine_plan(const Lab *lab, HostState *host, Plan **ret, Error *err)
     r = plan_storage(lab, host, p, err);
     if (r < 0)
         goto fail;
-    p->n_unmade_nodes = lab->n_nodes; /* domains arrive with the nodes work */
+    r = plan_nodes(lab, host, p, err);
+    if (r < 0)
+        goto fail;
     r = engine_diff(p, err);
     if (r < 0)
         goto fail;

@@ -18,3 +18,6 @@ int plan_want_reserve(Plan *p, size_t n);
 int plan_storage(const Lab *lab, const HostState *host, Plan *p, Error *err);
 /* After the diff: a volume that this lab made and that is gone is drift (deleted by hand). */
 int plan_storage_drift(const Lab *lab, const HostState *host, Plan *p, Error *err);
+
+/* The lab's nodes: one domain each, after the storage (their disks are its volumes). */
+int plan_nodes(const Lab *lab, const HostState *host, Plan *p, Error *err);

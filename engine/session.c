@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A lab bound to a host: the sandbox or a URI, observation, subnet picking and planning. */
 #include "kvmlab/session.h"
+#include "kvmlab/nodedomain.h"
 
 #include <dirent.h>
 #include <libgen.h>
@@ -49,6 +50,7 @@ void lab_session_free(LabSession *s)
     if (s->conn)
         virConnectClose(s->conn);
     storage_ctx_free(s->storage);
+    node_domain_ctx_free(s->nodes);
     sandbox_free(s->sandbox);
     free(s->warning);
     free(s->uri);
@@ -78,6 +80,12 @@ static void setup_backends(LabSession *s)
     s->n_backends = 0;
     if (!s->conn)
         return;
+    /* nodes first: observed first, so `down` stops and removes them before their disks and
+     * networks go */
+    if (lab_session_local(s) && !s->nodes)
+        s->nodes = node_domain_ctx_new(s->conn, s->state_root, s->lab->name);
+    if (s->nodes)
+        node_domain_backend(s->nodes, &s->backends[s->n_backends++]);
     vmnet_libvirt_backend(s->conn, &s->backends[s->n_backends++]);
     /* storage: observed volumes before their pool, so `down` deletes them in that order */
     if (lab_session_local(s) && !s->storage)
@@ -286,6 +294,11 @@ static int observe_host(LabSession *s, HostState *h, Error *err)
     h->state_root = strdup(s->state_root);
     if (!h->state_root)
         return error_set(err, -ENOMEM, "Out of memory");
+    if (h->storage) {
+        r = lab_session_observe_nodes(s, h, s->make_secrets, err);
+        if (r < 0)
+            return r;
+    }
     if (h->storage) {
         r = image_store_list(s->state_root, &h->images, &h->n_images, err);
         if (r < 0)

@@ -17,6 +17,8 @@ const char *resource_kind_to_string(ResourceKind k)
         return "pool";
     case RESOURCE_IMAGE:
         return "image";
+    case RESOURCE_DOMAIN:
+        return "node";
     case RESOURCE_VOLUME:
         return "volume";
     case RESOURCE_KIND_MAX:

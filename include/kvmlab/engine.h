@@ -64,6 +64,14 @@ typedef struct HostState {
     /* the user said disks that a node's shorter disks: list drops may be deleted with their
      * data (up --delete-disks); otherwise planning refuses to */
     bool delete_disks;
+    /* nodes: what the hypervisor offers per machine type (none: chosen without it); whether it
+     * offers kvm, and whether kvm was seen never to run a guest on this host (accel auto then
+     * starts nodes under tcg at once); the lab's secrets (NULL: not made yet, for `plan`) */
+    struct HvCaps *caps;
+    size_t n_caps;
+    bool kvm;
+    char *kvm_silent; /* why kvm is known not to run guests here, NULL */
+    struct LabSecrets *secrets;
 } HostState;
 
 typedef struct Plan {

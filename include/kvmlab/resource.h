@@ -20,6 +20,7 @@ typedef enum ResourceKind {
     RESOURCE_POOL,    /* the lab's directory storage pool */
     RESOURCE_IMAGE,   /* a base image in the shared store, used by this lab */
     RESOURCE_VOLUME,  /* a disk of a node: a volume in the lab's pool */
+    RESOURCE_DOMAIN,  /* a node: a libvirt domain with its cloud-init seed */
     RESOURCE_KIND_MAX,
 } ResourceKind;
 

@@ -11,6 +11,7 @@
 
 struct HvCaps;
 struct NodeDisks;
+struct NodeWait;
 
 /*
  * A lab bound to a host: which libvirt it talks to (its sandbox or a URI), the connection, and
@@ -26,8 +27,10 @@ typedef struct LabSession {
     char *warning;        /* what the caller should tell the user (down of a broken sandbox) */
     EngineBackend backends[RESOURCE_KIND_MAX];
     size_t n_backends;
-    struct StorageCtx *storage; /* the storage backends' context, NULL without storage */
-    bool delete_disks;          /* a node's disks its shorter disks: list drops may be deleted */
+    struct StorageCtx *storage;  /* the storage backends' context, NULL without storage */
+    bool delete_disks;           /* a node's disks its shorter disks: list drops may be deleted */
+    struct NodeDomainCtx *nodes; /* the node backend's context, NULL without storage */
+    bool make_secrets;           /* planning makes the lab's secrets when missing (up) */
 } LabSession;
 
 /* How lab_session_open() treats a sandbox that does not run. */
@@ -136,3 +139,22 @@ int lab_session_caps(LabSession *s, char *const *machines, size_t n, struct HvCa
  */
 int lab_session_node_disks(LabSession *s, const LabNode *node, struct NodeDisks *ret,
                            bool *ret_known, Error *err);
+
+/* ---- nodes (engine/session-nodes.c) ------------------------------------------------------- */
+
+/* What planning needs about the nodes: the hypervisor's answers, kvm, the lab's secrets (made
+ * when @make_secrets and missing). */
+int lab_session_observe_nodes(LabSession *s, HostState *h, bool make_secrets, Error *err);
+
+/*
+ * After lab_session_apply(): wait until every node of @plan is ready (node_wait_all()), with
+ * @progress told of each change. The per-node results go to *ret (free each with
+ * node_wait_clear(), then the array) even when it fails. 0 or a negative errno with @err set.
+ */
+typedef void (*LabWaitProgressFn)(const struct NodeWait *w, size_t n, size_t changed,
+                                  void *userdata);
+int lab_session_wait(LabSession *s, const Plan *plan, int timeout_s, LabWaitProgressFn progress,
+                     void *userdata, struct NodeWait **ret, size_t *ret_n, Error *err);
+
+/* Remove the state directories of nodes that @plan does not want (NULL: all of them). */
+void lab_session_prune_nodes(LabSession *s, const Plan *plan);

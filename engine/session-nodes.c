@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* A session's nodes: what planning needs to know about them (the hypervisor's answers, kvm,
+ * the lab's secrets), the wait for readiness after `up`, and their directories in the state. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "kvmlab/cleanup.h"
+#include "kvmlab/fsutil.h"
+#include "kvmlab/nodedomain.h"
+#include "kvmlab/session.h"
+#include "kvmlab/storage.h"
+#include "kvmlab/virt.h"
+
+static char *secrets_dir(const LabSession *s)
+{
+    char *p = NULL;
+    return asprintf(&p, "%s/labs/%s/secrets", s->state_root, s->lab->name) < 0 ? NULL : p;
+}
+
+/* Where this host remembers that kvm accepts guests but never runs them: per kernel and QEMU. */
+static char *kvm_silent_file(const LabSession *s)
+{
+    struct utsname u;
+    struct stat st;
+    char *p = NULL;
+    if (uname(&u) < 0)
+        return NULL;
+    long long qemu = stat("/usr/bin/qemu-system-x86_64", &st) == 0 ? (long long)st.st_mtime : 0;
+    if (asprintf(&p, "%s/cache/kvm-silent-%s-%llx", s->state_root, u.release, qemu) < 0)
+        return NULL;
+    return p;
+}
+
+int lab_session_observe_nodes(LabSession *s, HostState *h, bool make_secrets, Error *err)
+{
+    const Lab *lab = s->lab;
+    if (!lab->n_nodes)
+        return 0;
+    /* the hypervisor's answer for every machine type the nodes use */
+    char **machines = calloc(lab->n_nodes + 1, sizeof(*machines));
+    size_t nm = 0;
+    if (!machines)
+        return error_set(err, -ENOMEM, "Out of memory");
+    for (size_t i = 0; i < lab->n_nodes; i++) {
+        NodeDisks nd = {0};
+        Error ignore = ERROR_INIT;
+        if (storage_node_disks(lab, &lab->nodes[i], NULL, 0, &nd, &ignore) >= 0)
+            machines[nm++] = steal_pointer(&nd.machine.machine);
+        node_disks_clear(&nd);
+        error_clear(&ignore);
+    }
+    bool known = false;
+    Error ignore = ERROR_INIT;
+    if (nm && lab_session_caps(s, machines, nm, &h->caps, &h->n_caps, &known, &ignore) < 0) {
+        h->caps = NULL;
+        h->n_caps = 0;
+    }
+    error_clear(&ignore);
+    for (size_t i = 0; i < nm; i++)
+        free(machines[i]);
+    free(machines);
+
+    /* kvm: offered when the daemon answers for it */
+    if (s->conn) {
+        char *caps = virConnectGetDomainCapabilities(s->conn, NULL, "x86_64", NULL, "kvm", 0);
+        h->kvm = caps != NULL;
+        free(caps);
+        virResetLastError();
+    } else {
+        h->kvm = access("/dev/kvm", R_OK | W_OK) == 0;
+    }
+    _cleanup_free_ char *silent = kvm_silent_file(s);
+    if (silent && fs_read_all(silent, &h->kvm_silent, NULL, NULL) < 0)
+        h->kvm_silent = NULL;
+
+    /* the lab's secrets: made by `up` (before anything else of the lab exists), only read by
+     * `plan` */
+    _cleanup_free_ char *dir = secrets_dir(s);
+    if (!dir)
+        return error_set(err, -ENOMEM, "Out of memory");
+    _cleanup_free_ char *pub = fs_path_join(dir, "id_ed25519.pub");
+    _cleanup_free_ char *ca = fs_path_join(dir, "ca.crt");
+    bool have = pub && access(pub, R_OK) == 0 &&
+                (!lab->kubernetes.bootstrap || (ca && access(ca, R_OK) == 0));
+    if (make_secrets || have) {
+        h->secrets = calloc(1, sizeof(*h->secrets));
+        if (!h->secrets)
+            return error_set(err, -ENOMEM, "Out of memory");
+        _cleanup_free_ char *labdir = NULL;
+        if (asprintf(&labdir, "%s/labs/%s", s->state_root, lab->name) < 0)
+            return error_set(err, -ENOMEM, "Out of memory");
+        int r = fs_mkdir_p(labdir, 0711, err);
+        if (r < 0)
+            return r;
+        r = lab_secrets_load(dir, lab->kubernetes.bootstrap, h->secrets, err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+int lab_session_wait(LabSession *s, const Plan *plan, int timeout_s, LabWaitProgressFn progress,
+                     void *userdata, NodeWait **ret, size_t *ret_n, Error *err)
+{
+    size_t n = 0;
+    *ret = NULL;
+    *ret_n = 0;
+    for (size_t i = 0; i < plan->n_want; i++)
+        n += plan->want[i].kind == RESOURCE_DOMAIN;
+    if (!n)
+        return 0;
+    if (!s->conn)
+        return error_set(err, -ENOTCONN, "Lab '%s' has no host connection", s->lab->name);
+    NodeWait *w = calloc(n, sizeof(*w));
+    const char ***names = calloc(n, sizeof(*names));
+    if (!w || !names) {
+        free(w);
+        free(names);
+        return error_set(err, -ENOMEM, "Out of memory");
+    }
+    size_t k = 0;
+    int r = 0;
+    for (size_t i = 0; i < plan->n_want && r >= 0; i++) {
+        const Resource *res = &plan->want[i];
+        if (res->kind != RESOURCE_DOMAIN)
+            continue;
+        const DomainPlan *d = res->data;
+        NodeWait *x = &w[k];
+        names[k] = calloc(d->n_nics + 1, sizeof(**names));
+        if (!names[k]) {
+            r = error_set(err, -ENOMEM, "Out of memory");
+            break;
+        }
+        for (size_t j = 0; j < d->n_nics; j++)
+            for (size_t q = 0; q < plan->n_want; q++)
+                if (plan->want[q].kind == RESOURCE_NETWORK &&
+                    strcmp(plan->want[q].key, d->nics[j].network) == 0)
+                    names[k][j] = plan->want[q].name;
+        *x = (NodeWait){
+                .node = d->node,
+                .domain = res->name,
+                .console_log = d->console_log,
+                .xml_tcg = d->kvm ? d->xml_tcg : NULL,
+                .insist_kvm = d->insist_kvm,
+                .cloud_init = d->cloud_init,
+                .bootstrap_expected = s->lab->kubernetes.bootstrap && d->role != LAB_ROLE_NONE,
+                .packages_required = s->lab->kubernetes.install_packages == LAB_INSTALL_TRUE,
+                .nics = d->nics,
+                .n_nics = d->n_nics,
+                .net_names = names[k],
+        };
+        k++;
+    }
+    if (r >= 0)
+        r = node_wait_all(s->conn, w, n, timeout_s, progress, userdata, err);
+    /* a fallback seen once is remembered for this host: later nodes start under tcg at once */
+    for (size_t i = 0; i < n; i++) {
+        if (!w[i].fell_back)
+            continue;
+        _cleanup_free_ char *file = kvm_silent_file(s);
+        _cleanup_free_ char *dir = NULL;
+        if (file && asprintf(&dir, "%s/cache", s->state_root) >= 0 &&
+            fs_mkdir_p(dir, 0755, NULL) >= 0)
+            (void)fs_write_atomic(file,
+                                  "kvm accepted a guest here once but never ran it: nodes with "
+                                  "accel auto start under tcg",
+                                  0644, NULL);
+        break;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    *ret = w;
+    *ret_n = n;
+    return r;
+}
+
+void lab_session_prune_nodes(LabSession *s, const Plan *plan)
+{
+    _cleanup_free_ char *dir = NULL;
+    if (asprintf(&dir, "%s/labs/%s/nodes", s->state_root, s->lab->name) < 0)
+        return;
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        bool wanted = false;
+        for (size_t i = 0; plan && i < plan->n_want && !wanted; i++)
+            wanted = plan->want[i].kind == RESOURCE_DOMAIN &&
+                     strcmp(plan->want[i].key, e->d_name) == 0;
+        if (wanted)
+            continue;
+        _cleanup_free_ char *p = fs_path_join(dir, e->d_name);
+        if (p)
+            (void)fs_rm_rf(p, NULL);
+    }
+    closedir(d);
+    (void)rmdir(dir);
+}

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Nodes as libvirt domains: the engine backend of RESOURCE_DOMAIN. A node is made by writing
+ * its seed, defining its domain and starting it; removed by stopping and undefining it. Its
+ * directory in the lab's state (seed, console log) stays until the session prunes it, so that
+ * undoing a removal can start the domain again on the same seed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kvmlab/cleanup.h"
+#include "kvmlab/fsutil.h"
+#include "kvmlab/nodedomain.h"
+#include "kvmlab/virt.h"
+
+struct NodeDomainCtx {
+    virConnectPtr conn;
+    char *state_root;
+    char *lab;
+};
+
+NodeDomainCtx *node_domain_ctx_new(void *conn, const char *state_root, const char *lab)
+{
+    NodeDomainCtx *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->conn = conn;
+    c->state_root = strdup(state_root);
+    c->lab = strdup(lab);
+    if (!c->state_root || !c->lab) {
+        node_domain_ctx_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void node_domain_ctx_free(NodeDomainCtx *c)
+{
+    if (!c)
+        return;
+    free(c->state_root);
+    free(c->lab);
+    free(c);
+}
+
+/* Replace the values of KEY= lines of @spec by @vals (in order), keeping every other line. */
+static void spec_put(FILE *f, const char *spec, const char *key, char *const *vals, size_t n,
+                     bool *done)
+{
+    (void)spec;
+    if (*done)
+        return;
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%s=%s\n", key, vals[i]);
+    *done = true;
+}
+
+char *node_domain_live_spec(const char *spec, const char *xml)
+{
+    DomainLive live = {0};
+    Error ignore = ERROR_INIT;
+    char *out = NULL;
+    size_t len = 0;
+    if (!spec || node_domain_parse(xml, &live, &ignore) < 0) {
+        error_clear(&ignore);
+        return NULL;
+    }
+    FILE *f = open_memstream(&out, &len);
+    if (!f) {
+        domain_live_clear(&live);
+        return NULL;
+    }
+    bool macs_done = false;
+    for (const char *line = spec; *line;) {
+        const char *end = strchr(line, '\n');
+        size_t l = end ? (size_t)(end - line) : strlen(line);
+        if (l >= 5 && strncmp(line, "cpus=", 5) == 0)
+            fprintf(f, "cpus=%u\n", live.cpus);
+        else if (l >= 7 && strncmp(line, "memory=", 7) == 0)
+            fprintf(f, "memory=%llu\n", (unsigned long long)live.memory_mib);
+        else if (l >= 4 && strncmp(line, "mac=", 4) == 0)
+            spec_put(f, spec, "mac", live.macs, live.n_macs, &macs_done);
+        else
+            fprintf(f, "%.*s\n", (int)l, line);
+        line = end ? end + 1 : line + l;
+    }
+    /* a domain given NICs by hand that the spec never had */
+    if (!macs_done)
+        spec_put(f, spec, "mac", live.macs, live.n_macs, &macs_done);
+    domain_live_clear(&live);
+    if (fclose(f) != 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static int observe_one(NodeDomainCtx *c, virDomainPtr dom, Observed *o, Error *err)
+{
+    _cleanup_free_ char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+    DomainLive live = {0};
+    int autostart = 0;
+    (void)c;
+    o->kind = RESOURCE_DOMAIN;
+    o->name = strdup(virDomainGetName(dom));
+    if (!o->name)
+        return error_set(err, -ENOMEM, "Out of memory");
+    if (!xml)
+        return 0; /* gone while we looked: nothing to say about it */
+    Error ignore = ERROR_INIT;
+    if (node_domain_parse(xml, &live, &ignore) < 0) {
+        /* a domain kvmlab cannot read is not ours; its name still counts for clashes */
+        error_clear(&ignore);
+        return 0;
+    }
+    o->lab = steal_pointer(&live.lab);
+    o->key = steal_pointer(&live.key);
+    o->hash = steal_pointer(&live.hash);
+    o->spec = steal_pointer(&live.spec);
+    domain_live_clear(&live);
+    if (o->lab && o->spec)
+        o->live_spec = node_domain_live_spec(o->spec, xml);
+    o->definition = steal_pointer(&xml);
+    o->active = virDomainIsActive(dom) == 1;
+    if (virDomainGetAutostart(dom, &autostart) == 0)
+        o->autostart = autostart;
+    return 0;
+}
+
+static int domain_observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
+{
+    NodeDomainCtx *c = ctx;
+    virDomainPtr *doms = NULL;
+    int n = virConnectListAllDomains(c->conn, &doms, 0);
+    if (n < 0)
+        return virt_error(err, "Cannot list the domains");
+    Observed *v = calloc((size_t)n + 1, sizeof(*v));
+    int r = v ? 0 : error_set(err, -ENOMEM, "Out of memory");
+    size_t k = 0;
+    for (int i = 0; i < n; i++) {
+        if (r >= 0) {
+            r = observe_one(c, doms[i], &v[k], err);
+            k++;
+        }
+        virDomainFree(doms[i]);
+    }
+    free(doms);
+    if (r < 0) {
+        for (size_t i = 0; i < k; i++)
+            observed_clear(&v[i]);
+        free(v);
+        return r;
+    }
+    *ret = v;
+    *ret_n = k;
+    return 0;
+}
+
+/* The node's directory in the lab's state: made 0700 (the seed carries secrets). */
+static int node_dir(const DomainPlan *d, Error *err)
+{
+    int r = fs_mkdir_p(d->dir, 0700, err);
+    if (r < 0)
+        return r;
+    if (chmod(d->dir, 0700) < 0)
+        return error_set_errno(err, -errno, "Cannot restrict '%s'", d->dir);
+    return 0;
+}
+
+static int write_seed(const DomainPlan *d, Error *err)
+{
+    if (!d->seed_path)
+        return 0;
+    SeedFile files[3] = {
+            {"meta-data", d->seed.meta_data, strlen(d->seed.meta_data)},
+            {"network-config", d->seed.network_config, strlen(d->seed.network_config)},
+            {"user-data", d->seed.user_data, strlen(d->seed.user_data)},
+    };
+    return node_seed_write(d->seed_path, files, 3, err);
+}
+
+static int domain_create(void *ctx, const Resource *want, Error *err)
+{
+    NodeDomainCtx *c = ctx;
+    const DomainPlan *d = want->data;
+    int r = node_dir(d, err);
+    if (r >= 0)
+        r = write_seed(d, err);
+    if (r < 0)
+        return r;
+    /* the console log of this boot only: the readiness wait reads it from the start */
+    if (unlink(d->console_log) < 0 && errno != ENOENT)
+        return error_set_errno(err, -errno, "Cannot remove the old console log '%s'",
+                               d->console_log);
+    _cleanup_domain_ virDomainPtr dom = virDomainDefineXML(c->conn, d->xml);
+    if (!dom)
+        return virt_error(err, "Cannot define node '%s'", want->key);
+    if (virDomainCreate(dom) < 0) {
+        r = virt_error(err, "Cannot start node '%s'", want->key);
+        (void)virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_NVRAM);
+        return r;
+    }
+    return 0;
+}
+
+static int domain_start(void *ctx, const Observed *have, Error *err)
+{
+    NodeDomainCtx *c = ctx;
+    _cleanup_domain_ virDomainPtr dom = virDomainLookupByName(c->conn, have->name);
+    if (!dom)
+        return virt_error(err, "Cannot find node '%s'", have->name);
+    if (virDomainIsActive(dom) == 1)
+        return 0;
+    if (virDomainCreate(dom) < 0)
+        return virt_error(err, "Cannot start node '%s'", have->key ? have->key : have->name);
+    return 0;
+}
+
+static int domain_remove(void *ctx, const Observed *have, Error *err)
+{
+    NodeDomainCtx *c = ctx;
+    _cleanup_domain_ virDomainPtr dom = virDomainLookupByName(c->conn, have->name);
+    if (!dom)
+        return 0; /* already gone */
+    if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0 && virDomainIsActive(dom) == 1)
+        return virt_error(err, "Cannot stop node '%s'", have->key ? have->key : have->name);
+    if (virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_NVRAM | VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+                                            VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA) < 0)
+        return virt_error(err, "Cannot undefine node '%s'", have->key ? have->key : have->name);
+    return 0;
+}
+
+static int domain_restore(void *ctx, const Observed *have, Error *err)
+{
+    NodeDomainCtx *c = ctx;
+    if (!have->definition)
+        return error_set(err, -EINVAL, "Cannot restore node '%s': its definition was not read",
+                         have->name);
+    int r = domain_remove(ctx, have, err);
+    if (r < 0)
+        return r;
+    _cleanup_domain_ virDomainPtr dom = virDomainDefineXML(c->conn, have->definition);
+    if (!dom)
+        return virt_error(err, "Cannot define node '%s' again", have->name);
+    if (have->autostart)
+        (void)virDomainSetAutostart(dom, 1);
+    if (have->active && virDomainCreate(dom) < 0)
+        return virt_error(err, "Cannot start node '%s' again", have->name);
+    return 0;
+}
+
+void node_domain_backend(NodeDomainCtx *c, EngineBackend *ret)
+{
+    *ret = (EngineBackend){
+            .kind = RESOURCE_DOMAIN,
+            .label = "node",
+            .observe = domain_observe,
+            .create = domain_create,
+            .start = domain_start,
+            .update = NULL,
+            .remove = domain_remove,
+            .recreate = NULL,
+            .restore = domain_restore,
+            .ctx = c,
+    };
+}
