@@ -56,6 +56,9 @@ int cli_parse_file_args(const char *cmd, int argc, char **argv, const char **ret
  * longer names may be deleted with their data (cli_parse_run_args() sets it). */
 extern bool cli_delete_disks;
 
+/* `up --timeout S`: how long up waits for its nodes to be ready (default 1800 s). */
+extern int cli_timeout_s;
+
 /* The lab file given with -f/--file (main() sets it), NULL when none was. */
 extern const char *cli_lab_file;
 

@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+#include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "kvmlab/nodedomain.h"
 #include "kvmlab/session.h"
 #include "plan-print.h"
 #include "progress.h"
@@ -23,6 +28,100 @@ static void progress(const Action *a, int phase, void *userdata)
            a->want ? a->want->name : a->have->name);
 }
 
+static const char *phase_word(NodePhase p)
+{
+    switch (p) {
+    case NODE_PHASE_BOOTING:
+        return "booting";
+    case NODE_PHASE_ADDRESS:
+        return "address";
+    case NODE_PHASE_CLOUDINIT:
+        return "cloud-init";
+    case NODE_PHASE_READY:
+        return "ready";
+    case NODE_PHASE_FAILED:
+        return "FAILED";
+    }
+    return "?";
+}
+
+typedef struct WaitOut {
+    const CliGlobals *g;
+    bool tty;
+    bool drawn;
+} WaitOut;
+
+/* One line per node: redrawn in place on a terminal, a new line per change otherwise. */
+static void wait_progress(const NodeWait *w, size_t n, size_t changed, void *userdata)
+{
+    WaitOut *o = userdata;
+    if (o->g->quiet || o->g->json)
+        return;
+    if (!o->tty) {
+        const NodeWait *x = &w[changed];
+        printf("node '%s': %s%s%s\n", x->node, phase_word(x->phase), x->detail ? ": " : "",
+               x->detail ? x->detail : "");
+        fflush(stdout);
+        return;
+    }
+    if (o->drawn)
+        printf("\033[%zuA", n);
+    for (size_t i = 0; i < n; i++)
+        printf("\033[2K  %-16s %-10s %s\n", w[i].node, phase_word(w[i].phase),
+               w[i].detail ? w[i].detail : "");
+    o->drawn = true;
+    fflush(stdout);
+}
+
+/* Wait for the nodes; print what each one said. EXIT_OK when all are ready. */
+static int wait_nodes(const CliGlobals *g, CliLab *c, const Plan *plan, Error *err)
+{
+    NodeWait *w = NULL;
+    size_t n = 0;
+    WaitOut o = {.g = g, .tty = isatty(STDOUT_FILENO) == 1};
+    if (!g->quiet && !g->json) {
+        for (size_t i = 0; i < plan->n_want; i++)
+            if (plan->want[i].kind == RESOURCE_DOMAIN) {
+                printf("Waiting for the nodes (at most %d s; Ctrl-C leaves them booting):\n",
+                       cli_timeout_s);
+                break;
+            }
+    }
+    int r = lab_session_wait(c->session, plan, cli_timeout_s, wait_progress, &o, &w, &n, err);
+    for (size_t i = 0; i < n && !g->quiet; i++) {
+        if (w[i].warning)
+            fprintf(stderr, "kvmlab: warning: node '%s': %s\n", w[i].node, w[i].warning);
+        if (w[i].fell_back && !g->json)
+            printf("node '%s': kvm gave no sign of life in %.0f s; restarted under tcg\n",
+                   w[i].node, w[i].fallback_s);
+    }
+    if (g->json) {
+        printf("{\"nodes\": [");
+        for (size_t i = 0; i < n; i++) {
+            printf("%s{\"name\": ", i ? ", " : "");
+            cli_json_string(stdout, w[i].node);
+            printf(", \"state\": \"%s\", \"address\": ", phase_word(w[i].phase));
+            if (w[i].address)
+                cli_json_string(stdout, w[i].address);
+            else
+                printf("null");
+            printf(", \"detail\": ");
+            cli_json_string(stdout, w[i].detail ? w[i].detail : "");
+            printf(", \"warning\": ");
+            if (w[i].warning)
+                cli_json_string(stdout, w[i].warning);
+            else
+                printf("null");
+            printf("}");
+        }
+        printf("]}\n");
+    }
+    for (size_t i = 0; i < n; i++)
+        node_wait_clear(&w[i]);
+    free(w);
+    return r;
+}
+
 static int run(const CliGlobals *g, int argc, char **argv)
 {
     CliLab c;
@@ -38,6 +137,8 @@ static int run(const CliGlobals *g, int argc, char **argv)
     if (c.info.sandboxed && !g->quiet && !g->json)
         printf("sandbox for lab '%s': %s (%s)\n", name,
                c.info.sandbox_started ? "started" : "running", c.info.uri);
+    /* the lab's SSH key, token and CA exist before any of its nodes does */
+    c.session->make_secrets = true;
     if (lab_session_plan(c.session, &plan, &err) < 0)
         goto fail;
     if (plan_changes(plan) > 0 && !g->quiet && !g->json) {
@@ -52,9 +153,16 @@ static int run(const CliGlobals *g, int argc, char **argv)
     cli_progress_end(&up.line);
     if (r < 0)
         goto fail;
+    lab_session_prune_nodes(c.session, plan);
     if (g->json)
         cli_plan_print(plan, true, true, stdout);
-    else if (!g->quiet && plan_changes(plan) == 0)
+    /* the nodes are made now; a node that does not get ready leaves them as they are: the next
+     * `up` waits for them again */
+    if (wait_nodes(g, &c, plan, &err) < 0) {
+        cli_print_error(&err);
+        ret = EXIT_FAIL;
+        goto done;
+    } else if (!g->quiet && plan_changes(plan) == 0)
         printf("Lab '%s' is up to date: nothing changed.\n", name);
     else if (!g->quiet)
         printf("Lab '%s' is up.\n", name);
@@ -72,7 +180,7 @@ done:
 
 const CliCommand cli_cmd_up = {
         .name = "up",
-        .args = "[--wait] [--delete-disks] [FILE]",
+        .args = "[--wait] [--delete-disks] [--timeout S] [FILE]",
         .summary = "Make the lab real (idempotent)",
         .help = "Reads FILE (default: kvmlab.yaml), starts the lab's sandbox when it uses one,\n"
                 "and creates, updates or recreates what the plan says. Running it again with an\n"
@@ -84,7 +192,12 @@ const CliCommand cli_cmd_up = {
                 "Disks are matched by their place in a node's disks: list. A disk beyond a\n"
                 "shorter list is deleted with its data only with --delete-disks (taking a disk\n"
                 "out of the middle deletes the last one); a node taken out of the file takes its\n"
-                "disks with it.\n",
+                "disks with it.\n\n"
+                "Then up waits for every node at once (at most --timeout seconds, default 1800):\n"
+                "its address, cloud-init done, and the preflight report the guest prints on its\n"
+                "console. A node that is not ready in time, or whose preflight fails, is named\n"
+                "with the last lines of its console; the nodes stay as they are (exit status 1)\n"
+                "and the next up waits for them again. Ctrl-C while waiting does the same.\n",
         .run = run,
         .changes_host = true,
 };

@@ -70,6 +70,7 @@ int cli_load_lab(const char *path, Lab **ret)
 
 bool cli_delete_disks;
 const char *cli_lab_file;
+int cli_timeout_s = 1800;
 
 const char *cli_file_arg(const char *cmd, const char *positional, int *ret_status)
 {
@@ -90,6 +91,7 @@ int cli_parse_run_args(const char *cmd, int argc, char **argv, const char **ret_
     static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
                                          {"wait", no_argument, NULL, 'w'},
                                          {"delete-disks", no_argument, NULL, 'D'},
+                                         {"timeout", required_argument, NULL, 'T'},
                                          {0}};
     int c;
     optind = 0; /* 0, not 1: glibc then forgets main()'s "+" mode */
@@ -107,6 +109,15 @@ int cli_parse_run_args(const char *cmd, int argc, char **argv, const char **ret_
         }
         if (c == 'D' && (strcmp(cmd, "up") == 0 || strcmp(cmd, "plan") == 0)) {
             cli_delete_disks = true;
+            continue;
+        }
+        if (c == 'T' && strcmp(cmd, "up") == 0) {
+            char *end = NULL;
+            long v = strtol(optarg, &end, 10);
+            if (!*optarg || *end || v < 1 || v > 86400)
+                return cli_usage_error(cmd, "'--timeout' needs seconds from 1 to 86400, not '%s'",
+                                       optarg);
+            cli_timeout_s = (int)v;
             continue;
         }
         return cli_usage_error(cmd, "unknown option '%s' for '%s'", argv[optind - 1], cmd);

@@ -537,6 +537,11 @@ int lab_session_down(LabSession *s, Plan **ret_plan, bool *ret_kept_sandbox, Err
         if (looked) {
             unlink(vfile);
             forget_pool_dir(s);
+            /* the nodes' seeds and console logs, and the secrets the lab's up made */
+            lab_session_prune_nodes(s, NULL);
+            _cleanup_free_ char *secrets = fs_path_join(dir, "secrets");
+            if (secrets)
+                (void)fs_rm_rf(secrets, NULL);
         }
         rmdir(dir);
     }

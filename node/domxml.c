@@ -112,22 +112,22 @@ static void nic_write(FILE *f, const DomainNic *n)
 }
 
 /*
- * The serial console goes to a file (the in-guest report is read from it; a pty would need a
- * reader attached all the time). append='off': each start truncates it, so the log holds the
- * current boot only. The <console> says the same: libvirt's QEMU driver makes the first
- * console an alias of the first serial port and refuses one that disagrees with it.
+ * The serial console is a pty, so `kvmlab console` (virsh console) can attach to it, and QEMU
+ * logs everything it prints to a file whether anyone is attached or not (the in-guest report is
+ * read from that log). append='off': each start truncates the log, so it holds the current boot
+ * only. The <console> is libvirt's alias of the first serial port.
  */
 static void console_write(FILE *f, const char *log)
 {
-    fputs("    <serial type='file'>\n", f);
-    fputs("      <source", f);
-    attr(f, "path", log);
+    fputs("    <serial type='pty'>\n", f);
+    fputs("      <log", f);
+    attr(f, "file", log);
     fputs(" append='off'/>\n", f);
     fputs("      <target port='0'/>\n", f);
     fputs("    </serial>\n", f);
-    fputs("    <console type='file'>\n", f);
-    fputs("      <source", f);
-    attr(f, "path", log);
+    fputs("    <console type='pty'>\n", f);
+    fputs("      <log", f);
+    attr(f, "file", log);
     fputs(" append='off'/>\n", f);
     fputs("      <target type='serial' port='0'/>\n", f);
     fputs("    </console>\n", f);
@@ -367,7 +367,7 @@ static int interface_parse(const xmlNode *iface, DomainLive *d, Error *err)
     return 0; /* libvirt always writes one back; a hand-made document may lack it */
 }
 
-/* The first file-backed serial port's log (the console kvmlab reads). */
+/* The first serial port's log file (the console kvmlab reads). */
 static int serial_parse(const xmlNode *serial, DomainLive *d, Error *err)
 {
     _cleanup_free_ char *type = NULL;
@@ -377,11 +377,13 @@ static int serial_parse(const xmlNode *serial, DomainLive *d, Error *err)
         return 0;
     if ((r = attr_dup(serial, "type", &type, err)) < 0)
         return r;
-    if (!type || strcmp(type, "file") != 0)
-        return 0;
-    for (xmlNode *c = serial->children; c; c = c->next)
-        if (node_is(c, NULL, "source"))
+    /* a pty logged to a file (what kvmlab makes), or a plain file */
+    for (xmlNode *c = serial->children; c; c = c->next) {
+        if (node_is(c, NULL, "log"))
+            return attr_dup(c, "file", &d->console_log, err);
+        if (type && strcmp(type, "file") == 0 && node_is(c, NULL, "source"))
             return attr_dup(c, "path", &d->console_log, err);
+    }
     return 0;
 }
 

@@ -351,13 +351,12 @@ static void dump_check(const DomCase *c, const char *dumped)
     }
 
     assert_int_equal(xp_count(ctx, "devices/serial"), 1);
-    assert_xp(ctx, "devices/serial/@type", "file");
-    assert_xp(ctx, "devices/serial/source/@path", s->console_log);
-    assert_xp(ctx, "devices/serial/source/@append", "off");
+    assert_xp(ctx, "devices/serial/@type", "pty");
+    assert_xp(ctx, "devices/serial/log/@file", s->console_log);
+    assert_xp(ctx, "devices/serial/log/@append", "off");
     assert_xp(ctx, "devices/serial/target/@port", "0");
     assert_int_equal(xp_count(ctx, "devices/console"), 1);
-    assert_xp(ctx, "devices/console/@type", "file");
-    assert_xp(ctx, "devices/console/source/@path", s->console_log);
+    assert_xp(ctx, "devices/console/@type", "pty");
     assert_xp(ctx, "devices/console/target/@type", "serial");
     assert_xp(ctx, "devices/channel[@type='unix']/target[@type='virtio']/@name",
               "org.qemu.guest_agent.0");
@@ -588,8 +587,8 @@ static void test_parse_namespace(void **state)
 static void test_parse_devices(void **state)
 {
     (void)state;
-    /* MACs in document order and lower case; the first file serial is the console, a pty
-     * serial before it is not */
+    /* MACs in document order and lower case; the first serial with a log file is the
+     * console, a pty serial without one before it is not */
     static const char xml[] =
             "<domain type='qemu'><devices>"
             "<interface type='network'><mac address='52:54:00:AB:CD:EF'/>"
