@@ -5,11 +5,94 @@
 
 #include "cli.h"
 #include "kvmlab/cleanup.h"
+#include "kvmlab/node.h"
 #include "kvmlab/session.h"
 
 static const char *dash(const char *s)
 {
     return s ? s : "-";
+}
+
+static void json_strv(char *const *v, size_t n)
+{
+    printf("[");
+    for (size_t i = 0; i < n; i++) {
+        printf("%s", i ? "," : "");
+        cli_json_string(stdout, v[i]);
+    }
+    printf("]");
+}
+
+/* The nodes: state, addresses, cloud-init and the preflight report their guests printed. */
+static void print_nodes(const CliGlobals *g, CliLab *c, bool running)
+{
+    const Lab *lab = c->lab;
+    if (g->json)
+        printf(",\"nodes\":[");
+    else if (running && lab->n_nodes)
+        printf("\n%-16s %-9s %-16s %-10s %s\n", "NODE", "STATE", "ADDRESS", "CLOUD-INIT",
+               "PREFLIGHT");
+    for (size_t i = 0; i < lab->n_nodes; i++) {
+        LabNodeStatus n = {0};
+        Error err = ERROR_INIT;
+        if (lab_session_node_status(c->session, &lab->nodes[i], &n, &err) < 0) {
+            error_clear(&err);
+            continue;
+        }
+        const NodeReport *r = &n.report;
+        size_t failed = 0, warned = 0;
+        for (size_t k = 0; k < r->n_checks; k++) {
+            failed += !r->checks[k].ok && !r->checks[k].warn;
+            warned += r->checks[k].warn;
+        }
+        const char *ci = !lab->nodes[i].cloud_init ? "none" : r->found ? r->cloud_init : NULL;
+        if (g->json) {
+            printf("%s{\"name\":", i ? "," : "");
+            cli_json_string(stdout, lab->nodes[i].name);
+            printf(",\"domain\":");
+            cli_json_string(stdout, n.domain);
+            printf(",\"state\":");
+            cli_json_string(stdout, n.state);
+            printf(",\"addresses\":");
+            json_strv(n.addresses, n.n_addresses);
+            printf(",\"cloud_init\":");
+            cli_json_string(stdout, ci);
+            printf(",\"hostname\":");
+            cli_json_string(stdout, r->found ? r->hostname : NULL);
+            printf(",\"product_uuid\":");
+            cli_json_string(stdout, r->found ? r->product_uuid : NULL);
+            printf(",\"macs\":");
+            json_strv(r->macs, r->n_macs);
+            printf(",\"preflight\":[");
+            for (size_t k = 0; k < r->n_checks; k++) {
+                printf("%s{\"check\":", k ? "," : "");
+                cli_json_string(stdout, r->checks[k].check);
+                printf(",\"ok\":%s,\"warn\":%s,\"detail\":", r->checks[k].ok ? "true" : "false",
+                       r->checks[k].warn ? "true" : "false");
+                cli_json_string(stdout, r->checks[k].detail);
+                printf("}");
+            }
+            printf("],\"console_log\":");
+            cli_json_string(stdout, n.console_log);
+            printf("}");
+        } else if (running) {
+            char pf[64];
+            if (!r->found)
+                snprintf(pf, sizeof(pf), "-");
+            else if (failed)
+                snprintf(pf, sizeof(pf), "%zu of %zu failed", failed, r->n_checks);
+            else
+                snprintf(pf, sizeof(pf), "%zu passed%s", r->n_checks, warned ? ", warnings" : "");
+            printf("%-16s %-9s %-16s %-10s %s\n", lab->nodes[i].name, n.state,
+                   n.n_addresses ? n.addresses[0] : "-", dash(ci), pf);
+            for (size_t k = 0; k < r->n_checks; k++)
+                if (!r->checks[k].ok || r->checks[k].warn)
+                    printf("  %s: %s\n", r->checks[k].check, dash(r->checks[k].detail));
+        }
+        lab_node_status_clear(&n);
+    }
+    if (g->json)
+        printf("]}\n");
 }
 
 static int run(const CliGlobals *g, int argc, char **argv)
@@ -75,7 +158,7 @@ static int run(const CliGlobals *g, int argc, char **argv)
             cli_json_string(stdout, v->backing);
             printf("}");
         }
-        printf("]}\n");
+        printf("]");
     } else if (st->n_vols) {
         printf("\n%-32s %-14s %s\n", "VOLUME", "CAPACITY", "BASE");
         for (size_t i = 0; i < st->n_vols; i++) {
@@ -85,6 +168,7 @@ static int run(const CliGlobals *g, int argc, char **argv)
                    base ? base + 1 : "- (data disk)");
         }
     }
+    print_nodes(g, &c, st->running);
     ret = EXIT_OK;
 done:
     error_clear(&err);
@@ -100,7 +184,10 @@ const CliCommand cli_cmd_status = {
         .help = "For each network of the lab: name, type, bridge, subnet, host address, gateway,\n"
                 "DHCP pool, whether it is active and how many DHCP leases are in use, as the\n"
                 "network really is (a hand edit shows, marked; 'plan' shows its repair); then\n"
-                "each disk volume: its capacity in bytes and the base image it rests on. --json\n"
-                "gives the same as one JSON object.\n",
+                "each disk volume: its capacity in bytes and the base image it rests on; then\n"
+                "each node: its state, address, cloud-init's result and the preflight report its\n"
+                "guest printed (failed checks and warnings spelled out). --json gives the same as\n"
+                "one JSON object (nodes: name, state, addresses, cloud_init, preflight as a list\n"
+                "of {check, ok, warn, detail}, console_log).\n",
         .run = run,
 };

@@ -16,6 +16,7 @@
 #include "kvmlab/session.h"
 #include "kvmlab/storage.h"
 #include "kvmlab/virt.h"
+#include "kvmlab/vmnet.h"
 
 static char *secrets_dir(const LabSession *s)
 {
@@ -205,4 +206,96 @@ void lab_session_prune_nodes(LabSession *s, const Plan *plan)
     }
     closedir(d);
     (void)rmdir(dir);
+}
+
+void lab_node_status_clear(LabNodeStatus *n)
+{
+    if (!n)
+        return;
+    free(n->domain);
+    free(n->state);
+    for (size_t i = 0; i < n->n_addresses; i++)
+        free(n->addresses[i]);
+    free(n->addresses);
+    free(n->console_log);
+    node_report_clear(&n->report);
+    memset(n, 0, sizeof(*n));
+}
+
+static int add_address(LabNodeStatus *n, const char *a)
+{
+    for (size_t i = 0; i < n->n_addresses; i++)
+        if (strcmp(n->addresses[i], a) == 0)
+            return 0;
+    char **v = reallocarray(n->addresses, n->n_addresses + 1, sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    n->addresses = v;
+    if (!(v[n->n_addresses] = strdup(a)))
+        return -ENOMEM;
+    n->n_addresses++;
+    return 0;
+}
+
+int lab_session_node_status(LabSession *s, const LabNode *node, LabNodeStatus *ret, Error *err)
+{
+    LabNodeStatus n = {0};
+    _cleanup_domain_ virDomainPtr dom = NULL;
+    _cleanup_free_ char *log = NULL;
+    size_t len = 0;
+    n.node = node;
+    n.domain = vmnet_object_name(s->lab->name, node->name);
+    if (!n.domain || asprintf(&n.console_log, "%s/labs/%s/nodes/%s/console.log", s->state_root,
+                              s->lab->name, node->name) < 0)
+        goto oom;
+    dom = s->conn ? virDomainLookupByName(s->conn, n.domain) : NULL;
+    virResetLastError();
+    if (!dom) {
+        n.state = strdup("absent");
+    } else {
+        int state = VIR_DOMAIN_NOSTATE, reason = 0;
+        (void)virDomainGetState(dom, &state, &reason, 0);
+        n.state = strdup(state == VIR_DOMAIN_RUNNING   ? "running"
+                         : state == VIR_DOMAIN_PAUSED  ? "paused"
+                         : state == VIR_DOMAIN_SHUTOFF ? "shut off"
+                                                       : "other");
+        n.running = state == VIR_DOMAIN_RUNNING;
+    }
+    if (!n.state)
+        goto oom;
+    for (size_t i = 0; n.running && i < node->n_nics; i++) {
+        _cleanup_free_ char *net = vmnet_object_name(s->lab->name, node->nics[i].network);
+        _cleanup_free_ char *a = node_address_lookup(s->conn, NULL, net, &node->nics[i].mac);
+        virResetLastError();
+        if (a && add_address(&n, a) < 0)
+            goto oom;
+        if (!a && node->nics[i].has_ip) {
+            char ip[IPV4_STRLEN];
+            if (add_address(&n, addr_ipv4_format(node->nics[i].ip, ip)) < 0)
+                goto oom;
+        }
+    }
+    if (n.running && fs_read_all(n.console_log, &log, &len, NULL) >= 0 &&
+        node_report_parse(log, len, &n.report) < 0)
+        goto oom;
+    for (size_t i = 0; n.report.found && i < n.report.n_addresses; i++)
+        if (add_address(&n, n.report.addresses[i]) < 0)
+            goto oom;
+    *ret = n;
+    return 0;
+oom:
+    lab_node_status_clear(&n);
+    return error_set(err, -ENOMEM, "Out of memory");
+}
+
+const char *lab_session_netns(const LabSession *s)
+{
+    return s->sandbox ? s->sandbox->netns : NULL;
+}
+
+char *lab_session_ssh_key(const LabSession *s)
+{
+    char *p = NULL;
+    return asprintf(&p, "%s/labs/%s/secrets/id_ed25519", s->state_root, s->lab->name) < 0 ? NULL
+                                                                                          : p;
 }

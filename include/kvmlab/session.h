@@ -7,6 +7,7 @@
 #include "kvmlab/error.h"
 #include "kvmlab/imagestore.h"
 #include "kvmlab/lab.h"
+#include "kvmlab/node.h"
 #include "kvmlab/sandbox.h"
 
 struct HvCaps;
@@ -155,6 +156,26 @@ typedef void (*LabWaitProgressFn)(const struct NodeWait *w, size_t n, size_t cha
                                   void *userdata);
 int lab_session_wait(LabSession *s, const Plan *plan, int timeout_s, LabWaitProgressFn progress,
                      void *userdata, struct NodeWait **ret, size_t *ret_n, Error *err);
+
+/* One node as `status` and `ssh` see it: its domain's state, its addresses (leases of its
+ * NICs, the file's static ones, what the guest reported) and the report on its console. */
+typedef struct LabNodeStatus {
+    const LabNode *node; /* borrowed */
+    char *domain;
+    char *state; /* "running", "shut off", "paused", "absent", "other" */
+    bool running;
+    char **addresses;
+    size_t n_addresses;
+    char *console_log;
+    NodeReport report; /* found false when the guest printed none (yet) */
+} LabNodeStatus;
+int lab_session_node_status(LabSession *s, const LabNode *node, LabNodeStatus *ret, Error *err);
+void lab_node_status_clear(LabNodeStatus *n);
+
+/* The network namespace the lab's guests are reachable from (its sandbox's), NULL: this one. */
+const char *lab_session_netns(const LabSession *s);
+/* The lab's SSH private key's path (made by the first up). New string. */
+char *lab_session_ssh_key(const LabSession *s);
 
 /* Remove the state directories of nodes that @plan does not want (NULL: all of them). */
 void lab_session_prune_nodes(LabSession *s, const Plan *plan);
