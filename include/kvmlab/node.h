@@ -127,6 +127,7 @@ typedef struct NodeCheck {
 
 typedef struct NodeReport {
     bool found;       /* the console holds a complete report of the latest boot */
+    char *boot_id;    /* the boot it is of (/proc/sys/kernel/random/boot_id) */
     char *cloud_init; /* "done", "error", "disabled", ... as cloud-init status said */
     char *hostname;
     char *product_uuid;
@@ -139,8 +140,11 @@ typedef struct NodeReport {
 } NodeReport;
 
 /* The report of the latest boot in console log text @log (the guest prints it on ttyS0 when
- * cloud-init is done, on every boot). Fills *ret (found false when there is none yet). 0 or
- * -ENOMEM. */
+ * cloud-init is done, on every boot; templates/README.md has the format): the last complete
+ * "begin".."end" block, unless a later block of another boot has begun and not yet ended (then
+ * found is false: that boot has not reported yet). Lines may carry console noise before the
+ * marker and a trailing \r; unknown keys are ignored. Fills *ret (found false when there is
+ * none yet). 0 or -ENOMEM. */
 int node_report_parse(const char *log, size_t len, NodeReport *ret);
 void node_report_clear(NodeReport *r);
 
