@@ -20,8 +20,11 @@ static bool utf8_valid(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
-        int extra = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 :
-                                 (*p & 0xf8) == 0xf0 ? 3 : -1;
+        int extra = *p < 0x80             ? 0
+                    : (*p & 0xe0) == 0xc0 ? 1
+                    : (*p & 0xf0) == 0xe0 ? 2
+                    : (*p & 0xf8) == 0xf0 ? 3
+                                          : -1;
         if (extra < 0 || (extra == 1 && *p < 0xc2))
             return false;
         p++;
@@ -198,8 +201,8 @@ static int input_check(const SeedInput *in, Error *err)
                              in->hosts[i].name ? in->hosts[i].name : "");
     for (size_t i = 0; i < in->n_nics; i++)
         if (!in->nics[i].dhcp && !in->nics[i].ip)
-            return error_set(err, -EINVAL, "NIC %zu of node '%s' is static but has no address",
-                             i, in->node);
+            return error_set(err, -EINVAL, "NIC %zu of node '%s' is static but has no address", i,
+                             in->node);
     if (in->role == LAB_ROLE_NONE)
         return 0;
     unsigned major, minor;
@@ -306,8 +309,7 @@ static int vars_k8s(const SeedInput *in, TplVars *v)
         (r = set_sh(v, "version_sh", ver)) < 0 || (r = set_sh(v, "pin_sh", pin)) < 0 ||
         (r = set_sh(v, "repository_sh", repo)) < 0 ||
         (r = set_sh(v, "repository_key_sh", key)) < 0 ||
-        (r = tpl_vars_set(v, "install_packages", install_packages_str(in->install_packages))) <
-                0 ||
+        (r = tpl_vars_set(v, "install_packages", install_packages_str(in->install_packages))) < 0 ||
         (r = tpl_vars_set_bool(v, "bootstrap", bs)) < 0 ||
         (r = set_sh(v, "token_sh", bs ? in->token : "")) < 0 ||
         (r = set_sh(v, "ca_hash_sh", bs ? in->ca_hash : "")) < 0 ||
@@ -385,8 +387,7 @@ int node_seed_render(const SeedInput *in, SeedFiles *ret, Error *err)
     if ((r = input_check(in, err)) < 0)
         return r;
     if (!mv || !nv || !uv || vars_meta_data(in, mv) < 0 || vars_network(in, nv) < 0)
-        return error_set(err, -ENOMEM, "Out of memory rendering the seed of node '%s'",
-                         in->node);
+        return error_set(err, -ENOMEM, "Out of memory rendering the seed of node '%s'", in->node);
     if ((r = vars_user_data(in, uv, err)) < 0)
         return r;
     if ((r = render_file(in, "meta-data.yaml", mv, &f.meta_data, err)) < 0 ||

@@ -154,7 +154,7 @@ typedef struct TplNode {
     const char *text; /* TEXT: the bytes; others: the name */
     size_t len;
     unsigned line;
-    bool standalone;   /* VAR alone on its line */
+    bool standalone;    /* VAR alone on its line */
     const char *indent; /* VAR standalone: the blanks before it */
     size_t indent_len;
     struct TplNode *children;
@@ -200,8 +200,8 @@ static bool is_blank(char c)
 
 static bool name_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
 }
 
 /*
@@ -275,7 +275,10 @@ static int parse_nodes(Parser *ps, const char *close, size_t close_len, unsigned
         const char *le = end + 2;
         while (is_blank(*le))
             le++;
-        bool standalone = (ls == ps->start || ls[-1] == '\n') && (*le == '\n' || *le == 0);
+        /* a {{name}} at the very end without a newline stays verbatim */
+        bool is_var = sigil != '#' && sigil != '^' && sigil != '/' && sigil != '!';
+        bool standalone =
+                (ls == ps->start || ls[-1] == '\n') && (*le == '\n' || (*le == 0 && !is_var));
         const char *after = end + 2;
         if (standalone) {
             text_end = ls < ps->p ? ps->p : ls;
@@ -486,7 +489,10 @@ int tpl_load(const char *override_dir, const char *file, char **ret, char **ret_
     _cleanup_free_ char *where = NULL;
     for (size_t i = 0; i < n_dirs; i++) {
         char *w = NULL;
-        if (asprintf(&w, "%s%s'%s'", where ? where : "", i == 0 ? "" : i + 1 < n_dirs ? ", " : " or ",
+        if (asprintf(&w, "%s%s'%s'", where ? where : "",
+                     i == 0           ? ""
+                     : i + 1 < n_dirs ? ", "
+                                      : " or ",
                      dirs[i]) < 0)
             return error_set(err, -ENOMEM, "Out of memory loading template '%s'", file);
         free(where);

@@ -59,9 +59,9 @@ int tpl_load(const char *override_dir, const char *file, char **ret, char **ret_
 
 typedef struct SeedNic {
     MacAddr mac;
-    bool dhcp;       /* true: DHCP (the network reserves @ip for @mac); false: static @ip */
-    uint32_t ip;     /* host order; the reserved or static address, 0 when none is known */
-    unsigned prefix; /* 24 */
+    bool dhcp;        /* true: DHCP (the network reserves @ip for @mac); false: static @ip */
+    uint32_t ip;      /* host order; the reserved or static address, 0 when none is known */
+    unsigned prefix;  /* 24 */
     uint32_t gateway; /* static only: the default route's next hop, 0 for none */
     uint32_t dns;     /* static only: 0 for none */
 } SeedNic;
@@ -118,7 +118,7 @@ const char *node_sandbox_image(const char *version);
 
 /* One preflight check as the guest reported it. */
 typedef struct NodeCheck {
-    char *check;  /* "swap", "ip_forward", "modules", "containerd", "ports", "cpus", "memory",
+    char *check; /* "swap", "ip_forward", "modules", "containerd", "ports", "cpus", "memory",
                      "hostname", "packages", "bootstrap" */
     bool ok;
     bool warn;    /* ok, but worth telling (packages skipped: the repository was unreachable) */
