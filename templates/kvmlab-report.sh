@@ -29,7 +29,7 @@ check() {
 emit "begin boot=$(cat /proc/sys/kernel/random/boot_id)"
 emit "cloud_init=${ci:-unknown}"
 emit "hostname=$(hostname)"
-emit "product_uuid=$(tr 'A-F' 'a-f' </sys/class/dmi/id/product_uuid 2>/dev/null)"
+emit "product_uuid=$(tr 'A-F' 'a-f' 2>/dev/null </sys/class/dmi/id/product_uuid)"
 # NICs backed by a device: not lo, bridges, veths or the CNI's interfaces
 for dev in /sys/class/net/*; do
     [ -e "$dev/device" ] || continue
@@ -70,7 +70,10 @@ if [ "$ROLE" != none ]; then
 
     missing=""
     for m in overlay br_netfilter; do
-        [ -d "/sys/module/$m" ] || missing="$missing $m"
+        # a module built into the kernel has no /sys/module entry unless it takes parameters
+        [ -d "/sys/module/$m" ] ||
+            grep -q "/$m.ko" "/lib/modules/$(uname -r)/modules.builtin" 2>/dev/null ||
+            missing="$missing $m"
     done
     if [ -z "$missing" ]; then
         check modules 1 "overlay br_netfilter"

@@ -32,6 +32,9 @@
  * (the string, inserted verbatim), {{#name}}...{{/name}} (a true boolean or a non-empty string:
  * once; a list: once per item, with the item's names in scope first), {{^name}}...{{/name}} (the
  * opposite), {{! comment }}. A name that is not defined is an error naming it and its line.
+ * A section, closing or comment tag alone on its line takes the line with it (as in mustache);
+ * a {{name}} alone on its line (blanks before it, a newline after it) has each line of its value
+ * indented as far as the tag and ends with one newline, for multi-line texts in YAML blocks.
  */
 typedef struct TplVars TplVars;
 
@@ -49,9 +52,10 @@ int tpl_render(const char *tpl_name, const char *tpl, const TplVars *vars, char 
 
 /*
  * The text of template file @file ("user-data.yaml"): from @override_dir when that directory
- * has it (the lab's `templates: DIR`), else from the installed data directory (KVMLAB_DATADIR
- * /templates), else from the source tree (KVMLAB_SOURCE_ROOT/templates, for an uninstalled
- * build). New string in *ret, the path it came from in *ret_path (may be NULL). 0 or -ENOENT.
+ * has it (the lab's `templates: DIR`), else from $KVMLAB_TEMPLATES when set (a source tree, as
+ * `kvmlab init` reads it), else from the installed data directory (KVMLAB_DATADIR/templates),
+ * else from the source tree (KVMLAB_SOURCE_ROOT/templates, for an uninstalled build). New string
+ * in *ret, the path it came from in *ret_path (may be NULL). 0 or -ENOENT.
  */
 int tpl_load(const char *override_dir, const char *file, char **ret, char **ret_path, Error *err);
 
@@ -118,8 +122,9 @@ const char *node_sandbox_image(const char *version);
 
 /* One preflight check as the guest reported it. */
 typedef struct NodeCheck {
-    char *check; /* "swap", "ip_forward", "modules", "containerd", "ports", "cpus", "memory",
-                     "hostname", "packages", "bootstrap" */
+    /* "swap", "ip_forward", "modules", "bridge_nf", "containerd", "ports", "cpus", "memory",
+       "hostname", "packages", "bootstrap" */
+    char *check;
     bool ok;
     bool warn;    /* ok, but worth telling (packages skipped: the repository was unreachable) */
     char *detail; /* one line */
