@@ -32,6 +32,9 @@
  * (the string, inserted verbatim), {{#name}}...{{/name}} (a true boolean or a non-empty string:
  * once; a list: once per item, with the item's names in scope first), {{^name}}...{{/name}} (the
  * opposite), {{! comment }}. A name that is not defined is an error naming it and its line.
+ * A section, closing or comment tag alone on its line takes the line with it (as in mustache);
+ * a {{name}} alone on its line (blanks before it, a newline after it) has each line of its value
+ * indented as far as the tag and ends with one newline, for multi-line texts in YAML blocks.
  */
 typedef struct TplVars TplVars;
 
@@ -49,9 +52,10 @@ int tpl_render(const char *tpl_name, const char *tpl, const TplVars *vars, char 
 
 /*
  * The text of template file @file ("user-data.yaml"): from @override_dir when that directory
- * has it (the lab's `templates: DIR`), else from the installed data directory (KVMLAB_DATADIR
- * /templates), else from the source tree (KVMLAB_SOURCE_ROOT/templates, for an uninstalled
- * build). New string in *ret, the path it came from in *ret_path (may be NULL). 0 or -ENOENT.
+ * has it (the lab's `templates: DIR`), else from $KVMLAB_TEMPLATES when set (a source tree, as
+ * `kvmlab init` reads it), else from the installed data directory (KVMLAB_DATADIR/templates),
+ * else from the source tree (KVMLAB_SOURCE_ROOT/templates, for an uninstalled build). New string
+ * in *ret, the path it came from in *ret_path (may be NULL). 0 or -ENOENT.
  */
 int tpl_load(const char *override_dir, const char *file, char **ret, char **ret_path, Error *err);
 
@@ -118,8 +122,9 @@ const char *node_sandbox_image(const char *version);
 
 /* One preflight check as the guest reported it. */
 typedef struct NodeCheck {
-    char *check; /* "swap", "ip_forward", "modules", "containerd", "ports", "cpus", "memory",
-                     "hostname", "packages", "bootstrap" */
+    /* "swap", "ip_forward", "modules", "bridge_nf", "containerd", "ports", "cpus", "memory",
+       "hostname", "packages", "bootstrap" */
+    char *check;
     bool ok;
     bool warn;    /* ok, but worth telling (packages skipped: the repository was unreachable) */
     char *detail; /* one line */
@@ -127,6 +132,7 @@ typedef struct NodeCheck {
 
 typedef struct NodeReport {
     bool found;       /* the console holds a complete report of the latest boot */
+    char *boot_id;    /* the boot it is of (/proc/sys/kernel/random/boot_id) */
     char *cloud_init; /* "done", "error", "disabled", ... as cloud-init status said */
     char *hostname;
     char *product_uuid;
@@ -139,8 +145,11 @@ typedef struct NodeReport {
 } NodeReport;
 
 /* The report of the latest boot in console log text @log (the guest prints it on ttyS0 when
- * cloud-init is done, on every boot). Fills *ret (found false when there is none yet). 0 or
- * -ENOMEM. */
+ * cloud-init is done, on every boot; templates/README.md has the format): the last complete
+ * "begin".."end" block, unless a later block of another boot has begun and not yet ended (then
+ * found is false: that boot has not reported yet). Lines may carry console noise before the
+ * marker and a trailing \r; unknown keys are ignored. Fills *ret (found false when there is
+ * none yet). 0 or -ENOMEM. */
 int node_report_parse(const char *log, size_t len, NodeReport *ret);
 void node_report_clear(NodeReport *r);
 
