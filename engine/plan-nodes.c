@@ -88,7 +88,16 @@ typedef struct SeedCtx {
 static int render_seed(const Lab *lab, const HostState *host, const Plan *p, const LabNode *node,
                        DomainPlan *d, uint64_t *ret_hash, Error *err)
 {
-    const LabSecrets *sec = host->secrets;
+    /* `plan` before the first `up` has no secrets yet: stand-ins of the same shape (the nodes
+     * do not exist then, so nothing compares against them) */
+    static const LabSecrets pending = {
+            .token = "000000.0000000000000000",
+            .ca_cert_pem = "(made by the first up)",
+            .ca_key_pem = "(made by the first up)",
+            .ca_hash = "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            .ssh_pubkey = "ssh-ed25519 AAAA(made-by-the-first-up) kvmlab",
+    };
+    const LabSecrets *sec = host->secrets ? host->secrets : &pending;
     _cleanup_free_ SeedNic *nics = calloc(node->n_nics + 1, sizeof(*nics));
     _cleanup_free_ SeedHost *hosts = calloc(lab->n_nodes + 1, sizeof(*hosts));
     char pod[32] = "", svc[32] = "";
@@ -125,7 +134,7 @@ static int render_seed(const Lab *lab, const HostState *host, const Plan *p, con
     SeedInput in = {
             .lab = lab->name,
             .node = node->name,
-            .instance_id = "",
+            .instance_id = "pending",
             .role = node->role,
             .ssh_pubkey = sec && sec->ssh_pubkey ? sec->ssh_pubkey : "",
             .nics = nics,

@@ -17,6 +17,7 @@
 #include "kvmlab/cleanup.h"
 #include "kvmlab/engine.h"
 #include "kvmlab/imagestore.h"
+#include "kvmlab/nodedomain.h"
 #include "kvmlab/storagepool.h"
 
 #define STATE "/srv/kvmlab-state"
@@ -140,8 +141,20 @@ static void test_new_lab(void **state)
     Plan *p = NULL;
     Error err = ERROR_INIT;
     assert_int_equal(plan_lab(lab_text, &h, &p, &err), 0);
-    /* pool, image, then the volumes in file order: what each needs exists before it */
-    assert_int_equal(p->n_want, 5);
+    /* pool, image, then the volumes in file order: what each needs exists before it; then the
+     * nodes, each a domain on its volumes */
+    assert_int_equal(p->n_want, 7);
+    assert_int_equal(p->want[5].kind, RESOURCE_DOMAIN);
+    assert_string_equal(p->want[5].name, "st-a");
+    assert_int_equal(p->want[6].kind, RESOURCE_DOMAIN);
+    assert_string_equal(p->want[6].name, "st-b");
+    const DomainPlan *da = p->want[5].data;
+    assert_non_null(strstr(da->xml, "<source file='" STATE "/labs/st/pool/a-0.qcow2'/>"));
+    assert_non_null(strstr(da->xml, "<source file='" STATE "/labs/st/pool/a-1.qcow2'/>"));
+    assert_non_null(strstr(da->xml, "<source file='" STATE "/labs/st/nodes/a/seed.iso'/>"));
+    assert_non_null(strstr(p->want[5].spec, "disk=" STATE "/labs/st/pool/a-1.qcow2,virtio,a-1\n"));
+    /* a path image boots through its own bootloader */
+    assert_null(strstr(da->xml, "<kernel>"));
     assert_int_equal(p->want[0].kind, RESOURCE_POOL);
     assert_string_equal(p->want[0].name, "st-pool");
     const PoolSpec *ps = p->want[0].data;
