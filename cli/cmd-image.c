@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* kvmlab image list|rm: the shared image store. */
+/* kvmlab image list|build|rm: the shared image store. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -9,7 +9,9 @@
 #include "cli.h"
 #include "kvmlab/cleanup.h"
 #include "kvmlab/imagestore.h"
+#include "kvmlab/interrupt.h"
 #include "kvmlab/text.h"
+#include "progress.h"
 
 /* "512 B", "12.0 KiB", "300.0 MiB", "1.1 GiB" */
 static void human_size(char *buf, size_t size, uint64_t v)
@@ -44,27 +46,33 @@ static char *users_text(const ImageInfo *i)
     return buf;
 }
 
+/* One image as a JSON object (no newline). */
+static void print_json_one(const ImageInfo *i)
+{
+    const char *const keys[] = {"name",   "path",   "kind",        "source", "os",
+                                "sha256", "format", "imported_at", "kernel", "initrd"};
+    const char *const vals[] = {i->name,   i->path,   i->kind,        i->source, i->os,
+                                i->sha256, i->format, i->imported_at, i->kernel, i->initrd};
+    printf("{");
+    for (size_t j = 0; j < ELEMENTSOF(keys); j++) {
+        printf("%s\"%s\":", j ? "," : "", keys[j]);
+        cli_json_string(stdout, vals[j]);
+    }
+    printf(",\"virtual_size\":%" PRIu64 ",\"file_size\":%" PRIu64 ",\"used_by\":[", i->virtual_size,
+           i->file_size);
+    for (size_t u = 0; u < i->n_users; u++) {
+        printf("%s", u ? "," : "");
+        cli_json_string(stdout, i->users[u]);
+    }
+    printf("]}");
+}
+
 static void print_json(const ImageInfo *list, size_t n)
 {
     printf("[");
     for (size_t k = 0; k < n; k++) {
-        const ImageInfo *i = &list[k];
-        const char *const keys[] = {"name", "path",   "kind",   "source",
-                                    "os",   "sha256", "format", "imported_at"};
-        const char *const vals[] = {i->name, i->path,   i->kind,   i->source,
-                                    i->os,   i->sha256, i->format, i->imported_at};
-        printf("%s{", k ? "," : "");
-        for (size_t j = 0; j < ELEMENTSOF(keys); j++) {
-            printf("%s\"%s\":", j ? "," : "", keys[j]);
-            cli_json_string(stdout, vals[j]);
-        }
-        printf(",\"virtual_size\":%" PRIu64 ",\"file_size\":%" PRIu64 ",\"used_by\":[",
-               i->virtual_size, i->file_size);
-        for (size_t u = 0; u < i->n_users; u++) {
-            printf("%s", u ? "," : "");
-            cli_json_string(stdout, i->users[u]);
-        }
-        printf("]}");
+        printf("%s", k ? "," : "");
+        print_json_one(&list[k]);
     }
     printf("]\n");
 }
@@ -95,14 +103,16 @@ static int cmd_list(const CliGlobals *g, int argc, char **argv)
             wos = b > wos ? b : wos;
             wsrc = c > wsrc ? c : wsrc;
         }
-        printf("%-*s  %-9s  %-*s  %-*s  %s\n", wname, "NAME", "SIZE", wos, "OS", wsrc, "SOURCE",
-               "USED BY");
+        printf("%-*s  %-9s  %-*s  %-*s  %-6s  %s\n", wname, "NAME", "SIZE", wos, "OS", wsrc,
+               "SOURCE", "KERNEL", "USED BY");
         for (size_t k = 0; k < n; k++) {
             char size[32];
             human_size(size, sizeof(size), list[k].file_size);
             _cleanup_free_ char *users = users_text(&list[k]);
-            printf("%-*s  %-9s  %-*s  %-*s  %s\n", wname, list[k].name, size, wos,
-                   list[k].os ? list[k].os : "-", wsrc, list[k].source, users ? users : "");
+            /* a built image boots its own kernel and initrd, kept beside it */
+            printf("%-*s  %-9s  %-*s  %-*s  %-6s  %s\n", wname, list[k].name, size, wos,
+                   list[k].os ? list[k].os : "-", wsrc, list[k].source,
+                   list[k].kernel && list[k].initrd ? "yes" : "-", users ? users : "");
         }
     }
     image_info_list_free(list, n);
@@ -165,10 +175,59 @@ static int cmd_rm(const CliGlobals *g, int argc, char **argv)
     return ret;
 }
 
+typedef struct BuildProgress {
+    CliProgress line;
+    bool worked; /* progress was heard: a build ran, no cache hit */
+} BuildProgress;
+
+static void build_progress(const char *what, uint64_t done, uint64_t total, void *userdata)
+{
+    BuildProgress *p = userdata;
+    p->worked = true;
+    cli_progress_fn(what, done, total, &p->line);
+}
+
+static int cmd_build(const CliGlobals *g, int argc, char **argv)
+{
+    if (argc != 1) {
+        _cleanup_free_ char *known = image_recipe_names();
+        return cli_usage_error("image", "'image build' needs one RECIPE (%s)%s%s%s",
+                               known ? known : "", argc > 1 ? ", not also '" : "",
+                               argc > 1 ? argv[1] : "", argc > 1 ? "'" : "");
+    }
+    if (!image_recipe_known(argv[0])) {
+        _cleanup_free_ char *known = image_recipe_names();
+        return cli_usage_error("image", "unknown build recipe '%s'; the known recipes are %s",
+                               argv[0], known ? known : "");
+    }
+    /* a build takes minutes: an interrupt stops it cleanly, removing what it made */
+    interrupt_install();
+    LabImage img = {.name = argv[0], .kind = LAB_IMAGE_BUILD, .source = argv[0]};
+    BuildProgress bp = {0};
+    cli_progress_init(&bp.line, g);
+    Error err = ERROR_INIT;
+    ImageInfo info = {0};
+    int r = image_store_build(NULL, &img, build_progress, &bp, &info, &err);
+    cli_progress_end(&bp.line);
+    if (r < 0) {
+        cli_print_error(&err);
+        error_clear(&err);
+        return EXIT_FAIL;
+    }
+    if (g->json) {
+        print_json_one(&info);
+        printf("\n");
+    } else if (!g->quiet) {
+        printf("%s%s\n", info.name, bp.worked ? "" : " (cached)");
+    }
+    image_info_clear(&info);
+    return EXIT_OK;
+}
+
 static int run(const CliGlobals *g, int argc, char **argv)
 {
     if (argc < 2)
-        return cli_usage_error("image", "'image' needs a subcommand: 'list' or 'rm'");
+        return cli_usage_error("image", "'image' needs a subcommand: 'list', 'build' or 'rm'");
     const char *sub = argv[1];
     if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0)
         return cli_help("image");
@@ -188,19 +247,31 @@ static int run(const CliGlobals *g, int argc, char **argv)
         return cmd_list(g, argc - first, argv + first);
     if (strcmp(sub, "rm") == 0 || strcmp(sub, "remove") == 0)
         return cmd_rm(g, argc - first, argv + first);
-    return cli_usage_error("image", "unknown subcommand 'image %s'; use 'list' or 'rm'", sub);
+    if (strcmp(sub, "build") == 0)
+        return cmd_build(g, argc - first, argv + first);
+    return cli_usage_error("image", "unknown subcommand 'image %s'; use 'list', 'build' or 'rm'",
+                           sub);
 }
 
 const CliCommand cli_cmd_image = {
         .name = "image",
-        .args = "list|rm",
-        .summary = "List or remove base images of the shared image store",
+        .args = "list|build|rm",
+        .summary = "List, build or remove base images of the shared image store",
         .help = "kvmlab image list [--json]\n"
                 "    Every image of the shared image store (<state dir>/images), which all labs\n"
                 "    share: NAME (the image's name in the lab file and a hash of its source),\n"
-                "    SIZE on the host, OS, SOURCE (a path or URL) and the labs that use it.\n"
+                "    SIZE on the host, OS, SOURCE (a path, URL or build recipe), KERNEL (yes:\n"
+                "    a built image with its own kernel and initrd) and the labs that use it.\n"
                 "    --json gives a list of objects with the same and more: path, kind,\n"
-                "    sha256, format, virtual_size, file_size, imported_at, used_by.\n"
+                "    sha256, format, virtual_size, file_size, imported_at, kernel, initrd,\n"
+                "    used_by.\n"
+                "kvmlab image build RECIPE\n"
+                "    Build the image of RECIPE (debian-12: Debian 12 with systemd, cloud-init,\n"
+                "    containerd, openssh-server and its own kernel) into the store, as a lab's\n"
+                "    'images: {NAME: {build: RECIPE}}' does on 'up': debootstrap from this\n"
+                "    host's Debian mirror (KVMLAB_MIRROR overrides it), needs root, a few\n"
+                "    minutes. Prints the image's name, with '(cached)' when the store had it;\n"
+                "    --json prints it as 'image list' does.\n"
                 "kvmlab image rm NAME...\n"
                 "    Delete images by the NAME that 'image list' shows. An image that a lab\n"
                 "    uses is refused, naming the labs ('kvmlab down' releases it); the next\n"

@@ -26,7 +26,7 @@ static void usage(FILE *f)
     fprintf(f, "  %-9s %-8s %s\n", "help", "[CMD]", "Show help for a command");
     fprintf(f, "\nOptions:\n"
                "  --json            machine-readable output (plan, status, up, down, image list, "
-               "disk explain)\n"
+               "image build, disk explain)\n"
                "  -f, --file FILE   the lab file (default: kvmlab.yaml); commands also take it as "
                "an argument\n"
                "  -q, --quiet       print only errors\n"

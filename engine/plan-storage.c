@@ -192,15 +192,6 @@ static int plan_image(const Lab *lab, const HostState *host, Plan *p, const LabI
     if (!store || !ip->store_name || asprintf(&ip->path, "%s/%s.qcow2", store, ip->store_name) < 0)
         return error_set(err, -ENOMEM, "Out of memory");
     ip->info = store_find(host, ip->store_name);
-    if (img->kind == LAB_IMAGE_BUILD && !ip->info) {
-        char *note = NULL;
-        if (asprintf(&note,
-                     "image '%s' is built with 'kvmlab image build %s', which arrives with the "
-                     "nodes work: the disks of nodes on it are not made yet",
-                     img->name, img->source ? img->source : img->name) < 0)
-            note = NULL;
-        return add_note(p, note) < 0 ? error_set(err, -ENOMEM, "Out of memory") : 0;
-    }
     if (!want)
         return 0;
     ip->available = true;
@@ -224,6 +215,8 @@ static int plan_image(const Lab *lab, const HostState *host, Plan *p, const LabI
         r = asprintf(&w->note, "in the shared image store already");
     else if (img->kind == LAB_IMAGE_URL)
         r = asprintf(&w->note, "to be downloaded from %s", img->source);
+    else if (img->kind == LAB_IMAGE_BUILD)
+        r = asprintf(&w->note, "to be built from recipe %s (debootstrap: minutes)", img->source);
     else
         r = asprintf(&w->note, "to be imported from %s", img->source);
     if (r < 0)
@@ -327,8 +320,9 @@ static int plan_volume(const Lab *lab, Plan *p, const LabNode *node, size_t inde
     return finish(w, err);
 }
 
-/* A node whose image cannot be had this run (a built image not in the store): refused when it
- * has disks already, rather than planning them away. */
+/* A node whose image cannot be had this run (none of that name: validation refuses it first,
+ * so this is a safety net): refused when it has disks already, rather than planning them
+ * away. */
 static int keep_node_volumes(const Lab *lab, Plan *p, const LabNode *node, Error *err)
 {
     size_t l = strlen(node->name);
@@ -365,20 +359,10 @@ int plan_storage(const Lab *lab, const HostState *host, Plan *p, Error *err)
         free(ips);
         return error_set(err, -ENOMEM, "Out of memory");
     }
-    /* a pool only when some node gets a disk in this run (not for nodes whose built image
-     * does not exist yet) */
+    /* a pool only when some node gets a disk in this run */
     bool any = false;
-    for (size_t i = 0; i < lab->n_nodes && !any; i++) {
-        const LabImage *img = lab_find_image(lab, lab->nodes[i].image);
-        if (!img)
-            continue;
-        if (img->kind != LAB_IMAGE_BUILD) {
-            any = true;
-            continue;
-        }
-        _cleanup_free_ char *name = image_store_name(img, base_dir);
-        any = name && store_find(host, name);
-    }
+    for (size_t i = 0; i < lab->n_nodes && !any; i++)
+        any = lab_find_image(lab, lab->nodes[i].image) != NULL;
     if (any)
         r = plan_pool(lab, host, p, base_dir, &pool, &pool_path, err);
     for (size_t i = 0; r >= 0 && i < lab->n_images; i++) {

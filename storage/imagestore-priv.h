@@ -85,3 +85,41 @@ int sha256_file(const char *path, const char *what, ImageProgressFn progress, vo
  */
 int fetch_url(const char *url, const char *part, const char *what, ImageProgressFn progress,
               void *userdata, uint64_t *ret_fetched, Error *err);
+
+/* ---- building images (imagebuild.c) ------------------------------------------------------ */
+
+/* What the store name of a build of @recipe hashes besides the recipe's name: its revision,
+ * so a changed recipe gets a new name and is built anew. NULL for an unknown recipe. */
+const char *image_recipe_revision(const char *recipe);
+
+/* The osinfo id of what @recipe builds ("debian12"); NULL for an unknown recipe. */
+const char *image_recipe_os(const char *recipe);
+
+/*
+ * The first Debian mirror for @suite in apt's sources, read in apt's order: @sources_list
+ * (one-line format, "deb [OPTIONS] URI SUITE COMPONENT..."), then the files of @sources_dir by
+ * name ("*.list" one-line, "*.sources" deb822 stanzas: Types, URIs, Suites, Components,
+ * Enabled). Only "deb" entries of @suite with component "main" and an http, https, ftp or file
+ * URI count (debootstrap cannot use "mirror+" or "cdrom:"). Missing files are fine. *ret is a
+ * new string; -ENOENT with @err saying where it looked when there is none.
+ */
+int image_build_find_mirror(const char *sources_list, const char *sources_dir, const char *suite,
+                            char **ret, Error *err);
+
+/*
+ * Remove the build tree @path: first every mount at or under it (read from /proc/self/mounts,
+ * deepest first, detached), then its files with nftw(FTW_PHYS|FTW_MOUNT|FTW_DEPTH), which never
+ * follows a symlink nor crosses into another file system, so nothing outside @path is touched.
+ * Missing is fine. 0 or -errno with @err naming what could not be removed.
+ */
+int image_build_tree_remove(const char *path, Error *err);
+
+/*
+ * Build recipe @recipe as image @name of the store directory @dir: the qcow2 into @tmp, the
+ * kernel and initrd into @kernel_tmp and @initrd_tmp (0644), for the store to rename into
+ * place. Its work tree "<dir>/.build-<name>.XXXXXX" is gone when it returns, whatever happened;
+ * on failure the three outputs are removed too. 0 or -errno with @err set.
+ */
+int image_build_run(const char *dir, const char *name, const char *recipe, const char *tmp,
+                    const char *kernel_tmp, const char *initrd_tmp, ImageProgressFn progress,
+                    void *userdata, Error *err);

@@ -5,12 +5,13 @@
  *
  * A record is a small text file, "<name>.record", of key=value lines:
  *   name, kind (path|url|build), source, os, sha256, format (of the source), virtual-size,
- *   imported-at (UTC), source-size and source-mtime (path images), used-by (one line a lab)
+ *   imported-at (UTC), source-size and source-mtime (path images), kernel and initrd (built
+ *   images: file names in the store), used-by (one line a lab)
  * Unknown keys are ignored, so later versions may add some.
  *
- * Crash safety: a new image is converted into "<name>.qcow2.tmp", synced, then its record is
- * written (through a temporary file and rename) and the image renamed into place, never over an
- * existing one. An image counts only when both its record and its file are there, so a crash at
+ * Crash safety: a new image is converted into "<name>.qcow2.tmp", synced, then (built images)
+ * its kernel and initrd are renamed into place, its record is written (through a temporary file
+ * and rename) and the image renamed into place, never over an existing one. An image counts only when both its record and its file are there, so a crash at
  * any point leaves either nothing or a complete image (plus, at worst, a stale record or
  * temporary file that the next import of that image overwrites).
  *
@@ -163,10 +164,14 @@ char *image_store_name(const LabImage *img, const char *base_dir)
                                        ? path_absolute(source, base_dir)
                                        : strdup(source);
     const char *sha = img->sha256 ? img->sha256 : "";
+    /* a built image: the recipe's revision too, so a changed recipe builds anew (only for
+     * these, so the names of imported images stay what they were) */
+    const char *rev = img->kind == LAB_IMAGE_BUILD ? image_recipe_revision(source) : NULL;
     if (!src || !img->name)
         return NULL;
     /* NUL-separated, so no two different inputs hash the same text */
-    size_t len = strlen("kvmlab-image-1") + strlen(kind) + strlen(src) + strlen(sha) + 4;
+    size_t len = strlen("kvmlab-image-1") + strlen(kind) + strlen(src) + strlen(sha) + 4 +
+                 (rev ? strlen(rev) + 1 : 0);
     _cleanup_free_ char *buf = malloc(len);
     if (!buf)
         return NULL;
@@ -174,7 +179,9 @@ char *image_store_name(const LabImage *img, const char *base_dir)
     p = stpcpy(p, "kvmlab-image-1") + 1;
     p = stpcpy(p, kind) + 1;
     p = stpcpy(p, src) + 1;
-    stpcpy(p, sha);
+    p = stpcpy(p, sha) + 1;
+    if (rev)
+        stpcpy(p, rev);
     char hex[65];
     if (sha256_hex(buf, len, hex) < 0)
         return NULL;
@@ -228,6 +235,8 @@ void image_info_clear(ImageInfo *i)
     free(i->sha256);
     free(i->format);
     free(i->imported_at);
+    free(i->kernel);
+    free(i->initrd);
     for (size_t k = 0; k < i->n_users; k++)
         free(i->users[k]);
     free(i->users);
@@ -326,6 +335,10 @@ static int record_parse(const char *path, char *text, Record *ret, Error *err)
             r = set_str(&i->format, v);
         else if (strcmp(k, "imported-at") == 0)
             r = set_str(&i->imported_at, v);
+        else if (strcmp(k, "kernel") == 0)
+            r = name_is_valid(v) ? set_str(&i->kernel, v) : -EINVAL;
+        else if (strcmp(k, "initrd") == 0)
+            r = name_is_valid(v) ? set_str(&i->initrd, v) : -EINVAL;
         else if (strcmp(k, "virtual-size") == 0)
             r = image_parse_u64(v, &i->virtual_size);
         else if (strcmp(k, "source-size") == 0) {
@@ -354,6 +367,12 @@ static int record_parse(const char *path, char *text, Record *ret, Error *err)
     return 0;
 }
 
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
 static char *record_format(const Record *rec)
 {
     const ImageInfo *i = &rec->info;
@@ -373,6 +392,11 @@ static char *record_format(const Record *rec)
     fprintf(f, "virtual-size=%" PRIu64 "\n", i->virtual_size);
     if (i->imported_at)
         fprintf(f, "imported-at=%s\n", i->imported_at);
+    /* file names in the store (ImageInfo holds them as paths once looked up) */
+    if (i->kernel)
+        fprintf(f, "kernel=%s\n", base_name(i->kernel));
+    if (i->initrd)
+        fprintf(f, "initrd=%s\n", base_name(i->initrd));
     if (rec->has_source_stat)
         fprintf(f, "source-size=%" PRIu64 "\nsource-mtime=%s\n", rec->source_size,
                 rec->source_mtime ? rec->source_mtime : "0.0");
@@ -528,6 +552,19 @@ static int lookup_in(const char *dir, const char *name, Record *ret, Error *err)
     }
     rec.info.path = steal_pointer(&image);
     rec.info.file_size = (uint64_t)st.st_blocks * 512;
+    /* a built image's kernel and initrd: the record names files of the store */
+    char **files[] = {&rec.info.kernel, &rec.info.initrd};
+    for (size_t k = 0; k < ELEMENTSOF(files); k++) {
+        if (!*files[k])
+            continue;
+        char *full = fs_path_join(dir, *files[k]);
+        if (!full) {
+            record_clear(&rec);
+            return error_set(err, -ENOMEM, "Out of memory");
+        }
+        free(*files[k]);
+        *files[k] = full;
+    }
     *ret = rec;
     return 0;
 }
@@ -669,6 +706,22 @@ int image_store_set_use(const char *state_root, const char *name, const char *la
     return r;
 }
 
+/* The kernel and initrd of built image @name, or (@tmp) their temporary files. 0 or -ENOMEM. */
+static int build_files_remove(const char *dir, const char *name, bool tmp)
+{
+    static const char *const suffixes[] = {".vmlinuz", ".initrd"};
+    for (size_t k = 0; k < ELEMENTSOF(suffixes); k++) {
+        _cleanup_free_ char *suffix = NULL;
+        if (asprintf(&suffix, "%s%s", suffixes[k], tmp ? ".tmp" : "") < 0)
+            return -ENOMEM;
+        _cleanup_free_ char *path = store_file(dir, name, suffix);
+        if (!path)
+            return -ENOMEM;
+        unlink(path);
+    }
+    return 0;
+}
+
 /* "lab 'a'", "labs 'a' and 'b'", "labs 'a', 'b' and 'c'". New string. */
 static char *labs_phrase(char *const *users, size_t n)
 {
@@ -733,6 +786,9 @@ int image_store_remove(const char *state_root, const char *name, Error *err)
             /* what a crashed import of it may have left (no import runs: we hold its lock) */
             unlink(part);
             unlink(tmp);
+            /* a built image's kernel and initrd: after the record, which names them */
+            if (build_files_remove(dir, name, false) < 0 || build_files_remove(dir, name, true) < 0)
+                r = error_set(err, -ENOMEM, "Out of memory");
         }
     }
     record_clear(&rec);
@@ -750,6 +806,9 @@ typedef struct Import {
     ImageProgressFn progress;
     void *userdata;
     Record rec; /* filled as the import goes */
+    /* a build: its kernel and initrd, to be renamed into place before the record */
+    char *kernel_tmp;
+    char *initrd_tmp;
 } Import;
 
 static const char *sniff_phrase(const char *kind)
@@ -997,6 +1056,27 @@ static int import_url(Import *im, const char *tmp, Error *err)
     return r;
 }
 
+/* A recipe built into @tmp (imagebuild.c), its kernel and initrd beside it. */
+static int import_build(Import *im, const char *tmp, Error *err)
+{
+    const char *recipe = im->img->source;
+    im->kernel_tmp = store_file(im->dir, im->name, ".vmlinuz.tmp");
+    im->initrd_tmp = store_file(im->dir, im->name, ".initrd.tmp");
+    _cleanup_free_ char *kernel = store_file(im->dir, im->name, ".vmlinuz");
+    _cleanup_free_ char *initrd = store_file(im->dir, im->name, ".initrd");
+    if (!im->kernel_tmp || !im->initrd_tmp || !kernel || !initrd)
+        return error_set(err, -ENOMEM, "Out of memory");
+    int r = image_build_run(im->dir, im->name, recipe, tmp, im->kernel_tmp, im->initrd_tmp,
+                            im->progress, im->userdata, err);
+    if (r < 0)
+        return r;
+    /* the record holds the final names; commit() renames the files to them */
+    if ((!im->rec.info.os && set_str(&im->rec.info.os, image_recipe_os(recipe)) < 0) ||
+        set_str(&im->rec.info.kernel, kernel) < 0 || set_str(&im->rec.info.initrd, initrd) < 0)
+        return error_set(err, -ENOMEM, "Out of memory");
+    return 0;
+}
+
 static int fsync_path(const char *path, Error *err)
 {
     _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -1036,7 +1116,15 @@ static int commit(Import *im, const char *tmp, Error *err)
     int fd = store_lock(im->dir, err);
     if (fd < 0)
         return fd;
-    r = record_write(im->dir, &im->rec, err);
+    /* a built image's kernel and initrd before its record: whatever a record names exists */
+    if (im->kernel_tmp && rename(im->kernel_tmp, im->rec.info.kernel) < 0)
+        r = error_set_errno(err, -errno, "Cannot rename '%s' to '%s'", im->kernel_tmp,
+                            im->rec.info.kernel);
+    if (r == 0 && im->initrd_tmp && rename(im->initrd_tmp, im->rec.info.initrd) < 0)
+        r = error_set_errno(err, -errno, "Cannot rename '%s' to '%s'", im->initrd_tmp,
+                            im->rec.info.initrd);
+    if (r == 0)
+        r = record_write(im->dir, &im->rec, err);
     if (r == 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, image, RENAME_NOREPLACE) < 0) {
         if (errno == EEXIST)
             /* only a hand edit leaves an image without its record: never overwritten, since a
@@ -1067,10 +1155,13 @@ int image_store_import(const char *state_root, const LabImage *img, const char *
     if (!text_is_line(img->source) || (img->os && !text_is_line(img->os)))
         return error_set(err, -EINVAL, "Image '%s': its source holds control characters",
                          img->name);
-    if (img->kind == LAB_IMAGE_BUILD)
-        return error_set(err, -EOPNOTSUPP,
-                         "Image '%s' is built from '%s'; building images is not supported yet",
-                         img->name, img->source);
+    if (img->kind == LAB_IMAGE_BUILD && !image_recipe_known(img->source)) {
+        _cleanup_free_ char *known = image_recipe_names();
+        return error_set(err, -EINVAL,
+                         "Image '%s': unknown build recipe '%s'; the known "
+                         "recipes are %s",
+                         img->name, img->source, known ? known : "");
+    }
     if (img->kind == LAB_IMAGE_URL && !img->sha256)
         return error_set(err, -EINVAL,
                          "Image '%s' comes from a URL and needs 'sha256' to verify the download",
@@ -1129,8 +1220,10 @@ int image_store_import(const char *state_root, const LabImage *img, const char *
     unlink(tmp); /* left by a crash */
     if (img->kind == LAB_IMAGE_PATH)
         r = import_path(&im, src, tmp, err);
-    else
+    else if (img->kind == LAB_IMAGE_URL)
         r = import_url(&im, tmp, err);
+    else
+        r = import_build(&im, tmp, err);
     if (r == 0)
         r = commit(&im, tmp, err);
     if (r == 0 && img->kind == LAB_IMAGE_URL) {
@@ -1150,6 +1243,14 @@ int image_store_import(const char *state_root, const LabImage *img, const char *
 done:
     if (r < 0 && tmp)
         unlink(tmp);
+    if (r < 0 && im.kernel_tmp) {
+        /* a build ran: no complete image of this name exists and we hold its lock, so a
+         * kernel or initrd of that name is this failed build's */
+        build_files_remove(dir, name, true);
+        build_files_remove(dir, name, false);
+    }
+    free(im.kernel_tmp);
+    free(im.initrd_tmp);
     record_clear(&hit);
     record_clear(&im.rec);
     image_unlock(&il);

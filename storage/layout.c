@@ -12,6 +12,7 @@
 
 #include "kvmlab/addr.h"
 #include "kvmlab/cleanup.h"
+#include "kvmlab/imagestore.h"
 #include "kvmlab/storage.h"
 
 /* hex digits of the node name's hash in a shortened serial: 24 bits */
@@ -265,6 +266,18 @@ size_t storage_lab_check(const Lab *lab, LabDiags *diags)
         const LabImage *img = &lab->images[i];
         if (img->os && (r = check_one_os(lab, &oc, img->os, img->os_loc, diags)) > 0)
             added++;
+        if (r >= 0 && img->kind == LAB_IMAGE_BUILD && img->source &&
+            !image_recipe_known(img->source)) {
+            _cleanup_free_ char *known = image_recipe_names();
+            _cleanup_free_ char *msg = NULL;
+            if (!known || asprintf(&msg,
+                                   "image '%s': unknown build recipe '%s'; the known recipes "
+                                   "are %s",
+                                   img->name, img->source, known) < 0)
+                r = -ENOMEM;
+            else if ((r = diags_add(diags, lab->file, img->loc, msg)) == 0)
+                added++;
+        }
     }
     for (size_t i = 0; i < lab->n_nodes && r >= 0; i++) {
         const LabNode *n = &lab->nodes[i];

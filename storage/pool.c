@@ -510,8 +510,12 @@ static int image_create(void *ctx, const Resource *want, Error *err)
     StorageCtx *c = ctx;
     const ImageSpec *spec = want->data;
     ImageInfo info = {0};
-    int r = image_store_import(c->state_root, spec->image, spec->base_dir, c->progress, c->userdata,
-                               &info, err);
+    /* a build: image runs debootstrap (minutes); the others are imported or downloaded */
+    int r = spec->image->kind == LAB_IMAGE_BUILD
+                    ? image_store_build(c->state_root, spec->image, c->progress, c->userdata, &info,
+                                        err)
+                    : image_store_import(c->state_root, spec->image, spec->base_dir, c->progress,
+                                         c->userdata, &info, err);
     image_info_clear(&info);
     if (r < 0)
         return r;

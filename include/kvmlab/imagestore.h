@@ -22,11 +22,18 @@
  *   <name>.record   kvmlab's record: "key=value" lines (see imagestore.c); written before the
  *                   image is renamed into place, so an image without a record never counts
  *   <name>.part     a download in progress, kept for a later run to resume
+ *   <name>.vmlinuz  built images: the kernel of the image, for a direct kernel boot
+ *   <name>.initrd   built images: its initramfs (finds the root file system by its label)
+ *   .build-<name>.XXXXXX  a build in progress (a debootstrap tree), gone when the build ends
  *   <name>.lock     exists while an import or removal of <name> runs (flock)
  *   .lock           the store's lock (flock) for records; never removed
  */
 
 #define IMAGE_POOL_NAME "kvmlab-images"
+
+/* The kernel command line a built image boots with: its root file system has this label. */
+#define IMAGE_BUILD_ROOT_LABEL "kvmlab-root"
+#define IMAGE_BUILD_CMDLINE    "root=LABEL=" IMAGE_BUILD_ROOT_LABEL " rw console=ttyS0 panic=-1"
 
 typedef struct ImageInfo {
     char *name;   /* as `kvmlab image list` shows it: "<image>-<12 hex>" */
@@ -43,6 +50,10 @@ typedef struct ImageInfo {
     uint64_t file_size;    /* bytes on the host (allocated) */
     char **users;          /* labs that use it, sorted */
     size_t n_users;
+    /* built images: the image's own kernel and initramfs beside it (<store>/<name>.vmlinuz,
+     * .initrd), booted with IMAGE_BUILD_CMDLINE; NULL for other kinds */
+    char *kernel;
+    char *initrd;
     /* path images, filled by image_store_import() on a cache hit: the source file's size or
      * modification time differ from when it was imported. The stored copy is kept as it is
      * (overlays may stand on it); `kvmlab image rm` and a new import take the new content. */
@@ -75,7 +86,8 @@ int image_store_lookup(const char *state_root, const char *name, ImageInfo *ret,
  * converted to a standalone qcow2 (qemu-img convert; a qcow2 with a backing file is flattened);
  * a URL downloaded with libcurl (http, https, file; resumed from a partial download of the same
  * URL, sha256 verified before use; a downloaded image must be self-contained: a backing file,
- * an external data file or vmdk extents in other files are refused). Whether a lab uses it is
+ * an external data file or vmdk extents in other files are refused); a build: image is
+ * image_store_build()'s. Whether a lab uses it is
  * image_store_set_use()'s (an `image rm` in between makes that -ENOENT, never a lost base).
  * @progress (may be NULL) is called with what is being done ("downloading NAME", "verifying
  * NAME", "converting NAME" for URLs; "verifying NAME", "importing NAME" for paths) and how far
@@ -98,9 +110,37 @@ int image_store_set_use(const char *state_root, const char *name, const char *la
  * *ret NULL. Free with image_info_list_free(). */
 int image_store_list(const char *state_root, ImageInfo **ret, size_t *ret_n, Error *err);
 
-/* Delete image @name (and a partial download of it): -EBUSY when a lab uses it (@err names
- * the labs) or an import of it runs, -ENOENT when absent. */
+/* Delete image @name (and a partial download of it; a built image's kernel and initrd too):
+ * -EBUSY when a lab uses it (@err names the labs) or an import of it runs, -ENOENT when
+ * absent. */
 int image_store_remove(const char *state_root, const char *name, Error *err);
 
 void image_info_clear(ImageInfo *i);
 void image_info_list_free(ImageInfo *list, size_t n);
+
+/* ---- built images (imagebuild.c) --------------------------------------------------------- */
+
+/* Whether @recipe names a build recipe kvmlab knows ("debian-12"). */
+bool image_recipe_known(const char *recipe);
+
+/* The known recipes for messages: "'debian-12'" (more are joined with ", "). New string, NULL
+ * when out of memory. */
+char *image_recipe_names(void);
+
+/*
+ * Make built image @img (kind LAB_IMAGE_BUILD, @img->source the recipe) present in the store:
+ * a cache hit when it is there already (the store name hashes the recipe and its revision, so
+ * a changed recipe builds anew). Otherwise, as root: debootstrap of the recipe's suite from the
+ * first Debian mirror of this host's apt sources ($KVMLAB_MIRROR overrides it) into a
+ * temporary tree in the store, configured to be one of many nodes (no machine-id, no ssh host
+ * keys, cloud-init's NoCloud), made an ext4 file system labelled IMAGE_BUILD_ROOT_LABEL
+ * (mkfs.ext4 -d: no loop device, no mount), converted to a standalone qcow2; the image's own
+ * kernel and initrd are kept beside it (ImageInfo.kernel, .initrd). @progress (may be NULL)
+ * hears "debootstrap NAME" (bytes in the tree so far), "configuring NAME", "making the file
+ * system NAME" and "converting NAME"; a cache hit calls it never. A pending interrupt
+ * (interrupt.h) stops the running step with -EINTR. Fills *ret. 0 or a negative errno with
+ * @err set (-EINVAL for an unknown recipe, naming the known ones; -EPERM when not root); the
+ * temporary tree is always removed, and a failed build leaves nothing in the store.
+ */
+int image_store_build(const char *state_root, const LabImage *img, ImageProgressFn progress,
+                      void *userdata, ImageInfo *ret, Error *err);

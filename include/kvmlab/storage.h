@@ -163,8 +163,9 @@ void node_disks_clear(NodeDisks *d);
 
 /*
  * The checks `validate` adds to the parser's, each at the line that caused it: an OS id no
- * family rule places (with a did-you-mean), a root disk smaller than a local image's own size
- * when it can be read without the network. Appends to @diags; returns how many it added.
+ * family rule places (with a did-you-mean), an unknown build: recipe (at the image's line), a
+ * root disk smaller than a local image's own size when it can be read without the network.
+ * Appends to @diags; returns how many it added.
  */
 size_t storage_lab_check(const Lab *lab, LabDiags *diags);
 

@@ -322,17 +322,20 @@ static void test_notes(void **state)
     HostState h;
     Plan *p = NULL;
     Error err = ERROR_INIT;
-    /* a built image that is not in the store yet: no volumes for its nodes, a note */
+    /* a built image that is not in the store yet: built by 'up' like an import, then the
+     * pool and its nodes' disks */
     host_init(&h);
     assert_int_equal(plan_lab("lab: st\nimages: {d: {build: debian-12}}\n"
                               "nodes: [{name: n, image: d}]\n",
                               &h, &p, &err),
                      0);
-    assert_null(action_for(p, RESOURCE_VOLUME, "n-0"));
-    assert_null(action_for(p, RESOURCE_IMAGE, "d"));
-    assert_int_equal(p->n_notes, 1);
-    assert_non_null(strstr(p->notes[0], "kvmlab image build debian-12"));
-    assert_null(action_for(p, RESOURCE_POOL, "pool")); /* no disk in this run: no pool */
+    const Action *built = action_for(p, RESOURCE_IMAGE, "d");
+    assert_non_null(built);
+    assert_int_equal(built->type, ACTION_CREATE);
+    assert_non_null(strstr(built->want->note, "to be built from recipe debian-12"));
+    assert_non_null(action_for(p, RESOURCE_VOLUME, "n-0"));
+    assert_non_null(action_for(p, RESOURCE_POOL, "pool"));
+    assert_int_equal(p->n_notes, 0);
     plan_free(p);
     /* a daemon elsewhere: nothing of storage, a note */
     host_init(&h);
@@ -448,15 +451,16 @@ static void test_second_review_defects(void **state)
     }
     assert_true(del != SIZE_MAX && del > last_create);
     plan_free(p);
-    /* a node whose built image is not in the store, with disks: refused, never planned away */
+    /* a node with disks on another base than its built image now names (the recipe changed,
+     * so the store name did): refused, never planned away */
     host_init(&h);
     host_add_volume(&h, "n-0", "/srv/kvmlab-state/images/debian-12-0123456789ab.qcow2", 1ULL << 30);
     assert_int_equal(plan_lab("lab: st\nimages: {d: {build: debian-12}}\n"
                               "nodes: [{name: n, image: d}]\n",
                               &h, &p, &err),
                      -EPERM);
-    assert_non_null(strstr(err.message, "node 'n' has disks"));
-    assert_non_null(strstr(err.message, "its disks are kept"));
+    assert_non_null(strstr(err.message, "disk 0 of node 'n' was made on the base"));
+    assert_non_null(strstr(err.message, "kvmlab never does that"));
     error_clear(&err);
     /* a root disk at the image's size, which is not whole KiB: planned as libvirt makes it */
     host_init(&h);

@@ -697,11 +697,14 @@ static void test_lab_check(void **state)
     Lab *lab = load_lab();
     LabDiags diags = {.file = NULL};
 
-    /* one diagnostic per os: value, at the value (the two nodes of count: 2 share one) */
-    assert_int_equal(storage_lab_check(lab, &diags), 2);
+    /* one diagnostic per os: value, at the value (the two nodes of count: 2 share one); an
+     * unknown build recipe at its image's line */
+    assert_int_equal(storage_lab_check(lab, &diags), 3);
     char *s = lab_diags_format(&diags);
     assert_string_equal(s, "disks.yaml:5:37: os 'debain12' is not known to osinfo-db 20221203; "
                            "did you mean 'debian12'?\n"
+                           "disks.yaml:6:3: image 'other': unknown build recipe 'foo-1'; the "
+                           "known recipes are 'debian-12'\n"
                            "disks.yaml:17:41: os 'ubunto22.04' is not known to osinfo-db "
                            "20221203; did you mean 'ubuntu22.04'?\n");
     free(s);
