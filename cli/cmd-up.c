@@ -96,7 +96,7 @@ static int wait_nodes(const CliGlobals *g, CliLab *c, const Plan *plan, Error *e
                    w[i].node, w[i].fallback_s);
     }
     if (g->json) {
-        printf("{\"nodes\": [");
+        printf(", \"nodes\": [");
         for (size_t i = 0; i < n; i++) {
             printf("%s{\"name\": ", i ? ", " : "");
             cli_json_string(stdout, w[i].node);
@@ -154,17 +154,20 @@ static int run(const CliGlobals *g, int argc, char **argv)
     if (r < 0)
         goto fail;
     lab_session_prune_nodes(c.session, plan);
-    if (g->json)
+    if (g->json) {
+        /* one object: {"plan": ..., "nodes": [...]} */
+        printf("{\"plan\": ");
         cli_plan_print(plan, true, true, stdout);
+    }
     /* the nodes are made now; a node that does not get ready leaves them as they are: the next
      * `up` waits for them again */
     if (wait_nodes(g, &c, plan, &err) < 0) {
         cli_print_error(&err);
         ret = EXIT_FAIL;
         goto done;
-    } else if (!g->quiet && plan_changes(plan) == 0)
+    } else if (!g->quiet && !g->json && plan_changes(plan) == 0)
         printf("Lab '%s' is up to date: nothing changed.\n", name);
-    else if (!g->quiet)
+    else if (!g->quiet && !g->json)
         printf("Lab '%s' is up.\n", name);
     ret = EXIT_OK;
     goto done;

@@ -127,6 +127,23 @@ static char *fmt(const char *f, ...)
     return s;
 }
 
+/* Add @text (taken) to what the user is told about @w, one sentence after another. */
+static void warn_add(NodeWait *w, char *text)
+{
+    if (!text)
+        return;
+    if (!w->warning) {
+        w->warning = text;
+        return;
+    }
+    char *both = fmt("%s; %s", w->warning, text);
+    free(text);
+    if (both) {
+        free(w->warning);
+        w->warning = both;
+    }
+}
+
 /* kvm that never runs the guest: restart it under tcg (accel auto) or fail (accel kvm). */
 static void check_kvm_silence(virConnectPtr conn, NodeWait *w, double t0, bool *changed)
 {
@@ -162,10 +179,9 @@ static void check_kvm_silence(virConnectPtr conn, NodeWait *w, double t0, bool *
     }
     w->fell_back = true;
     w->fallback_s = waited;
-    free(w->warning);
-    w->warning = fmt("kvm never ran the guest (its console stayed silent for %d s): restarted "
-                     "under tcg, which is slower; set 'accel: tcg' to skip the wait",
-                     NODE_KVM_SILENT_S);
+    warn_add(w, fmt("kvm never ran the guest (its console stayed silent for %d s): restarted "
+                    "under tcg, which is slower; set 'accel: tcg' to skip the wait",
+                    NODE_KVM_SILENT_S));
     set_detail(w, NODE_PHASE_BOOTING, strdup("restarted under tcg"), changed);
 }
 
@@ -246,9 +262,9 @@ static void poll_one(virConnectPtr conn, NodeWait *w, double t0, bool *changed)
         return;
     }
     for (size_t i = 0; i < rep.n_checks; i++)
-        if (rep.checks[i].warn && !w->warning)
-            w->warning = fmt("%s: %s", rep.checks[i].check,
-                             rep.checks[i].detail ? rep.checks[i].detail : "");
+        if (rep.checks[i].warn)
+            warn_add(w, fmt("%s: %s", rep.checks[i].check,
+                            rep.checks[i].detail ? rep.checks[i].detail : ""));
     w->ready_s = now_s() - t0;
     set_detail(w, NODE_PHASE_READY, fmt("ready, %zu checks passed", rep.n_checks), changed);
 }

@@ -6,7 +6,9 @@
 # hostnames, MACs and product_uuids, every preflight check green. A second `up` changes
 # nothing; `down` leaves no domain, volume, network, namespace or process. Then accel auto on a
 # host where kvm accepts a guest but never runs it (a second binary, tests/lib/fault-kvm.c):
-# the node is restarted under tcg with the warning and becomes ready. Root only. TAP output.
+# the node is restarted under tcg with the warning and becomes ready; its packages come from a
+# repository it cannot reach (install_packages auto): up still succeeds and says so per node.
+# Root only. TAP output.
 #   nodes.sh KVMLAB_BINARY KVMLAB_NOKVM_BINARY
 set -u
 K=$(realpath "$1")
@@ -134,7 +136,9 @@ networks:
 images:
   debian12: {build: debian-12}
 nodes:
-  - {name: vm, image: debian12, cpus: 1, memory: 1024, networks: [vmnet8]}
+  - {name: vm, role: worker, image: debian12, cpus: 1, memory: 1536, networks: [vmnet8]}
+# packages by default (auto) from a repository no guest can reach: said, not fatal
+kubernetes: {version: "1.31", repository: "http://192.0.2.1/k8s/", repository_key: none}
 EOL
 t0=$(date +%s)
 check "accel auto: up becomes ready though kvm never ran the guest" 0 "$KN" up -f "$T/lab2.yaml" --timeout 900
@@ -143,6 +147,12 @@ grep_out "the plan said kvm" out "q35, kvm"
 grep_out "the node was restarted under tcg" out "restarted under tcg"
 grep_out "with a warning that says why" err "kvm never ran the guest"
 echo "# accel auto with a silent kvm: up to ready in $((t1 - t0)) s (the fallback waits 20 s)"
+grep_out "up's summary says the packages were not installed, per node" err "node 'vm': .*packages: skipped"
+"$K" status --json -f "$T/lab2.yaml" >"$T/status.json" 2>"$T/err"
+is "status shows the packages check as a warning" \
+  "$(js "[(c['ok'], c['warn']) for c in d['nodes'][0]['preflight'] if c['check']=='packages']")" \
+  "[(True, True)]"
+is "and why" "$(js "[c['detail'] for c in d['nodes'][0]['preflight'] if c['check']=='packages'][0].startswith('skipped:')")" True
 check "the fallback is remembered: a second up changes nothing" 0 "$KN" up -f "$T/lab2.yaml"
 grep_out "it says so" out "nothing changed"
 check "down" 0 "$KN" down -f "$T/lab2.yaml"
