@@ -614,13 +614,14 @@ static void why_line(const SpawnResult *res, const char **ret, int *ret_len)
 }
 
 /*
- * Run @argv (package @package provides it) as step @what of build @b: @watch (may be NULL)
+ * Run @argv (package @package provides it; @doing says what it does in messages, NULL: its
+ * name) as step @what of build @b: @watch (may be NULL)
  * tells progress against @total every two seconds; a pending interrupt ends the child's whole
  * process group (SIGTERM, SIGKILL after a grace). 0 when it exited 0; -EINTR, -ETIME, -ENOENT
  * (not installed), -EIO (a failure, quoting why) with @err set.
  */
 static int step_run(const Build *b, const char *const *argv, int timeout_ms, const char *package,
-                    const char *what, WatchFn watch, uint64_t total, Error *err)
+                    const char *doing, const char *what, WatchFn watch, uint64_t total, Error *err)
 {
     StepJob job = {.argv = argv, .timeout_ms = timeout_ms, .pid_fd = -1};
     int pfd[2];
@@ -660,7 +661,6 @@ static int step_run(const Build *b, const char *const *argv, int timeout_ms, con
     close(pfd[0]);
     close(pfd[1]);
 
-    _cleanup_free_ char *cmd = spawn_argv_join(argv);
     if (job.r < 0) {
         /* a timeout kills the child only: its group goes too */
         if (child > 0)
@@ -676,8 +676,8 @@ static int step_run(const Build *b, const char *const *argv, int timeout_ms, con
         const char *why;
         int len;
         why_line(&job.res, &why, &len);
-        r = error_set(err, -EIO, "Cannot build image '%s': '%s' failed with status %d%s%.*s",
-                      b->name, cmd ? cmd : argv[0], job.res.status, len ? ": " : "", len, why);
+        r = error_set(err, -EIO, "Cannot build image '%s': %s failed with status %d%s%.*s", b->name,
+                      doing ? doing : argv[0], job.res.status, len ? ": " : "", len, why);
     } else {
         r = 0;
         if (b->progress && watch)
@@ -783,13 +783,15 @@ static int root_unlink_matching(const Build *b, const char *dir, const char *pre
 
 static int step_debootstrap(const Build *b, const char *mirror, Error *err)
 {
-    _cleanup_free_ char *include = NULL, *what = NULL;
+    _cleanup_free_ char *include = NULL, *what = NULL, *doing = NULL;
     if (asprintf(&include, "--include=%s", b->recipe->packages) < 0 ||
-        asprintf(&what, "debootstrap %s", b->name) < 0)
+        asprintf(&what, "debootstrap %s", b->name) < 0 ||
+        asprintf(&doing, "debootstrap of '%s' from '%s'", b->recipe->suite, mirror) < 0)
         return error_set(err, -ENOMEM, "Out of memory");
     const char *argv[] = {
             "debootstrap", "--variant=minbase", include, b->recipe->suite, b->root, mirror, NULL};
-    return step_run(b, argv, DEBOOTSTRAP_TIMEOUT_MS, "debootstrap", what, watch_tree, 0, err);
+    return step_run(b, argv, DEBOOTSTRAP_TIMEOUT_MS, "debootstrap", doing, what, watch_tree, 0,
+                    err);
 }
 
 /* Every node made from the image is itself: no machine-id (systemd makes one at first boot),
@@ -830,7 +832,8 @@ static int step_configure(const Build *b, Error *err)
         return r;
 
     const char *clean[] = {"chroot", b->root, "apt-get", "clean", NULL};
-    if ((r = step_run(b, clean, CHROOT_TIMEOUT_MS, "coreutils", what, NULL, 0, err)) < 0)
+    if ((r = step_run(b, clean, CHROOT_TIMEOUT_MS, "coreutils", "'apt-get clean' in the tree", what,
+                      NULL, 0, err)) < 0)
         return r;
     /* the package lists of the host's mirror: stale in a week, and a node may see another */
     return root_unlink_matching(b, "var/lib/apt/lists", "", "lock", err);
@@ -953,7 +956,8 @@ static int step_image(const Build *b, const char *tmp, Error *err)
         return error_set(err, -ENOMEM, "Out of memory");
     const char *mkfs[] = {"mkfs.ext4", "-q",    "-F",   "-L", IMAGE_BUILD_ROOT_LABEL,
                           "-d",        b->root, b->raw, NULL};
-    if ((r = step_run(b, mkfs, MKFS_TIMEOUT_MS, "e2fsprogs", what, watch_raw, tree, err)) < 0)
+    if ((r = step_run(b, mkfs, MKFS_TIMEOUT_MS, "e2fsprogs", "mkfs.ext4", what, watch_raw, tree,
+                      err)) < 0)
         return r;
     if ((r = check_interrupt(b, err)) < 0)
         return r;

@@ -11,9 +11,10 @@
  *
  * Crash safety: a new image is converted into "<name>.qcow2.tmp", synced, then (built images)
  * its kernel and initrd are renamed into place, its record is written (through a temporary file
- * and rename) and the image renamed into place, never over an existing one. An image counts only when both its record and its file are there, so a crash at
- * any point leaves either nothing or a complete image (plus, at worst, a stale record or
- * temporary file that the next import of that image overwrites).
+ * and rename) and the image renamed into place, never over an existing one. An image counts
+ * only when both its record and its file are there, so a crash at any point leaves either
+ * nothing or a complete image (plus, at worst, a stale record, kernel, initrd or temporary file
+ * that the next import of that image overwrites).
  *
  * Locks: "<store>/.lock" (flock) serialises changes to records; "<name>.lock" (flock, removed on
  * release) is held for a whole import or removal of <name>, so two labs importing the same image

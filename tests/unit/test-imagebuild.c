@@ -315,6 +315,64 @@ static void test_no_mirror(void **state)
     error_clear(&err);
 }
 
+/* A built image as the store keeps it, written here by hand: lookup and list give the kernel
+ * and initrd as paths, a use keeps their record lines, and rm deletes them with the image. */
+static void test_record_kernel(void **state)
+{
+    (void)state;
+    const char *st = P("%s/rec", root), *dir = P("%s/rec/images", root);
+    const char *name = "debian-12-0123456789ab";
+    assert_int_equal(fs_mkdir_p(dir, 0755, NULL), 0);
+    const char *mk[] = {"qemu-img", "create", "-q", "-f", "qcow2", P("%s/%s.qcow2", dir, name),
+                        "1M",       NULL};
+    assert_int_equal(spawn_check(mk, NULL, NULL, NULL), 0);
+    write_file(P("%s/%s.vmlinuz", dir, name), "kernel\n");
+    write_file(P("%s/%s.initrd", dir, name), "initrd\n");
+    write_file(P("%s/%s.record", dir, name),
+               "name=debian-12-0123456789ab\nkind=build\nsource=debian-12\nos=debian12\n"
+               "virtual-size=1048576\nkernel=debian-12-0123456789ab.vmlinuz\n"
+               "initrd=debian-12-0123456789ab.initrd\n");
+    ImageInfo info = {0};
+    Error err = ERROR_INIT;
+    assert_int_equal(image_store_lookup(st, name, &info, &err), 0);
+    assert_string_equal(info.kernel, P("%s/%s.vmlinuz", dir, name));
+    assert_string_equal(info.initrd, P("%s/%s.initrd", dir, name));
+    image_info_clear(&info);
+    assert_null(info.kernel);
+
+    /* a use rewrites the record: the file names stay names */
+    assert_int_equal(image_store_set_use(st, name, "lab1", true, &err), 0);
+    char *text = NULL;
+    assert_int_equal(fs_read_all(P("%s/%s.record", dir, name), &text, NULL, NULL), 0);
+    assert_non_null(strstr(text, "\nkernel=debian-12-0123456789ab.vmlinuz\n"));
+    assert_non_null(strstr(text, "\ninitrd=debian-12-0123456789ab.initrd\n"));
+    free(text);
+    ImageInfo *list = NULL;
+    size_t n = 0;
+    assert_int_equal(image_store_list(st, &list, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].kernel, P("%s/%s.vmlinuz", dir, name));
+    image_info_list_free(list, n);
+    assert_int_equal(image_store_set_use(st, name, "lab1", false, &err), 0);
+
+    /* a record naming a path out of the store is damaged */
+    write_file(P("%s/bad-0123456789ab.record", dir),
+               "kind=build\nsource=debian-12\nkernel=../../etc/passwd\n");
+    assert_int_equal(spawn_check((const char *[]){"cp", P("%s/%s.qcow2", dir, name),
+                                                  P("%s/bad-0123456789ab.qcow2", dir), NULL},
+                                 NULL, NULL, NULL),
+                     0);
+    assert_int_equal(image_store_lookup(st, "bad-0123456789ab", &info, &err), -EINVAL);
+    assert_non_null(strstr(err.message, "is damaged at line 3"));
+    error_clear(&err);
+
+    assert_int_equal(image_store_remove(st, name, &err), 0);
+    assert_false(exists(P("%s/%s.qcow2", dir, name)));
+    assert_false(exists(P("%s/%s.record", dir, name)));
+    assert_false(exists(P("%s/%s.vmlinuz", dir, name)));
+    assert_false(exists(P("%s/%s.initrd", dir, name)));
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -328,10 +386,11 @@ int main(void)
     if (!mkdtemp(root))
         return 1;
     const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_mirror),      cmocka_unit_test(test_no_mirror),
-            cmocka_unit_test(test_tree_remove), cmocka_unit_test(test_tree_remove_mounts),
-            cmocka_unit_test(test_recipes),     cmocka_unit_test(test_name),
-            cmocka_unit_test(test_refusals),    cmocka_unit_test(test_interrupted),
+            cmocka_unit_test(test_mirror),        cmocka_unit_test(test_no_mirror),
+            cmocka_unit_test(test_tree_remove),   cmocka_unit_test(test_tree_remove_mounts),
+            cmocka_unit_test(test_recipes),       cmocka_unit_test(test_name),
+            cmocka_unit_test(test_refusals),      cmocka_unit_test(test_interrupted),
+            cmocka_unit_test(test_record_kernel),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }
