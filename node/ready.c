@@ -277,6 +277,43 @@ static int fail_with(const NodeWait *w, int code, const char *what, Error *err)
                      tail && *tail ? tail : "(empty)");
 }
 
+/* kubeadm's preflight, across nodes: what must differ between any two of them. */
+static void check_unique(NodeWait *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const NodeReport *a = &w[i].report;
+        if (w[i].phase != NODE_PHASE_READY || !a->found)
+            continue;
+        for (size_t j = 0; j < i; j++) {
+            const NodeReport *b = &w[j].report;
+            bool dummy = false;
+            if (w[j].phase != NODE_PHASE_READY || !b->found)
+                continue;
+            if (a->product_uuid && b->product_uuid && *a->product_uuid &&
+                strcmp(a->product_uuid, b->product_uuid) == 0)
+                set_detail(&w[i], NODE_PHASE_FAILED,
+                           fmt("its product_uuid %s is also node '%s''s: kubeadm needs them "
+                               "unique",
+                               a->product_uuid, w[j].node),
+                           &dummy);
+            if (a->hostname && b->hostname && strcmp(a->hostname, b->hostname) == 0)
+                set_detail(&w[i], NODE_PHASE_FAILED,
+                           fmt("its hostname '%s' is also node '%s''s: kubeadm needs them "
+                               "unique",
+                               a->hostname, w[j].node),
+                           &dummy);
+            for (size_t x = 0; x < a->n_macs; x++)
+                for (size_t y = 0; y < b->n_macs; y++)
+                    if (strcasecmp(a->macs[x], b->macs[y]) == 0)
+                        set_detail(&w[i], NODE_PHASE_FAILED,
+                                   fmt("its MAC %s is also on node '%s': kubeadm needs them "
+                                       "unique",
+                                       a->macs[x], w[j].node),
+                                   &dummy);
+        }
+    }
+}
+
 int node_wait_all(void *conn, NodeWait *w, size_t n, int timeout_s, NodeWaitProgressFn progress,
                   void *userdata, Error *err)
 {
@@ -291,8 +328,10 @@ int node_wait_all(void *conn, NodeWait *w, size_t n, int timeout_s, NodeWaitProg
                 progress(w, n, i, userdata);
             done += w[i].phase == NODE_PHASE_READY || w[i].phase == NODE_PHASE_FAILED;
         }
-        if (done == n)
+        if (done == n) {
+            check_unique(w, n);
             break;
+        }
         if (interrupt_pending())
             return error_set(err, -EINTR,
                              "Interrupted while waiting for the nodes (%s); they keep booting, "
