@@ -77,6 +77,9 @@ int cli_parse_run_args(const char *cmd, int argc, char **argv, const char **ret_
  */
 int cli_lab_lock(const Lab *lab, bool wait, LabLock **ret);
 
+/* Node @name of @lab; NULL after printing that the lab has no such node, with its nodes. */
+const LabNode *cli_find_node(const Lab *lab, const char *name);
+
 /* JSON string output helper: writes "text" with escapes to @f. */
 void cli_json_string(FILE *f, const char *s);
 

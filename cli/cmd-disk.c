@@ -121,12 +121,8 @@ static int run(const CliGlobals *g, int argc, char **argv)
     int r = cli_load_lab(file, &lab);
     if (r != EXIT_OK)
         return r;
-    const LabNode *node = lab_find_node(lab, name);
+    const LabNode *node = cli_find_node(lab, name);
     if (!node) {
-        fprintf(stderr, "kvmlab: lab '%s' has no node '%s'; its nodes:", lab->name, name);
-        for (size_t i = 0; i < lab->n_nodes; i++)
-            fprintf(stderr, "%s %s", i ? "," : "", lab->nodes[i].name);
-        fprintf(stderr, "%s\n", lab->n_nodes ? "" : " none");
         lab_free(lab);
         return EXIT_USAGE;
     }

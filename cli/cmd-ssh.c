@@ -49,12 +49,8 @@ static int open_node(const char *cmd, const char *name, const char *file_arg, Cl
     int r = cli_load_lab(file, &lab);
     if (r != EXIT_OK)
         return r;
-    const LabNode *node = lab_find_node(lab, name);
+    const LabNode *node = cli_find_node(lab, name);
     if (!node) {
-        fprintf(stderr, "kvmlab: lab '%s' has no node '%s'; its nodes:", lab->name, name);
-        for (size_t i = 0; i < lab->n_nodes; i++)
-            fprintf(stderr, "%s %s", i ? "," : "", lab->nodes[i].name);
-        fprintf(stderr, "\n");
         lab_free(lab);
         return EXIT_USAGE;
     }

@@ -232,3 +232,15 @@ void cli_lab_close(CliLab *c)
     lab_free(c->lab);
     *c = (CliLab){0};
 }
+
+const LabNode *cli_find_node(const Lab *lab, const char *name)
+{
+    const LabNode *node = lab_find_node(lab, name);
+    if (node)
+        return node;
+    fprintf(stderr, "kvmlab: lab '%s' has no node '%s'; its nodes:", lab->name, name);
+    for (size_t i = 0; i < lab->n_nodes; i++)
+        fprintf(stderr, "%s %s", i ? "," : "", lab->nodes[i].name);
+    fprintf(stderr, "%s\n", lab->n_nodes ? "" : " none");
+    return NULL;
+}

@@ -50,7 +50,6 @@ void lab_session_free(LabSession *s)
     if (s->conn)
         virConnectClose(s->conn);
     storage_ctx_free(s->storage);
-    node_domain_ctx_free(s->nodes);
     sandbox_free(s->sandbox);
     free(s->warning);
     free(s->uri);
@@ -82,10 +81,8 @@ static void setup_backends(LabSession *s)
         return;
     /* nodes first: observed first, so `down` stops and removes them before their disks and
      * networks go */
-    if (lab_session_local(s) && !s->nodes)
-        s->nodes = node_domain_ctx_new(s->conn, s->state_root, s->lab->name);
-    if (s->nodes)
-        node_domain_backend(s->nodes, &s->backends[s->n_backends++]);
+    if (lab_session_local(s))
+        node_domain_backend(s->conn, &s->backends[s->n_backends++]);
     vmnet_libvirt_backend(s->conn, &s->backends[s->n_backends++]);
     /* storage: observed volumes before their pool, so `down` deletes them in that order */
     if (lab_session_local(s) && !s->storage)

@@ -17,36 +17,6 @@
 #include "kvmlab/nodedomain.h"
 #include "kvmlab/virt.h"
 
-struct NodeDomainCtx {
-    virConnectPtr conn;
-    char *state_root;
-    char *lab;
-};
-
-NodeDomainCtx *node_domain_ctx_new(void *conn, const char *state_root, const char *lab)
-{
-    NodeDomainCtx *c = calloc(1, sizeof(*c));
-    if (!c)
-        return NULL;
-    c->conn = conn;
-    c->state_root = strdup(state_root);
-    c->lab = strdup(lab);
-    if (!c->state_root || !c->lab) {
-        node_domain_ctx_free(c);
-        return NULL;
-    }
-    return c;
-}
-
-void node_domain_ctx_free(NodeDomainCtx *c)
-{
-    if (!c)
-        return;
-    free(c->state_root);
-    free(c->lab);
-    free(c);
-}
-
 /* Replace the values of KEY= lines of @spec by @vals (in order), keeping every other line. */
 static void spec_put(FILE *f, const char *spec, const char *key, char *const *vals, size_t n,
                      bool *done)
@@ -99,12 +69,11 @@ char *node_domain_live_spec(const char *spec, const char *xml)
     return out;
 }
 
-static int observe_one(NodeDomainCtx *c, virDomainPtr dom, Observed *o, Error *err)
+static int observe_one(virDomainPtr dom, Observed *o, Error *err)
 {
     _cleanup_free_ char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
     DomainLive live = {0};
     int autostart = 0;
-    (void)c;
     o->kind = RESOURCE_DOMAIN;
     o->name = strdup(virDomainGetName(dom));
     if (!o->name)
@@ -133,9 +102,9 @@ static int observe_one(NodeDomainCtx *c, virDomainPtr dom, Observed *o, Error *e
 
 static int domain_observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
 {
-    NodeDomainCtx *c = ctx;
+    virConnectPtr conn = ctx;
     virDomainPtr *doms = NULL;
-    int n = virConnectListAllDomains(c->conn, &doms, 0);
+    int n = virConnectListAllDomains(conn, &doms, 0);
     if (n < 0)
         return virt_error(err, "Cannot list the domains");
     Observed *v = calloc((size_t)n + 1, sizeof(*v));
@@ -143,7 +112,7 @@ static int domain_observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
     size_t k = 0;
     for (int i = 0; i < n; i++) {
         if (r >= 0) {
-            r = observe_one(c, doms[i], &v[k], err);
+            r = observe_one(doms[i], &v[k], err);
             k++;
         }
         virDomainFree(doms[i]);
@@ -185,7 +154,7 @@ static int write_seed(const DomainPlan *d, Error *err)
 
 static int domain_create(void *ctx, const Resource *want, Error *err)
 {
-    NodeDomainCtx *c = ctx;
+    virConnectPtr conn = ctx;
     const DomainPlan *d = want->data;
     int r = node_dir(d, err);
     if (r >= 0)
@@ -196,7 +165,7 @@ static int domain_create(void *ctx, const Resource *want, Error *err)
     if (unlink(d->console_log) < 0 && errno != ENOENT)
         return error_set_errno(err, -errno, "Cannot remove the old console log '%s'",
                                d->console_log);
-    _cleanup_domain_ virDomainPtr dom = virDomainDefineXML(c->conn, d->xml);
+    _cleanup_domain_ virDomainPtr dom = virDomainDefineXML(conn, d->xml);
     if (!dom)
         return virt_error(err, "Cannot define node '%s'", want->key);
     if (virDomainCreate(dom) < 0) {
@@ -209,8 +178,8 @@ static int domain_create(void *ctx, const Resource *want, Error *err)
 
 static int domain_start(void *ctx, const Observed *have, Error *err)
 {
-    NodeDomainCtx *c = ctx;
-    _cleanup_domain_ virDomainPtr dom = virDomainLookupByName(c->conn, have->name);
+    virConnectPtr conn = ctx;
+    _cleanup_domain_ virDomainPtr dom = virDomainLookupByName(conn, have->name);
     if (!dom)
         return virt_error(err, "Cannot find node '%s'", have->name);
     if (virDomainIsActive(dom) == 1)
@@ -222,8 +191,8 @@ static int domain_start(void *ctx, const Observed *have, Error *err)
 
 static int domain_remove(void *ctx, const Observed *have, Error *err)
 {
-    NodeDomainCtx *c = ctx;
-    _cleanup_domain_ virDomainPtr dom = virDomainLookupByName(c->conn, have->name);
+    virConnectPtr conn = ctx;
+    _cleanup_domain_ virDomainPtr dom = virDomainLookupByName(conn, have->name);
     if (!dom)
         return 0; /* already gone */
     if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0 && virDomainIsActive(dom) == 1)
@@ -244,14 +213,14 @@ static int domain_update(void *ctx, const Resource *want, const Observed *have, 
 
 static int domain_restore(void *ctx, const Observed *have, Error *err)
 {
-    NodeDomainCtx *c = ctx;
+    virConnectPtr conn = ctx;
     if (!have->definition)
         return error_set(err, -EINVAL, "Cannot restore node '%s': its definition was not read",
                          have->name);
     int r = domain_remove(ctx, have, err);
     if (r < 0)
         return r;
-    _cleanup_domain_ virDomainPtr dom = virDomainDefineXML(c->conn, have->definition);
+    _cleanup_domain_ virDomainPtr dom = virDomainDefineXML(conn, have->definition);
     if (!dom)
         return virt_error(err, "Cannot define node '%s' again", have->name);
     if (have->autostart)
@@ -261,7 +230,7 @@ static int domain_restore(void *ctx, const Observed *have, Error *err)
     return 0;
 }
 
-void node_domain_backend(NodeDomainCtx *c, EngineBackend *ret)
+void node_domain_backend(void *conn, EngineBackend *ret)
 {
     *ret = (EngineBackend){
             .kind = RESOURCE_DOMAIN,
@@ -273,6 +242,6 @@ void node_domain_backend(NodeDomainCtx *c, EngineBackend *ret)
             .remove = domain_remove,
             .recreate = NULL,
             .restore = domain_restore,
-            .ctx = c,
+            .ctx = conn,
     };
 }

@@ -50,12 +50,9 @@ typedef struct DomainPlan {
 
 void domain_plan_free(void *p);
 
-/* The backend of RESOURCE_DOMAIN on connection @conn (a virConnectPtr) for lab @lab whose state
- * lives under @state_root. Free the context with node_domain_ctx_free(). */
-typedef struct NodeDomainCtx NodeDomainCtx;
-NodeDomainCtx *node_domain_ctx_new(void *conn, const char *state_root, const char *lab);
-void node_domain_ctx_free(NodeDomainCtx *c);
-void node_domain_backend(NodeDomainCtx *c, EngineBackend *ret);
+/* The backend of RESOURCE_DOMAIN on connection @conn (a virConnectPtr, borrowed: it is the
+ * backend's whole context). Everything it makes is named by the plan's DomainPlan. */
+void node_domain_backend(void *conn, EngineBackend *ret);
 
 /* The canonical spec text of a live domain: @spec (what kvmlab made) with the facts the XML
  * shows (cpus, memory, MACs) read from @xml instead. New string; NULL on OOM or bad XML. */

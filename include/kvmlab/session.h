@@ -28,10 +28,9 @@ typedef struct LabSession {
     char *warning;        /* what the caller should tell the user (down of a broken sandbox) */
     EngineBackend backends[RESOURCE_KIND_MAX];
     size_t n_backends;
-    struct StorageCtx *storage;  /* the storage backends' context, NULL without storage */
-    bool delete_disks;           /* a node's disks its shorter disks: list drops may be deleted */
-    struct NodeDomainCtx *nodes; /* the node backend's context, NULL without storage */
-    bool make_secrets;           /* planning makes the lab's secrets when missing (up) */
+    struct StorageCtx *storage; /* the storage backends' context, NULL without storage */
+    bool delete_disks;          /* a node's disks its shorter disks: list drops may be deleted */
+    bool make_secrets;          /* planning makes the lab's secrets when missing (up) */
 } LabSession;
 
 /* How lab_session_open() treats a sandbox that does not run. */
