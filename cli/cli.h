@@ -58,6 +58,8 @@ extern bool cli_delete_disks;
 
 /* `up --timeout S`: how long up waits for its nodes to be ready (default 1800 s). */
 extern int cli_timeout_s;
+/* `up --start-only`: make and start the nodes, do not wait for them. */
+extern bool cli_start_only;
 
 /* The lab file given with -f/--file (main() sets it), NULL when none was. */
 extern const char *cli_lab_file;

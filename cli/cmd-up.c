@@ -76,12 +76,17 @@ static void wait_progress(const NodeWait *w, size_t n, size_t changed, void *use
 /* Wait for the nodes; print what each one said. EXIT_OK when all are ready. */
 static int wait_nodes(const CliGlobals *g, CliLab *c, const Plan *plan, Error *err)
 {
+    if (cli_start_only) {
+        if (g->json)
+            printf(", \"nodes\": null}\n");
+        return 0;
+    }
     NodeWait *w = NULL;
     size_t n = 0;
     WaitOut o = {.g = g, .tty = isatty(STDOUT_FILENO) == 1};
     if (!g->quiet && !g->json) {
         for (size_t i = 0; i < plan->n_want; i++)
-            if (plan->want[i].kind == RESOURCE_DOMAIN) {
+            if (plan->want[i].kind == RESOURCE_DOMAIN && !plan->want[i].passive) {
                 printf("Waiting for the nodes (at most %d s; Ctrl-C leaves them booting):\n",
                        cli_timeout_s);
                 break;
@@ -183,7 +188,7 @@ done:
 
 const CliCommand cli_cmd_up = {
         .name = "up",
-        .args = "[--wait] [--delete-disks] [--timeout S] [FILE]",
+        .args = "[--wait] [--delete-disks] [--timeout S] [--start-only] [FILE]",
         .summary = "Make the lab real (idempotent)",
         .help = "Reads FILE (default: kvmlab.yaml), starts the lab's sandbox when it uses one,\n"
                 "and creates, updates or recreates what the plan says. Running it again with an\n"
@@ -200,7 +205,9 @@ const CliCommand cli_cmd_up = {
                 "its address, cloud-init done, and the preflight report the guest prints on its\n"
                 "console. A node that is not ready in time, or whose preflight fails, is named\n"
                 "with the last lines of its console; the nodes stay as they are (exit status 1)\n"
-                "and the next up waits for them again. Ctrl-C while waiting does the same.\n",
+                "and the next up waits for them again. Ctrl-C while waiting does the same.\n"
+                "--start-only makes and starts the nodes without waiting for them (nodes whose\n"
+                "disks hold no OS yet, scripts that wait their own way).\n",
         .run = run,
         .changes_host = true,
 };

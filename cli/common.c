@@ -71,6 +71,7 @@ int cli_load_lab(const char *path, Lab **ret)
 bool cli_delete_disks;
 const char *cli_lab_file;
 int cli_timeout_s = 1800;
+bool cli_start_only;
 
 const char *cli_file_arg(const char *cmd, const char *positional, int *ret_status)
 {
@@ -88,11 +89,10 @@ const char *cli_file_arg(const char *cmd, const char *positional, int *ret_statu
 int cli_parse_run_args(const char *cmd, int argc, char **argv, const char **ret_file,
                        bool *ret_wait)
 {
-    static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
-                                         {"wait", no_argument, NULL, 'w'},
-                                         {"delete-disks", no_argument, NULL, 'D'},
-                                         {"timeout", required_argument, NULL, 'T'},
-                                         {0}};
+    static const struct option opts[] = {
+            {"help", no_argument, NULL, 'h'},         {"wait", no_argument, NULL, 'w'},
+            {"delete-disks", no_argument, NULL, 'D'}, {"timeout", required_argument, NULL, 'T'},
+            {"start-only", no_argument, NULL, 'N'},   {0}};
     int c;
     optind = 0; /* 0, not 1: glibc then forgets main()'s "+" mode */
     opterr = 0;
@@ -109,6 +109,10 @@ int cli_parse_run_args(const char *cmd, int argc, char **argv, const char **ret_
         }
         if (c == 'D' && (strcmp(cmd, "up") == 0 || strcmp(cmd, "plan") == 0)) {
             cli_delete_disks = true;
+            continue;
+        }
+        if (c == 'N' && strcmp(cmd, "up") == 0) {
+            cli_start_only = true;
             continue;
         }
         if (c == 'T' && strcmp(cmd, "up") == 0) {

@@ -373,7 +373,7 @@ static int diff_one(Plan *p, const Resource *w, const Observed *o)
     }
 
     if (!*changes && same_record) {
-        if (!o->active)
+        if (!o->active && !w->passive)
             return push_action(p, ACTION_START, w->kind, w, o,
                                fmt("'%s' is defined but not running", w->key));
         return push_action(p, ACTION_NONE, w->kind, w, o, fmt("'%s' is up to date", w->key));

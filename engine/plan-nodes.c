@@ -256,6 +256,7 @@ static int plan_node(const Lab *lab, const HostState *host, Plan *p, const LabNo
         goto fail;
     d->node = strdup(node->name);
     d->cloud_init = node->cloud_init;
+    d->start = node->start;
     d->role = node->role;
     d->cpus = node->cpus;
     d->memory_mib = node->memory_mib;
@@ -411,12 +412,14 @@ static int plan_node(const Lab *lab, const HostState *host, Plan *p, const LabNo
         resource_clear(w);
         goto fail;
     }
-    if (asprintf(&w->note, "%u vCPU%s, %llu MiB, %s, %s%s%s", node->cpus,
+    if (asprintf(&w->note, "%u vCPU%s, %llu MiB, %s, %s%s%s%s", node->cpus,
                  node->cpus == 1 ? "" : "s", (unsigned long long)node->memory_mib,
                  nd.machine.machine, d->kvm ? "kvm" : "tcg",
                  node->role != LAB_ROLE_NONE ? ", " : "",
-                 node->role != LAB_ROLE_NONE ? lab_role_to_string(node->role) : "") < 0)
+                 node->role != LAB_ROLE_NONE ? lab_role_to_string(node->role) : "",
+                 node->start ? "" : ", not started (start: false)") < 0)
         w->note = NULL;
+    w->passive = !node->start;
     w->data = d;
     w->data_free = domain_plan_free;
     p->n_want++;

@@ -113,7 +113,7 @@ int lab_session_wait(LabSession *s, const Plan *plan, int timeout_s, LabWaitProg
     *ret = NULL;
     *ret_n = 0;
     for (size_t i = 0; i < plan->n_want; i++)
-        n += plan->want[i].kind == RESOURCE_DOMAIN;
+        n += plan->want[i].kind == RESOURCE_DOMAIN && !plan->want[i].passive;
     if (!n)
         return 0;
     if (!s->conn)
@@ -129,7 +129,7 @@ int lab_session_wait(LabSession *s, const Plan *plan, int timeout_s, LabWaitProg
     int r = 0;
     for (size_t i = 0; i < plan->n_want && r >= 0; i++) {
         const Resource *res = &plan->want[i];
-        if (res->kind != RESOURCE_DOMAIN)
+        if (res->kind != RESOURCE_DOMAIN || res->passive)
             continue;
         const DomainPlan *d = res->data;
         NodeWait *x = &w[k];

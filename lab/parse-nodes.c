@@ -355,12 +355,13 @@ void parse_node(Ctx *c, const YNode *m)
 {
     static const char *const keys[] = {"name",    "count",      "role",   "image", "os",
                                        "machine", "cpus",       "memory", "disks", "networks",
-                                       "accel",   "cloud_init", NULL};
+                                       "accel",   "cloud_init", "start",  NULL};
     Lab *lab = c->lab;
     NodeEntry *e = ARRAY_PUSH(c->entries, c->n_entries);
     LabNode tmpl = {.cpus = LAB_DEFAULT_CPUS,
                     .memory_mib = LAB_DEFAULT_MEMORY_MIB,
                     .cloud_init = true,
+                    .start = true,
                     .loc = m->loc};
     _cleanup_free_ NicLocs *locs = NULL;
     const YNode *v;
@@ -456,6 +457,8 @@ void parse_node(Ctx *c, const YNode *m)
         tmpl.accel = parse_accel(c, v);
     if ((v = map_get(m, "cloud_init")))
         (void)y_bool(c, v, "node 'cloud_init'", &tmpl.cloud_init);
+    if ((v = map_get(m, "start")))
+        (void)y_bool(c, v, "node 'start'", &tmpl.start);
     if (!tmpl.cloud_init && tmpl.role != LAB_ROLE_NONE && (v = map_get(m, "cloud_init")))
         diag(c, v->loc,
              "%s has a role but 'cloud_init: false': the kubeadm preparation is done by cloud-init",

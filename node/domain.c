@@ -168,7 +168,7 @@ static int domain_create(void *ctx, const Resource *want, Error *err)
     _cleanup_domain_ virDomainPtr dom = virDomainDefineXML(conn, d->xml);
     if (!dom)
         return virt_error(err, "Cannot define node '%s'", want->key);
-    if (virDomainCreate(dom) < 0) {
+    if (d->start && virDomainCreate(dom) < 0) {
         r = virt_error(err, "Cannot start node '%s'", want->key);
         (void)virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_NVRAM);
         return r;

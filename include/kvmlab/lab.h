@@ -150,6 +150,7 @@ typedef struct LabNode {
     size_t n_nics;
     LabAccel accel;  /* LAB_ACCEL_UNSET: the lab's */
     bool cloud_init; /* false: the image has no cloud-init; ready when it has an address */
+    bool start;      /* false: `up` defines it with its disks but does not start it */
     LabLoc loc;
     LabLoc os_loc; /* the os: value, when given */
 } LabNode;

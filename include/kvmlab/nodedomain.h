@@ -41,6 +41,7 @@ typedef struct DomainPlan {
     bool insist_kvm;  /* accel: kvm (a silent guest fails instead of falling back) */
     char *accel_note; /* why this node runs under tcg though auto was asked, NULL */
     bool cloud_init;
+    bool start; /* false: defined, not started, not waited for (start: false) */
     LabRole role;
     unsigned cpus;
     uint64_t memory_mib;

@@ -35,6 +35,7 @@ typedef struct Resource {
     char *bridge; /* Linux bridge the object claims, may be NULL */
     bool has_subnet;
     Ipv4Net subnet; /* address range the object claims */
+    bool passive;   /* made but not started (a node with start: false): not running is no change */
     void *data;     /* kind-specific realisation input (VmnetSpec *) */
     void (*data_free)(void *);
 } Resource;

@@ -42,8 +42,8 @@ networks:
 images:
   base: {path: base.qcow2, os: debian12}
 nodes:
-  - {name: a, image: base, disks: [{size: 1G}, {size: 256M}, {size: 128M}], networks: [vmnet8]}
-  - {name: b, image: base, count: 2, networks: [vmnet1]}
+  - {name: a, image: base, start: false, disks: [{size: 1G}, {size: 256M}, {size: 128M}], networks: [vmnet8]}
+  - {name: b, image: base, start: false, count: 2, networks: [vmnet1]}
 EOL
 
 n=0; bad=0

@@ -42,8 +42,8 @@ connect: sandbox
 images:
   base: {path: base.qcow2, os: debian12}
 nodes:
-  - {name: a, image: base, disks: [{size: 1G}, {size: $1}]}
-  - {name: b, image: base}
+  - {name: a, image: base, start: false, disks: [{size: 1G}, {size: $1}]}
+  - {name: b, image: base, start: false}
 EOL
 }
 lab 256M

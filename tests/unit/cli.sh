@@ -57,6 +57,24 @@ check "plan --json with the hypervisor's answer cached" 0 "$K" --json plan "$T/t
 no_grep_out "  ... the buses come from the cache (test:/// is a local daemon)" out '"bus":null'
 grep_out "  ... debian12 on virtio" out '"serial":"n-0","machine":"q35","bus":"virtio","controller":null'
 
+# nodes on libvirt's test driver: defined (start: false) without waiting; a started node that
+# never reports is named at the timeout with what it waited for, and the nodes stay made
+printf 'lab: tdrv\nconnect: "test:///default"\nimages: {b: {path: base.qcow2, os: debian12}}\nnodes: [{name: n, image: b, start: false}]\n' > "$T/tstop.yaml"
+check "up of a node with start: false" 0 "$K" up "$T/tstop.yaml"
+grep_out "  ... defines its domain" out "create node 'tdrv-n': done"
+no_grep_out "  ... and does not wait for it" out "Waiting for the nodes"
+printf 'lab: tdrv\nconnect: "test:///default"\nimages: {b: {path: base.qcow2, os: debian12}}\nnodes: [{name: n, image: b}]\n' > "$T/tstart.yaml"
+check "up of a node that never reports, --timeout 2" 1 "$K" up --timeout 2 "$T/tstart.yaml"
+grep_out "  ... names the node and what it waited for" err "Node 'n' was not ready in time: booting"
+grep_out "  ... and where its console is" err "nodes/n/console.log"
+check "up --start-only makes it without waiting" 0 "$K" up --start-only "$T/tstart.yaml"
+no_grep_out "  ... no wait" out "Waiting for the nodes"
+check "up --timeout needs seconds" 2 "$K" up --timeout soon "$T/tstart.yaml"
+check "ssh needs a node" 2 "$K" ssh
+check "ssh of an unknown node names the lab's nodes" 2 "$K" ssh -f "$T/tstart.yaml" nope
+grep_out "  ... listing them" err "lab 'tdrv' has no node 'nope'; its nodes: n"
+check "two lab files (-f and an argument) are refused" 2 "$K" -f "$T/tstart.yaml" validate "$T/tstop.yaml"
+
 printf 'lab: tdrv\nconnect: "test:///default"\nimages: {b: {path: missing.qcow2}}\nnodes: [{name: n, image: b}]\n' > "$T/missing.yaml"
 check "a path image that cannot be read is refused at plan" 1 "$K" plan "$T/missing.yaml"
 grep_out "  ... at its line" err "missing.yaml:3:10: image 'b': cannot read '.*missing.qcow2'"
