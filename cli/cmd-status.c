@@ -32,6 +32,7 @@ static void print_nodes(const CliGlobals *g, CliLab *c, bool running)
     else if (running && lab->n_nodes)
         printf("\n%-16s %-9s %-16s %-10s %s\n", "NODE", "STATE", "ADDRESS", "CLOUD-INIT",
                "PREFLIGHT");
+    size_t shown = 0;
     for (size_t i = 0; i < lab->n_nodes; i++) {
         LabNodeStatus n = {0};
         Error err = ERROR_INIT;
@@ -47,7 +48,7 @@ static void print_nodes(const CliGlobals *g, CliLab *c, bool running)
         }
         const char *ci = !lab->nodes[i].cloud_init ? "none" : r->found ? r->cloud_init : NULL;
         if (g->json) {
-            printf("%s{\"name\":", i ? "," : "");
+            printf("%s{\"name\":", shown++ ? "," : "");
             cli_json_string(stdout, lab->nodes[i].name);
             printf(",\"domain\":");
             cli_json_string(stdout, n.domain);

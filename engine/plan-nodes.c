@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "kvmlab/cleanup.h"
 #include "kvmlab/fsutil.h"
@@ -85,9 +86,21 @@ typedef struct SeedCtx {
     size_t n_hosts;
 } SeedCtx;
 
+/* The lab's `templates:` directory, made absolute against the lab file's directory. */
+static char *templates_dir(const Lab *lab)
+{
+    if (!lab->templates)
+        return NULL;
+    if (lab->templates[0] == '/' || !lab->file)
+        return strdup(lab->templates);
+    _cleanup_free_ char *copy = strdup(lab->file);
+    return copy ? fs_path_join(dirname(copy), lab->templates) : NULL;
+}
+
 static int render_seed(const Lab *lab, const HostState *host, const Plan *p, const LabNode *node,
                        DomainPlan *d, uint64_t *ret_hash, Error *err)
 {
+    _cleanup_free_ char *tdir = templates_dir(lab);
     /* `plan` before the first `up` has no secrets yet: stand-ins of the same shape (the nodes
      * do not exist then, so nothing compares against them) */
     static const LabSecrets pending = {
@@ -154,11 +167,15 @@ static int render_seed(const Lab *lab, const HostState *host, const Plan *p, con
             .control_plane = cp ? cp->name : NULL,
             .pod_subnet = k->has_pod_subnet ? pod : NULL,
             .service_subnet = k->has_service_subnet ? svc : NULL,
-            .templates_dir = lab->templates,
+            .templates_dir = tdir,
     };
-    /* the instance-id names the content: a seed that changes is a new instance to cloud-init */
+    /* the instance-id names the content: a seed that changes is a new instance to cloud-init.
+     * The other nodes' addresses in /etc/hosts are left out of it: adding a node to the lab
+     * must not make every other node again (they find it through the network's DNS) */
     SeedFiles first = {0};
+    in.n_hosts = 0;
     int r = node_seed_render(&in, &first, err);
+    in.n_hosts = nh;
     if (r < 0)
         return r;
     uint64_t h = hash_fnv1a_str(HASH_FNV_INIT, first.meta_data);
@@ -263,14 +280,11 @@ static int plan_node(const Lab *lab, const HostState *host, Plan *p, const LabNo
     if (asprintf(&d->dir, "%s/labs/%s/nodes/%s", host->state_root, lab->name, node->name) < 0)
         d->dir = NULL;
     d->console_log = d->dir ? fs_path_join(d->dir, "console.log") : NULL;
-    if (node->cloud_init)
-        d->seed_path = d->dir ? fs_path_join(d->dir, "seed.iso") : NULL;
     d->nics = calloc(node->n_nics + 1, sizeof(*d->nics));
     name = vmnet_object_name(lab->name, node->name);
     uuid = node_uuid(lab->name, node->name);
     spec = open_memstream(&spec_text, &spec_len);
-    if (!d->node || !d->dir || !d->console_log || (node->cloud_init && !d->seed_path) || !d->nics ||
-        !name || !uuid || !spec)
+    if (!d->node || !d->dir || !d->console_log || !d->nics || !name || !uuid || !spec)
         goto oom;
     d->n_nics = node->n_nics;
     for (size_t i = 0; i < node->n_nics; i++) {
@@ -300,6 +314,19 @@ static int plan_node(const Lab *lab, const HostState *host, Plan *p, const LabNo
             (unsigned long long)node->memory_mib);
     if (kernel)
         fprintf(spec, "kernel=%s\ninitrd=%s\ncmdline=%s\n", kernel, initrd, NODE_BUILD_CMDLINE);
+    /* the seed is named after its content: a node made again with another seed never has its
+     * old definition (undoing a failed step) pointed at the new one */
+    if (node->cloud_init) {
+        uint64_t seed_hash = 0;
+        r = render_seed(lab, host, p, node, d, &seed_hash, err);
+        if (r < 0)
+            goto fail;
+        if (asprintf(&d->seed_path, "%s/seed-%016llx.iso", d->dir, (unsigned long long)seed_hash) <
+            0) {
+            d->seed_path = NULL;
+            goto oom;
+        }
+    }
     r = disks_xml(p, node, &nd, d, spec, &dxml, err);
     if (r == -ENOENT && !error_is_set(err)) {
         /* no disks this run (storage cannot be made here): the node is not made either */
@@ -323,15 +350,6 @@ static int plan_node(const Lab *lab, const HostState *host, Plan *p, const LabNo
                             .model = model};
         fprintf(spec, "nic=%s,%s\nmac=%s\n", dn[i].network, model,
                 addr_mac_format(&node->nics[i].mac, mac));
-    }
-    uint64_t seed_hash = 0;
-    if (node->cloud_init) {
-        r = render_seed(lab, host, p, node, d, &seed_hash, err);
-        if (r < 0) {
-            free(dn);
-            goto fail;
-        }
-        fprintf(spec, "seed=%016llx\n", (unsigned long long)seed_hash);
     }
     fprintf(spec, "console=%s\n", d->console_log);
     if (fclose(spec) != 0) {
@@ -442,6 +460,14 @@ int plan_nodes(const Lab *lab, const HostState *host, Plan *p, Error *err)
         p->n_unmade_nodes = lab->n_nodes;
         return 0;
     }
+    /* a lab's own templates that are not there would silently give the installed ones */
+    _cleanup_free_ char *tdir = templates_dir(lab);
+    struct stat st;
+    if (lab->templates && (!tdir || stat(tdir, &st) < 0 || !S_ISDIR(st.st_mode)))
+        return error_set(err, -ENOENT, "%s:%d:%d: templates '%s' is not a directory%s%s%s",
+                         lab->file ? lab->file : "lab file", lab->templates_loc.line,
+                         lab->templates_loc.col, lab->templates, tdir ? " ('" : "",
+                         tdir ? tdir : "", tdir ? "')" : "");
     for (size_t i = 0; i < lab->n_nodes; i++) {
         int r = plan_node(lab, host, p, &lab->nodes[i], err);
         if (r < 0)

@@ -90,6 +90,8 @@ int lab_session_observe_nodes(LabSession *s, HostState *h, bool make_secrets, Er
     bool have = pub && access(pub, R_OK) == 0 &&
                 (!lab->kubernetes.bootstrap || (ca && access(ca, R_OK) == 0));
     if (make_secrets || have) {
+        /* made by this run: a failed run takes them away again */
+        s->secrets_made = make_secrets && access(dir, F_OK) < 0;
         h->secrets = calloc(1, sizeof(*h->secrets));
         if (!h->secrets)
             return error_set(err, -ENOMEM, "Out of memory");
@@ -147,7 +149,9 @@ int lab_session_wait(LabSession *s, const Plan *plan, int timeout_s, LabWaitProg
                 .node = d->node,
                 .domain = res->name,
                 .console_log = d->console_log,
-                .xml_tcg = d->kvm ? d->xml_tcg : NULL,
+                /* only guests known to talk on their console from the first second (cloud-init
+                 * images and kvmlab's own) tell a silent kvm apart from a quiet guest */
+                .xml_tcg = d->kvm && d->cloud_init ? d->xml_tcg : NULL,
                 .insist_kvm = d->insist_kvm,
                 .cloud_init = d->cloud_init,
                 .bootstrap_expected = s->lab->kubernetes.bootstrap && d->role != LAB_ROLE_NONE,
@@ -162,7 +166,8 @@ int lab_session_wait(LabSession *s, const Plan *plan, int timeout_s, LabWaitProg
         r = node_wait_all(s->conn, w, n, timeout_s, progress, userdata, err);
     /* a fallback seen once is remembered for this host: later nodes start under tcg at once */
     for (size_t i = 0; i < n; i++) {
-        if (!w[i].fell_back)
+        /* remembered only once tcg showed the guest itself was fine */
+        if (!w[i].fell_back || w[i].phase != NODE_PHASE_READY)
             continue;
         _cleanup_free_ char *file = kvm_silent_file(s);
         _cleanup_free_ char *dir = NULL;
@@ -182,6 +187,23 @@ int lab_session_wait(LabSession *s, const Plan *plan, int timeout_s, LabWaitProg
     return r;
 }
 
+/* The seed files of node directory @dir that @keep (a path, may be NULL) is not. */
+static void prune_seeds(const char *dir, const char *keep)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "seed", 4) != 0 || !strstr(e->d_name, ".iso"))
+            continue;
+        _cleanup_free_ char *p = fs_path_join(dir, e->d_name);
+        if (p && (!keep || strcmp(p, keep) != 0))
+            (void)unlink(p);
+    }
+    closedir(d);
+}
+
 void lab_session_prune_nodes(LabSession *s, const Plan *plan)
 {
     _cleanup_free_ char *dir = NULL;
@@ -194,18 +216,40 @@ void lab_session_prune_nodes(LabSession *s, const Plan *plan)
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.')
             continue;
-        bool wanted = false;
-        for (size_t i = 0; plan && i < plan->n_want && !wanted; i++)
-            wanted = plan->want[i].kind == RESOURCE_DOMAIN &&
-                     strcmp(plan->want[i].key, e->d_name) == 0;
-        if (wanted)
-            continue;
         _cleanup_free_ char *p = fs_path_join(dir, e->d_name);
-        if (p)
-            (void)fs_rm_rf(p, NULL);
+        if (!p)
+            continue;
+        const DomainPlan *want = NULL;
+        for (size_t i = 0; plan && i < plan->n_want && !want; i++)
+            if (plan->want[i].kind == RESOURCE_DOMAIN && strcmp(plan->want[i].key, e->d_name) == 0)
+                want = plan->want[i].data;
+        if (want) {
+            /* the node as the plan made it: only its current seed stays */
+            prune_seeds(p, want->seed_path);
+            continue;
+        }
+        /* a node whose domain still exists (an undone removal) keeps its files */
+        _cleanup_free_ char *name = vmnet_object_name(s->lab->name, e->d_name);
+        virDomainPtr dom = s->conn && name ? virDomainLookupByName(s->conn, name) : NULL;
+        virResetLastError();
+        if (dom) {
+            virDomainFree(dom);
+            continue;
+        }
+        (void)fs_rm_rf(p, NULL);
     }
     closedir(d);
     (void)rmdir(dir);
+}
+
+void lab_session_forget_secrets(LabSession *s)
+{
+    if (!s->secrets_made)
+        return;
+    _cleanup_free_ char *dir = secrets_dir(s);
+    if (dir)
+        (void)fs_rm_rf(dir, NULL);
+    s->secrets_made = false;
 }
 
 void lab_node_status_clear(LabNodeStatus *n)
@@ -265,7 +309,7 @@ int lab_session_node_status(LabSession *s, const LabNode *node, LabNodeStatus *r
         goto oom;
     for (size_t i = 0; n.running && i < node->n_nics; i++) {
         _cleanup_free_ char *net = vmnet_object_name(s->lab->name, node->nics[i].network);
-        _cleanup_free_ char *a = node_address_lookup(s->conn, NULL, net, &node->nics[i].mac);
+        _cleanup_free_ char *a = node_address_lookup(s->conn, n.domain, net, &node->nics[i].mac);
         virResetLastError();
         if (a && add_address(&n, a) < 0)
             goto oom;

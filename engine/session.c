@@ -403,6 +403,14 @@ int lab_session_apply(LabSession *s, const Plan *plan, EngineProgressFn progress
         return error_set(err, -ENOTCONN, "Lab '%s' has no host connection", s->lab->name);
     int r = engine_apply(plan, s->backends, s->n_backends, progress, userdata, err);
     if (r < 0) {
+        /* undone: the seeds of nodes that are not there, and secrets nobody used yet */
+        lab_session_prune_nodes(s, NULL);
+        bool any_node = false;
+        for (size_t i = 0; i < plan->n_actions; i++)
+            any_node |= plan->actions[i].kind == RESOURCE_DOMAIN &&
+                        plan->actions[i].type != ACTION_CREATE;
+        if (!any_node)
+            lab_session_forget_secrets(s);
         /* undone: the lab's state directory goes too when nothing is left in it (the pool
          * directory inside it went last) */
         _cleanup_free_ char *dir = NULL;

@@ -288,6 +288,13 @@ void check_kubernetes(Ctx *c)
         const LabNode *n = &lab->nodes[en->first];
         if (n->role != LAB_ROLE_CONTROL_PLANE)
             continue;
+        if (any_cp || en->n > 1) {
+            /* kubeadm init on one, the others would join as control planes: not made here */
+            diag(c, en->loc,
+                 "%s is a second control plane: 'bootstrap: true' initialises one control plane "
+                 "and joins workers; give the others role 'worker', or bootstrap them yourself",
+                 en->label);
+        }
         any_cp = true;
         /* kubeadm's preflight refuses these; say so now rather than after a boot */
         if (n->cpus < KUBEADM_CP_CPUS)

@@ -97,8 +97,10 @@ static void parse_lab(Ctx *c, const YNode *root)
             diag(c, v->loc,
                  "templates '%s' starts with '~', which kvmlab does not expand; give the full path",
                  s);
-        else
+        else {
             c->lab->templates = xstrdup(s);
+            c->lab->templates_loc = v->loc;
+        }
     }
 
     /* fixed order, whatever the file's: nodes refer to networks and images */

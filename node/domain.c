@@ -129,15 +129,30 @@ static int domain_observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
     return 0;
 }
 
-/* The node's directory in the lab's state: made 0700 (the seed carries secrets). */
+/* The node's directory in the lab's state: 0711, so a daemon that runs QEMU as another user
+ * (qemu:///system) reaches the seed, which libvirt hands to that user; the seed itself is 0600
+ * (it carries secrets), and nobody can list the directory. */
 static int node_dir(const DomainPlan *d, Error *err)
 {
-    int r = fs_mkdir_p(d->dir, 0700, err);
+    int r = fs_mkdir_p(d->dir, 0711, err);
     if (r < 0)
         return r;
-    if (chmod(d->dir, 0700) < 0)
-        return error_set_errno(err, -errno, "Cannot restrict '%s'", d->dir);
+    if (chmod(d->dir, 0711) < 0)
+        return error_set_errno(err, -errno, "Cannot set the mode of '%s'", d->dir);
     return 0;
+}
+
+/* Undefine with whatever libvirt keeps beside a domain; a driver that knows none of those
+ * flags (libvirt's test driver) gets the plain call. */
+static int undefine(virDomainPtr dom)
+{
+    if (virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_NVRAM | VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+                                            VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA) == 0)
+        return 0;
+    virErrorPtr e = virGetLastError();
+    if (e && (e->code == VIR_ERR_INVALID_ARG || e->code == VIR_ERR_NO_SUPPORT))
+        return virDomainUndefine(dom);
+    return -1;
 }
 
 static int write_seed(const DomainPlan *d, Error *err)
@@ -166,14 +181,22 @@ static int domain_create(void *ctx, const Resource *want, Error *err)
         return error_set_errno(err, -errno, "Cannot remove the old console log '%s'",
                                d->console_log);
     _cleanup_domain_ virDomainPtr dom = virDomainDefineXML(conn, d->xml);
-    if (!dom)
-        return virt_error(err, "Cannot define node '%s'", want->key);
+    if (!dom) {
+        r = virt_error(err, "Cannot define node '%s'", want->key);
+        goto fail;
+    }
     if (d->start && virDomainCreate(dom) < 0) {
         r = virt_error(err, "Cannot start node '%s'", want->key);
-        (void)virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_NVRAM);
-        return r;
+        undefine(dom);
+        goto fail;
     }
     return 0;
+fail:
+    /* nothing of the node stays: its seed carries secrets */
+    if (d->seed_path)
+        (void)unlink(d->seed_path);
+    (void)rmdir(d->dir);
+    return r;
 }
 
 static int domain_start(void *ctx, const Observed *have, Error *err)

@@ -210,7 +210,7 @@ static void poll_one(virConnectPtr conn, NodeWait *w, double t0, bool *changed)
         return;
     if (!w->address) {
         for (size_t i = 0; i < w->n_nics && !w->address; i++)
-            w->address = node_address_lookup(conn, NULL, w->net_names ? w->net_names[i] : NULL,
+            w->address = node_address_lookup(conn, w->domain, w->net_names ? w->net_names[i] : NULL,
                                              &w->nics[i].mac);
         if (w->address)
             *changed = true;

@@ -123,6 +123,30 @@ static int parse_field(NodeReport *r, const char *s, size_t len)
     return 0;
 }
 
+/* What a guest prints reaches JSON and terminals: anything but printable ASCII becomes '?'. */
+static void sanitize(char *s)
+{
+    for (; s && *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+            *s = '?';
+}
+
+static void report_sanitize(NodeReport *r)
+{
+    sanitize(r->cloud_init);
+    sanitize(r->hostname);
+    sanitize(r->product_uuid);
+    sanitize(r->boot_id);
+    for (size_t i = 0; i < r->n_macs; i++)
+        sanitize(r->macs[i]);
+    for (size_t i = 0; i < r->n_addresses; i++)
+        sanitize(r->addresses[i]);
+    for (size_t i = 0; i < r->n_checks; i++) {
+        sanitize(r->checks[i].check);
+        sanitize(r->checks[i].detail);
+    }
+}
+
 int node_report_parse(const char *log, size_t len, NodeReport *ret)
 {
     NodeReport done = {0}, cur = {0};
@@ -174,6 +198,7 @@ int node_report_parse(const char *log, size_t len, NodeReport *ret)
         (!cur.boot_id || !done.boot_id || strcmp(cur.boot_id, done.boot_id) != 0))
         node_report_clear(&done);
     node_report_clear(&cur);
+    report_sanitize(&done);
     *ret = done;
     return 0;
 

@@ -176,7 +176,8 @@ typedef struct Lab {
     char *pool;    /* the lab pool's directory as the file gives it, NULL: in kvmlab's state */
     LabLoc pool_loc;
     LabAccel accel;  /* LAB_ACCEL_UNSET: auto */
-    char *templates; /* `templates: DIR` made absolute against the file's directory, NULL */
+    char *templates; /* `templates: DIR` as written (relative: to the file's directory), NULL */
+    LabLoc templates_loc;
     LabNetwork *networks;
     size_t n_networks;
     LabImage *images;

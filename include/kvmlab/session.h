@@ -31,6 +31,7 @@ typedef struct LabSession {
     struct StorageCtx *storage; /* the storage backends' context, NULL without storage */
     bool delete_disks;          /* a node's disks its shorter disks: list drops may be deleted */
     bool make_secrets;          /* planning makes the lab's secrets when missing (up) */
+    bool secrets_made;          /* ... and this session made them (a failed up removes them) */
 } LabSession;
 
 /* How lab_session_open() treats a sandbox that does not run. */
@@ -176,5 +177,8 @@ const char *lab_session_netns(const LabSession *s);
 /* The lab's SSH private key's path (made by the first up). New string. */
 char *lab_session_ssh_key(const LabSession *s);
 
-/* Remove the state directories of nodes that @plan does not want (NULL: all of them). */
+/* Remove the state directories of nodes that @plan does not want (NULL: none is wanted) and
+ * whose domain does not exist, and the seeds of wanted nodes that are not their current one. */
 void lab_session_prune_nodes(LabSession *s, const Plan *plan);
+/* After a failed up: remove the lab's secrets when this session made them. */
+void lab_session_forget_secrets(LabSession *s);

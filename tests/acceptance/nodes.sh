@@ -115,8 +115,10 @@ is "the guest's product_uuid is the domain's SMBIOS uuid" \
 
 check "a second up changes nothing" 0 "$K" up -f "$T/lab.yaml"
 grep_out "it says so" out "nothing changed"
-SEED=$KVMLAB_STATE_DIR/labs/$LAB/nodes/cp/seed.iso
-is "the seed is 0600" "$(stat -c %a "$SEED")" 600
+SEED=$(ls $KVMLAB_STATE_DIR/labs/$LAB/nodes/cp/seed-*.iso)
+is "one seed per node, named after its content, 0600" "$(stat -c %a $SEED)" 600
+is "the node's directory lets the daemon's QEMU user through, nobody list it" \
+  "$(stat -c %a "$KVMLAB_STATE_DIR/labs/$LAB/nodes/cp")" 711
 is "the lab's secrets are 0700" "$(stat -c %a "$KVMLAB_STATE_DIR/labs/$LAB/secrets")" 700
 
 # --- down leaves nothing -----------------------------------------------------------------------

@@ -4,7 +4,8 @@
  * project is built on), for machines that have no /dev/kvm at all: linked into a kvmlab binary
  * with -Wl,--wrap for the three calls below (STYLE: --wrap only to inject failures).
  *   - the hypervisor says it offers kvm (the answer for the default accelerator is returned);
- *   - a domain defined with type 'kvm' is defined as 'qemu', and starting it starts it paused:
+ *   - a domain defined with type 'kvm' is defined as 'qemu' (without the host CPU passed through,
+ *     which TCG cannot do), and starting it starts it paused:
  *     QEMU runs, the guest never executes an instruction, its console stays silent, exactly
  *     the symptom accel auto must notice.
  * Everything else goes through untouched.
@@ -53,6 +54,11 @@ virDomainPtr __wrap_virDomainDefineXML(virConnectPtr conn, const char *xml)
     memcpy(copy, xml, at);
     memcpy(copy + at, "<domain type='qemu'", strlen("<domain type='qemu'"));
     strcpy(copy + at + strlen("<domain type='qemu'"), k + strlen(KVM_TYPE));
+    /* TCG cannot pass the host's CPU through: the kvm guest's <cpu> goes too */
+    char *cpu = strstr(copy, "<cpu mode='host-passthrough'/>");
+    if (cpu)
+        memmove(cpu, cpu + strlen("<cpu mode='host-passthrough'/>"),
+                strlen(cpu + strlen("<cpu mode='host-passthrough'/>")) + 1);
     virDomainPtr dom = __real_virDomainDefineXML(conn, copy);
     free(copy);
     for (size_t i = 0; dom && i < sizeof(fake_kvm) / sizeof(fake_kvm[0]); i++) {

@@ -151,7 +151,10 @@ static void test_new_lab(void **state)
     const DomainPlan *da = p->want[5].data;
     assert_non_null(strstr(da->xml, "<source file='" STATE "/labs/st/pool/a-0.qcow2'/>"));
     assert_non_null(strstr(da->xml, "<source file='" STATE "/labs/st/pool/a-1.qcow2'/>"));
-    assert_non_null(strstr(da->xml, "<source file='" STATE "/labs/st/nodes/a/seed.iso'/>"));
+    /* the seed is named after its content */
+    assert_non_null(strstr(da->xml, "<source file='" STATE "/labs/st/nodes/a/seed-"));
+    assert_non_null(da->seed_path);
+    assert_int_equal(strlen(da->seed_path), strlen(STATE "/labs/st/nodes/a/seed-") + 16 + 4);
     assert_non_null(strstr(p->want[5].spec, "disk=" STATE "/labs/st/pool/a-1.qcow2,virtio,a-1\n"));
     /* a path image boots through its own bootloader */
     assert_null(strstr(da->xml, "<kernel>"));
@@ -180,6 +183,106 @@ static void test_new_lab(void **state)
     assert_non_null(strstr(p->want[4].spec, "live.capacity=image"));
     for (size_t i = 0; i < p->n_actions; i++)
         assert_int_equal(p->actions[i].type, ACTION_CREATE);
+    plan_free(p);
+}
+
+/* What the host looks like once plan @p was applied: every wanted object there, running,
+ * recorded as this lab's, the domains with their XML. */
+static void host_from_plan(HostState *h, const Plan *p)
+{
+    host_init(h);
+    for (size_t i = 0; i < p->n_want; i++) {
+        const Resource *w = &p->want[i];
+        Observed *o = host_add(h, w->kind, w->name, p->lab, w->key, w->spec);
+        free(o->hash);
+        o->hash = strdup(w->hash);
+        if (w->kind == RESOURCE_DOMAIN) {
+            const DomainPlan *d = w->data;
+            o->definition = strdup(d->xml);
+            free(o->live_spec);
+            o->live_spec = node_domain_live_spec(w->spec, d->xml);
+            assert_non_null(o->live_spec);
+        }
+    }
+    for (size_t i = 0; i < p->n_want; i++)
+        if (p->want[i].kind == RESOURCE_IMAGE) {
+            const ImageSpec *is = p->want[i].data;
+            host_add_image(h, is->store_name, 64ULL << 20);
+        }
+}
+
+static void host_secrets(HostState *h)
+{
+    h->secrets = calloc(1, sizeof(*h->secrets));
+    assert_non_null(h->secrets);
+    h->secrets->token = strdup("abcdef.0123456789abcdef");
+    h->secrets->ssh_pubkey =
+            strdup("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFixedKeyForTheTest kvmlab");
+}
+
+/* Nodes: a second plan of the same file changes nothing; a node given more memory is made
+ * again (alone, on its disks); a node added to the file leaves the others alone, though their
+ * /etc/hosts would now name it. */
+static void test_nodes_plan_again(void **state)
+{
+    static const char *const two = "lab: st\n"
+                                   "networks: {vmnet8: {type: nat, subnet: 192.168.208.0/24}}\n"
+                                   "images: {base: {path: /images/base.qcow2, os: debian12}}\n"
+                                   "nodes:\n"
+                                   "  - {name: a, image: base, disks: [{size: 1G}], networks: "
+                                   "[vmnet8]}\n"
+                                   "  - {name: b, image: base, disks: [{size: 1G}], networks: "
+                                   "[vmnet8]}\n";
+    HostState h;
+    host_init(&h);
+    host_secrets(&h);
+    Plan *p = NULL, *q = NULL;
+    Error err = ERROR_INIT;
+    assert_int_equal(plan_lab(two, &h, &p, &err), 0);
+    assert_int_equal(action_for(p, RESOURCE_DOMAIN, "a")->type, ACTION_CREATE);
+
+    host_from_plan(&h, p);
+    host_secrets(&h);
+    assert_int_equal(plan_lab(two, &h, &q, &err), 0);
+    for (size_t i = 0; i < q->n_actions; i++)
+        if (q->actions[i].type != ACTION_NONE)
+            fail_msg("second plan: %s '%s': %s", action_type_to_string(q->actions[i].type),
+                     q->actions[i].want ? q->actions[i].want->key : "?", q->actions[i].reason);
+    plan_free(q);
+
+    char *more = strdup(two);
+    assert_non_null(more);
+    char *at = strstr(more, "{name: b, image: base,");
+    assert_non_null(at);
+    _cleanup_free_ char *more2 = NULL;
+    assert_true(asprintf(&more2, "%.*s{name: b, memory: 2048, image: base,%s", (int)(at - more),
+                         more, at + strlen("{name: b, image: base,")) > 0);
+    free(more);
+    host_from_plan(&h, p);
+    host_secrets(&h);
+    assert_int_equal(plan_lab(more2, &h, &q, &err), 0);
+    assert_int_equal(action_for(q, RESOURCE_DOMAIN, "a")->type, ACTION_NONE);
+    const Action *b = action_for(q, RESOURCE_DOMAIN, "b");
+    assert_int_equal(b->type, ACTION_RECREATE);
+    assert_non_null(strstr(b->reason, "memory"));
+    assert_int_equal(action_for(q, RESOURCE_VOLUME, "b-0")->type, ACTION_NONE);
+    plan_free(q);
+
+    _cleanup_free_ char *three = NULL;
+    assert_true(asprintf(&three,
+                         "%s  - {name: c, image: base, disks: [{size: 1G}], networks: [vmnet8]}\n",
+                         two) > 0);
+    host_from_plan(&h, p);
+    host_secrets(&h);
+    assert_int_equal(plan_lab(three, &h, &q, &err), 0);
+    assert_int_equal(action_for(q, RESOURCE_DOMAIN, "a")->type, ACTION_NONE);
+    assert_int_equal(action_for(q, RESOURCE_DOMAIN, "b")->type, ACTION_NONE);
+    assert_int_equal(action_for(q, RESOURCE_DOMAIN, "c")->type, ACTION_CREATE);
+    /* the new node's /etc/hosts names all three */
+    const DomainPlan *dc = action_for(q, RESOURCE_DOMAIN, "c")->want->data;
+    assert_non_null(strstr(dc->seed.user_data, " a"));
+    assert_non_null(strstr(dc->seed.user_data, " b"));
+    plan_free(q);
     plan_free(p);
 }
 
@@ -479,6 +582,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_new_lab),
+            cmocka_unit_test(test_nodes_plan_again),
             cmocka_unit_test(test_image_in_store),
             cmocka_unit_test(test_root_smaller_than_image),
             cmocka_unit_test(test_grow_shrink),

@@ -915,6 +915,7 @@ static void test_ok_case(void **state)
 /* Every file under tests/data/lab-parse/: *.yaml with a golden .out, ok-*.yaml accepted. */
 #define BAD_CASES(X)                                                                               \
     X("alias-unknown")                                                                             \
+    X("bootstrap-two-cp")                                                                          \
     X("bridged")                                                                                   \
     X("connect")                                                                                   \
     X("dhcp-no-subnet")                                                                            \
