@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,12 @@ static int setup(void **state)
         return 0;
     const char *name = fixture_lab_name("e2ev");
     char *text = NULL;
+    /* the node is the test's own guest (booted below with the node's MACs): kvmlab defines its
+     * domain on a blank disk and leaves it stopped (start: false) */
+    char base[PATH_MAX];
+    snprintf(base, sizeof(base), "%s/%s-base.qcow2", fixture_state_root(), name);
+    if (fixture_make_disk(base, "16M") < 0)
+        return -1;
     if (asprintf(&text,
                  "lab: %s\n"
                  "connect: sandbox\n"
@@ -48,19 +55,20 @@ static int setup(void **state)
                  "    port_forwards: [{proto: tcp, host_port: 2222, node: cp, port: 22}]\n"
                  "  vmnet1: {type: hostonly, subnet: 192.168.201.0/24}\n"
                  "images:\n"
-                 "  debian12: {build: debian-12}\n"
+                 "  debian12: {path: %s, os: debian12}\n"
                  "nodes:\n"
                  "  - name: cp\n"
                  "    image: debian12\n"
+                 "    start: false\n"
                  "    networks: [{network: vmnet8, ip: " IP8 "}, {network: vmnet1, ip: " IP1 "}]\n",
-                 name) < 0)
+                 name, base) < 0)
         return -1;
     lab = fixture_lab_load("vmnet.yaml", text);
     free(text);
     if (!lab)
         return -1;
     snprintf(console, sizeof(console), "%s/%s-console.log", fixture_state_root(), name);
-    snprintf(guest, sizeof(guest), "%s-cp", name);
+    snprintf(guest, sizeof(guest), "%s-guest", name);
     return 0;
 }
 
@@ -243,10 +251,18 @@ static void test_down_removes_forwards(void **state)
     assert_int_equal(fixture_run(session->sandbox->netns, list, &out, 10000), 0);
     assert_non_null(strstr(out, "kvmlab-"));
     free(out);
-    /* the guest is not kvmlab's (no node domains yet): down keeps the sandbox for it */
+    /* the guest is not kvmlab's (the node's own domain never ran): down keeps the sandbox for it */
     assert_int_equal(lab_session_down(session, &p, &kept, &err), 0);
     assert_true(kept);
-    assert_int_equal(p->n_actions, 3); /* two networks and the NAT table */
+    /* two networks, the NAT table, and the node's domain, volume, pool and image use */
+    size_t nets = 0, nodes = 0;
+    for (size_t i = 0; i < p->n_actions; i++) {
+        assert_int_equal(p->actions[i].type, ACTION_DELETE);
+        nets += p->actions[i].kind == RESOURCE_NETWORK || p->actions[i].kind == RESOURCE_PORTFWD;
+        nodes += p->actions[i].kind == RESOURCE_DOMAIN;
+    }
+    assert_int_equal(nets, 3);
+    assert_int_equal(nodes, 1);
     plan_free(p);
     assert_int_equal(fixture_run(session->sandbox->netns, list, &out, 10000), 0);
     assert_null(strstr(out, "kvmlab-"));
