@@ -110,7 +110,7 @@ connect: sandbox
 images:
   b$b: {path: $W/base-$b.qcow2, os: debian11}
 nodes:
-  - {name: n1, image: b$b}
+  - {name: n1, image: b$b, start: false}
 EOL
 done
 {
@@ -121,7 +121,7 @@ done
   echo "nodes:"
   i=1
   while [ $i -le "$NODES" ]; do
-    printf '  - {name: n%02d, image: b1g, disks: [{size: 8G}, {size: 2G}]}\n' $i
+    printf '  - {name: n%02d, image: b1g, start: false, disks: [{size: 8G}, {size: 2G}]}\n' $i
     i=$((i + 1))
   done
 } >"$W/lab$NODES.yaml"
