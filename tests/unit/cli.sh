@@ -73,6 +73,10 @@ check "up --timeout needs seconds" 2 "$K" up --timeout soon "$T/tstart.yaml"
 check "ssh needs a node" 2 "$K" ssh
 check "ssh of an unknown node names the lab's nodes" 2 "$K" ssh -f "$T/tstart.yaml" nope
 grep_out "  ... listing them" err "lab 'tdrv' has no node 'nope'; its nodes: n"
+check "console without a terminal says where the log is" 1 "$K" console -f "$T/tstart.yaml" n </dev/null
+grep_out "  ... it needs a terminal" err "'console' needs a terminal"
+check "ssh to a node that does not run (test:/// forgets between runs)" 1 "$K" ssh -f "$T/tstart.yaml" n -- true
+grep_out "  ... says so" err "node 'n' does not run"
 check "two lab files (-f and an argument) are refused" 2 "$K" -f "$T/tstart.yaml" validate "$T/tstop.yaml"
 
 printf 'lab: tdrv\nconnect: "test:///default"\nimages: {b: {path: missing.qcow2}}\nnodes: [{name: n, image: b}]\n' > "$T/missing.yaml"
