@@ -194,6 +194,10 @@ sleep 1
 is "httpd serves the repository to the sandbox namespace" \
   "$(ip netns exec "$NS" busybox wget -q -O - "${URL}Packages" 2>/dev/null | grep -c '^Package: ')" 9
 
+# the repository's namespace knows only its /30: a guest's packet is answered only when the
+# sandbox's masquerade made it come from $SB_IP
+is "the repository's namespace has no route to the lab's subnet" \
+  "$(ip -n "$REPONS" route get 192.168.213.10 2>&1 | grep -c 'unreachable')" 1
 check "up with bootstrap: true exits 0" 0 wait "$UPPID"
 UPPID=""
 echo "# up (two nodes, packages and bootstrap) in $(( $(date +%s) - t0 )) s"
@@ -227,8 +231,10 @@ for node in cp worker; do
   is "$node: kubectl runs" "$(on $node kubectl version --client)" "Client Version: v1.31.4"
   is "$node: kubelet is active" "$(on $node systemctl is-active kubelet)" active
   is "$node: kubelet is enabled" "$(on $node systemctl is-enabled kubelet)" enabled
-  is "$node: kvmlab-k8s recorded the packages" "$(on $node cat /var/lib/kvmlab/packages)" \
-    "installed kubelet=1.31.4-1.1 kubeadm=1.31.4-1.1 kubectl=1.31.4-1.1"
+  # in dpkg-query's order (by name), whatever templates/README.md says
+  is "$node: kvmlab-k8s recorded the packages" \
+    "$(on $node cat /var/lib/kvmlab/packages | tr ' ' '\n' | sort | tr '\n' ' ')" \
+    "installed kubeadm=1.31.4-1.1 kubectl=1.31.4-1.1 kubelet=1.31.4-1.1 "
   is "$node: and the bootstrap" "$(on $node cat /var/lib/kvmlab/bootstrap)" ok
   on $node sudo cat /var/log/kvmlab-stub-kubeadm.args >"$T/args.$node"
   is "$node: kubeadm ran once" "$(grep -c '^---$' "$T/args.$node")" 0
