@@ -245,20 +245,21 @@ static void poll_one(virConnectPtr conn, NodeWait *w, double t0, bool *changed)
         w->address = strdup(rep.addresses[0]);
         *changed = true;
     }
-    if (!rep.cloud_init || strcmp(rep.cloud_init, "done") != 0) {
-        set_detail(w, NODE_PHASE_FAILED,
-                   fmt("cloud-init ended with status '%s' (see 'cloud-init status --long' in "
-                       "the guest)",
-                       rep.cloud_init ? rep.cloud_init : "unknown"),
-                   changed);
-        return;
-    }
+    /* a failed check says more than cloud-init's "error" it caused (kubeadm not installed) */
     const NodeCheck *bad = failed_check(&rep, w->packages_required);
     if (bad) {
         set_detail(
                 w, NODE_PHASE_FAILED,
                 fmt("preflight check '%s' failed: %s", bad->check, bad->detail ? bad->detail : ""),
                 changed);
+        return;
+    }
+    if (!rep.cloud_init || strcmp(rep.cloud_init, "done") != 0) {
+        set_detail(w, NODE_PHASE_FAILED,
+                   fmt("cloud-init ended with status '%s' (see 'cloud-init status --long' in "
+                       "the guest)",
+                       rep.cloud_init ? rep.cloud_init : "unknown"),
+                   changed);
         return;
     }
     for (size_t i = 0; i < rep.n_checks; i++)

@@ -142,6 +142,8 @@ nodes:
 # packages by default (auto) from a repository no guest can reach: said, not fatal
 kubernetes: {version: "1.31", repository: "http://192.0.2.1/k8s/", repository_key: none}
 EOL
+# the host has not seen a silent kvm yet (a rerun of this test on one build directory)
+rm -f "$KVMLAB_STATE_DIR"/cache/kvm-silent-*
 t0=$(date +%s)
 check "accel auto: up becomes ready though kvm never ran the guest" 0 "$KN" up -f "$T/lab2.yaml" --timeout 900
 t1=$(date +%s)
@@ -158,6 +160,16 @@ is "and why" "$(js "[c['detail'] for c in d['nodes'][0]['preflight'] if c['check
 check "the fallback is remembered: a second up changes nothing" 0 "$KN" up -f "$T/lab2.yaml"
 grep_out "it says so" out "nothing changed"
 check "down" 0 "$KN" down -f "$T/lab2.yaml"
+check "the host remembers that kvm does not run guests here" 0 sh -c "ls '$KVMLAB_STATE_DIR'/cache/kvm-silent-*"
+check "plan of the same lab again" 0 "$KN" plan -f "$T/lab2.yaml"
+grep_out "  ... starts it under tcg at once" out "q35, tcg, worker"
+
+# --- accel kvm insists: the same silent kvm is an error with the reason --------------------
+sed -e 's/^connect: sandbox$/connect: sandbox\naccel: kvm/' "$T/lab2.yaml" > "$T/lab3.yaml"
+check "accel kvm: up fails when kvm never runs the guest" 1 "$KN" up -f "$T/lab3.yaml" --timeout 120
+grep_out "  ... saying why and what would work" err "kvm never ran the guest.*accel: kvm insists"
+grep_out "  ... naming the node" err "Node 'vm' failed"
+check "down" 0 "$KN" down -f "$T/lab3.yaml"
 
 echo "1..$n"
 [ "$bad" = 0 ]

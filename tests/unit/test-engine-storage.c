@@ -268,6 +268,23 @@ static void test_nodes_plan_again(void **state)
     assert_int_equal(action_for(q, RESOURCE_VOLUME, "b-0")->type, ACTION_NONE);
     plan_free(q);
 
+    /* a node's memory changed by hand (virsh setmaxmem, edit): drift, made again */
+    host_from_plan(&h, p);
+    host_secrets(&h);
+    for (size_t i = 0; i < h.n_objects; i++)
+        if (h.objects[i].kind == RESOURCE_DOMAIN && strcmp(h.objects[i].key, "a") == 0) {
+            char *m = strstr(h.objects[i].live_spec, "memory=1024\n");
+            assert_non_null(m);
+            memcpy(m, "memory=4096", 11);
+        }
+    assert_int_equal(plan_lab(two, &h, &q, &err), 0);
+    const Action *a = action_for(q, RESOURCE_DOMAIN, "a");
+    assert_int_equal(a->type, ACTION_RECREATE);
+    assert_true(a->drift);
+    assert_non_null(strstr(a->reason, "memory"));
+    assert_int_equal(action_for(q, RESOURCE_DOMAIN, "b")->type, ACTION_NONE);
+    plan_free(q);
+
     _cleanup_free_ char *three = NULL;
     assert_true(asprintf(&three,
                          "%s  - {name: c, image: base, disks: [{size: 1G}], networks: [vmnet8]}\n",
