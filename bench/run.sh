@@ -69,9 +69,9 @@ networks:
   vmnet2: {type: isolated}
   vmnet5: {type: nat, subnet: 10.55.0.0/24}
 images:
-  img: {build: debian-12}   # not built here: the node gets no disks, so both sides make networks only
+  img: {build: debian-12}   # since the nodes issue kvmlab builds it and makes the node (start: false): see RESULTS.md
 nodes:
-  - {name: n1, image: img, networks: [{network: vmnet8, ip: 192.168.208.10}]}
+  - {name: n1, image: img, start: false, networks: [{network: vmnet8, ip: 192.168.208.10}]}
 EOL
 for n in $SIZES; do
   { echo "lab: $LAB"; echo "connect: sandbox"; echo "networks:"
