@@ -136,7 +136,8 @@ for step in $STEPS; do
     machine "before peer2"
     hf peer2 -n "virt-install, two nodes" "sh $PEER up '$URI' $W/peer $BASE $TIMEOUT"
     machine "after peer2"
-    cp "$W"/peer/*.console.log "$W/peer/virt-install.log" "$OUT/" 2>/dev/null || true
+    for n in cp worker; do cp "$W/peer/$n.console.log" "$OUT/peer2.$n.console.log"; done
+    cp "$W/peer/virt-install.log" "$OUT/peer2.virt-install.log"
     for n in cp worker; do vs dumpxml "${LAB}p-$n" >"$OUT/peer2.${LAB}p-$n.xml"; done
     sh "$PEER" clean "$URI" "$W/peer"
     ;;
