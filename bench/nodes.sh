@@ -33,7 +33,7 @@ URI="qemu+unix:///system?socket=$SOCK"
 PEER=$HERE/lib/virt-install-nodes.sh
 
 [ "$(id -u)" = 0 ] || { echo "bench/nodes.sh: needs root (sandboxes are network namespaces)" >&2; exit 1; }
-for t in hyperfine virsh virt-install qemu-img isoinfo python3 /usr/bin/time; do
+for t in hyperfine virsh virt-install qemu-img isoinfo genisoimage python3 /usr/bin/time; do
   command -v "$t" >/dev/null || { echo "bench/nodes.sh: '$t' is missing; run bench/setup.sh" >&2; exit 1; }
 done
 [ -x "$K" ] || { echo "bench/nodes.sh: '$K' is missing; run bench/setup.sh" >&2; exit 1; }
@@ -130,15 +130,20 @@ for step in $STEPS; do
       vs vol-dumpxml --pool "$LAB-pool" "$n-0.qcow2" >"$W/peer/$n/volume.xml"
     done
     python3 "$HERE/lib/nodes-peer.py" "$W/peer" "$LAB" cp worker >"$W/peer/nodes.txt"
+    for net in vmnet8 vmnet1; do
+      vs net-dumpxml "$LAB-$net" | grep -o "<host [^>]*mac=[^>]*>" | sed "s|^|$LAB-$net |" >>"$W/peer/dhcp-hosts"
+    done
     cp -r "$W/peer" "$OUT/peer-input"
     kv -q up -f "$W/nets.yaml" # the nodes go; the networks and the daemon stay
     log "1: virt-install of the same two nodes on the same daemon, to the same readiness"
     machine "before peer2"
-    hf peer2 -n "virt-install, two nodes" "sh $PEER up '$URI' $W/peer $BASE $TIMEOUT"
+    hf peer2 -n "virt-install, two nodes" "sh $PEER up '$URI' $W/peer $BASE $TIMEOUT" || log "the peer failed"
     machine "after peer2"
-    for n in cp worker; do cp "$W/peer/$n.console.log" "$OUT/peer2.$n.console.log"; done
-    cp "$W/peer/virt-install.log" "$OUT/peer2.virt-install.log"
-    for n in cp worker; do vs dumpxml "${LAB}p-$n" >"$OUT/peer2.${LAB}p-$n.xml"; done
+    for n in cp worker; do
+      cp "$W/peer/$n.console.log" "$OUT/peer2.$n.console.log" || true
+      vs dumpxml "${LAB}p-$n" >"$OUT/peer2.${LAB}p-$n.xml" || true
+    done
+    cp "$W/peer/virt-install.log" "$OUT/peer2.virt-install.log" || true
     sh "$PEER" clean "$URI" "$W/peer"
     ;;
   growth)

@@ -1,19 +1,25 @@
 #!/bin/sh
-# The peer of `kvmlab up` in bench/nodes.sh: the nodes kvmlab made, made again with qemu-img and
-# virt-install on the same daemon and waited for to the same readiness.
+# The peer of `kvmlab up` in bench/nodes.sh: the nodes kvmlab made, made again with qemu-img,
+# genisoimage and virt-install on the same daemon and waited for to the same readiness.
 #   virt-install-nodes.sh up URI DIR BASE TIMEOUT
 #   virt-install-nodes.sh clean URI DIR
 # DIR/nodes.txt names the nodes; DIR/NODE/ holds kvmlab's own seed files taken apart (user-data,
 # meta-data, network-config) and node.env (lib/nodes-peer.py: cpus, memory, machine, kernel,
-# initrd, command line, root disk capacity and bus, NICs with kvmlab's MACs on the lab's
-# networks). `up`, per node: a qcow2 overlay on BASE (`qemu-img create`, kvmlab's capacity), then
-# `virt-install --import --cloud-init` (virt-install writes the NoCloud seed ISO itself and
-# attaches it for the first boot) with a serial console logged to DIR/NODE.console.log; then it
-# waits until every console log holds "KVMLAB-REPORT: end" (the line kvmlab's guest report ends
-# with), polling every 0.5 s as kvmlab's wait does, at most TIMEOUT s (exit 1 past it). The
-# domains are named LAB + "p-" + NODE (virt-install's prefix: DIR/prefix). `clean` destroys and
-# undefines them and removes the overlays and logs. `--osinfo debian11`: osinfo-db 20221203 has no
-# debian12 (kvmlab places it as debian11 too); every device is given explicitly anyway.
+# initrd, command line, root disk capacity and bus, seed bus, NICs with kvmlab's MACs on the lab's
+# networks); DIR/dhcp-hosts the networks' DHCP reservations kvmlab made for those MACs ("NETWORK
+# <host .../>" a line). `up`: the reservations (`virsh net-update add-last ip-dhcp-host`, live
+# and config, as kvmlab's update in place), then per node a qcow2 overlay on BASE (`qemu-img
+# create`, kvmlab's capacity), a NoCloud seed ISO (`genisoimage -V cidata -J -R`, what
+# cloud-localds and virt-install's --cloud-init run) and `virt-install --import` with a serial
+# console logged to DIR/NODE.console.log; then it waits until every console log holds
+# "KVMLAB-REPORT: end" (the line kvmlab's guest report ends with), polling every 0.5 s as kvmlab's
+# wait does, at most TIMEOUT s (exit 1 past it). Not `--cloud-init`: virt-install writes that ISO
+# into /var/lib/libvirt/boot and makes it a pool, a directory a sandbox daemon does not have
+# ("cannot open directory '/var/lib/libvirt/boot'"). virt-install makes a pool of the disks'
+# directory (named after it: DIR's base name) by itself. The domains are named DIR/prefix + NODE.
+# `clean` destroys and undefines them, removes that pool, the reservations, overlays, seeds and
+# logs. `--osinfo debian11`: osinfo-db 20221203 has no debian12 (kvmlab places it as debian11
+# too); every device is given explicitly anyway.
 set -eu
 cmd=$1 URI=$2 DIR=$3
 PFX=$(cat "$DIR/prefix")
@@ -23,15 +29,24 @@ if [ "$cmd" = clean ]; then
   for n in $(cat "$DIR/nodes.txt"); do
     vs destroy "$PFX$n" >/dev/null 2>&1 || true
     vs undefine "$PFX$n" --nvram >/dev/null 2>&1 || vs undefine "$PFX$n" >/dev/null 2>&1 || true
-    rm -f "$DIR/$n.qcow2" "$DIR/$n.console.log"
+    rm -f "$DIR/$n.qcow2" "$DIR/$n.seed.iso" "$DIR/$n.console.log"
   done
+  vs pool-destroy "$(basename "$DIR")" >/dev/null 2>&1 || true
+  vs pool-undefine "$(basename "$DIR")" >/dev/null 2>&1 || true
+  while read -r net host; do
+    vs net-update "$net" delete ip-dhcp-host "$host" --live --config >/dev/null 2>&1 || true
+  done <"$DIR/dhcp-hosts"
   exit 0
 fi
 
 BASE=$4 TIMEOUT=$5
+while read -r net host; do
+  vs net-update "$net" add-last ip-dhcp-host "$host" --live --config >/dev/null
+done <"$DIR/dhcp-hosts"
 for n in $(cat "$DIR/nodes.txt"); do
   . "$DIR/$n/node.env"
   qemu-img create -q -f qcow2 -b "$BASE" -F qcow2 "$DIR/$n.qcow2" "$CAPACITY"
+  (cd "$DIR/$n" && genisoimage -quiet -o "$DIR/$n.seed.iso" -V cidata -J -R user-data meta-data network-config)
   set --
   for nic in $NICS; do
     IFS=, read -r net mac model <<E
@@ -49,7 +64,7 @@ E
     --channel unix,target.type=virtio,target.name=org.qemu.guest_agent.0 \
     --rng /dev/urandom --memballoon none --controller usb,model=none \
     --graphics none --video none --sound none \
-    --cloud-init "user-data=$DIR/$n/user-data,meta-data=$DIR/$n/meta-data,network-config=$DIR/$n/network-config" \
+    --disk "path=$DIR/$n.seed.iso,device=cdrom,bus=$SEEDBUS" \
     >>"$DIR/virt-install.log" 2>&1
 done
 
