@@ -19,7 +19,8 @@
 # directory (named after it: DIR's base name) by itself. The domains are named DIR/prefix + NODE.
 # `clean` destroys and undefines them, removes that pool, the reservations, overlays, seeds and
 # logs. `--osinfo debian11`: osinfo-db 20221203 has no debian12 (kvmlab places it as debian11
-# too); every device is given explicitly anyway.
+# too); every device is given explicitly anyway. KVB_PEER_CLOCK, when set, is passed as
+# `--clock` (virt-install's own default for Linux on QEMU: rtc catchup, pit delay, no HPET).
 set -eu
 cmd=$1 URI=$2 DIR=$3
 PFX=$(cat "$DIR/prefix")
@@ -54,6 +55,7 @@ $nic
 E
     set -- "$@" --network "network=$net,mac=$mac,model=$model"
   done
+  [ -z "${KVB_PEER_CLOCK:-}" ] || set -- "$@" --clock "$KVB_PEER_CLOCK"
   virt-install --connect "$URI" --name "$PFX$n" --import --noautoconsole --wait 0 \
     --virt-type "$TYPE" --arch x86_64 --machine "$MACHINE" --osinfo debian11 \
     --vcpus "$CPUS" --memory "$MEMORY" \
