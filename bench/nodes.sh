@@ -13,7 +13,9 @@
 # Environment: KVB_KVMLAB (the binary, default build/cli/kvmlab), KVB_STATE_DIR (default
 # bench/.state), KVB_NODES_LAB (kn), KVB_NODES_IMAGE_FROM (a store to copy the built debian-12
 # image from; without it `up` builds it first, untimed), KVB_NODES_TIMEOUT (1800 s per wait),
-# KVB_NODES_STEPS ("pair growth"; the steps run in that order on one sandbox).
+# KVB_NODES_STEPS ("pair growth"; the steps run in that order on one sandbox; "hpet": the peer
+# again with kvmlab's clock, `--clock offset=utc,hpet_present=yes`, i.e. QEMU's default timers
+# with the HPET, after a pair step of this run or an earlier one: its input in results/nodes/).
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -153,6 +155,19 @@ for step in $STEPS; do
     log "2: kvmlab up of a three-node lab, to ready"
     timed_up up3 "$W/three.yaml"
     kv -q up -f "$W/nets.yaml"
+    ;;
+  hpet)
+    log "the peer again with kvmlab's timers: the HPET present, no tick policies"
+    [ -d "$W/peer" ] || cp -r "$OUT/peer-input" "$W/peer"
+    machine "before peer2hpet"
+    hf peer2hpet -n "virt-install, two nodes, HPET present" \
+      "KVB_PEER_CLOCK=offset=utc,hpet_present=yes sh $PEER up '$URI' $W/peer $BASE $TIMEOUT" || log "the peer failed"
+    machine "after peer2hpet"
+    for n in cp worker; do
+      cp "$W/peer/$n.console.log" "$OUT/peer2hpet.$n.console.log" || true
+      vs dumpxml "${LAB}p-$n" >"$OUT/peer2hpet.${LAB}p-$n.xml" || true
+    done
+    sh "$PEER" clean "$URI" "$W/peer"
     ;;
   *) log "unknown step '$step'"; exit 2 ;;
   esac
