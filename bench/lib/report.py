@@ -496,6 +496,15 @@ if all(os.path.exists(os.path.join(sdir, f)) for f in ("overlay.json", "lab.json
               "the kernel; top: " + ", ".join(f"`{s}` {c}x {t * 1000:.2f} ms" for t, c, s in srows[:6]) + ".")
     w("")
 
+# --- 5: nodes (bench/nodes.sh, results in RESULTS_DIR/nodes; its section carries its commands)
+if os.path.exists(os.path.join(out_dir, "nodes", "up2.json")):
+    import subprocess
+    here = os.path.dirname(os.path.abspath(__file__))
+    L.extend(subprocess.check_output(
+        [sys.executable, os.path.join(here, "nodes-report.py"), os.path.join(out_dir, "nodes")],
+        text=True).rstrip("\n").split("\n"))
+    w("")
+
 # --- commands
 w("## Exact commands")
 w("")
