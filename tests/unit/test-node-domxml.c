@@ -332,6 +332,7 @@ static void dump_check(const DomCase *c, const char *dumped)
     assert_int_equal(xp_count(ctx, "features/acpi"), 1);
     assert_int_equal(xp_count(ctx, "features/apic"), 1);
     assert_xp(ctx, "clock/@offset", "utc");
+    assert_xp(ctx, "clock/timer[@name='hpet']/@present", "no");
     assert_xp(ctx, "on_poweroff", "destroy");
     assert_xp(ctx, "on_reboot", "restart");
     assert_xp(ctx, "on_crash", "destroy");
