@@ -423,7 +423,18 @@ int lab_session_apply(LabSession *s, const Plan *plan, EngineProgressFn progress
 
 void lab_session_abort(LabSession *s)
 {
-    if (!s || !s->sandbox || !s->sandbox_started)
+    if (!s)
+        return;
+    /* the secrets this run made before it stopped (an interrupt while planning), and node
+     * directories no domain uses: gone, and the lab's state directory with them when empty */
+    if (s->secrets_made) {
+        lab_session_prune_nodes(s, NULL);
+        lab_session_forget_secrets(s);
+        _cleanup_free_ char *dir = NULL;
+        if (asprintf(&dir, "%s/labs/%s", s->state_root, s->lab->name) >= 0)
+            rmdir(dir);
+    }
+    if (!s->sandbox || !s->sandbox_started)
         return;
     if (s->conn) {
         Plan p = {0};
