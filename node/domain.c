@@ -54,8 +54,10 @@ char *node_domain_live_spec(const char *spec, const char *xml)
             fprintf(f, "memory=%llu\n", (unsigned long long)live.memory_mib);
         else if (l >= 4 && strncmp(line, "mac=", 4) == 0)
             spec_put(f, spec, "mac", live.macs, live.n_macs, &macs_done);
-        else
-            fprintf(f, "%.*s\n", (int)l, line);
+        else {
+            fwrite(line, 1, l, f);
+            fputc('\n', f);
+        }
         line = end ? end + 1 : line + l;
     }
     /* a domain given NICs by hand that the spec never had */
