@@ -441,6 +441,7 @@ static int plan_node(const Lab *lab, const HostState *host, Plan *p, const LabNo
     w->data = d;
     w->data_free = domain_plan_free;
     p->n_want++;
+    free(spec_text);
     return 0;
 oom:
     r = error_set(err, -ENOMEM, "Out of memory");
