@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "kvmlab/xmlread.h"
 #include "kvmlab/node.h"
 
 #include <errno.h>
@@ -236,26 +237,6 @@ int node_domain_xml(const DomainSpec *s, char **ret, Error *err)
 
 /* ---- reading back ---------------------------------------------------------------------- */
 
-static bool node_is(const xmlNode *n, const char *ns, const char *name)
-{
-    if (n->type != XML_ELEMENT_NODE || !xmlStrEqual(n->name, BAD_CAST name))
-        return false;
-    if (!ns)
-        return n->ns == NULL;
-    return n->ns && n->ns->href && xmlStrEqual(n->ns->href, BAD_CAST ns);
-}
-
-static int text_dup(const xmlNode *n, char **ret, Error *err)
-{
-    xmlChar *c = xmlNodeGetContent(n);
-    if (!c)
-        return error_set(err, -ENOMEM, "Out of memory");
-    free(*ret); /* a repeated element: the last one wins, as libvirt's parsers do */
-    *ret = strdup((const char *)c);
-    xmlFree(c);
-    return *ret ? 0 : error_set(err, -ENOMEM, "Out of memory");
-}
-
 /* Attribute @name of @n in a new string in *ret (NULL when absent). */
 static int attr_dup(const xmlNode *n, const char *name, char **ret, Error *err)
 {
@@ -272,7 +253,7 @@ static int attr_dup(const xmlNode *n, const char *name, char **ret, Error *err)
 static int number_parse(const xmlNode *n, const char *what, uint64_t *ret, Error *err)
 {
     _cleanup_free_ char *text = NULL;
-    int r = text_dup(n, &text, err);
+    int r = xml_text_dup(n, &text, err);
     if (r < 0)
         return r;
     const char *p = text + strspn(text, " \t\n");
@@ -330,19 +311,19 @@ static int metadata_parse(const xmlNode *md, DomainLive *d, Error *err)
 {
     int r = 0;
     for (xmlNode *lab = md->children; lab; lab = lab->next) {
-        if (!node_is(lab, KVMLAB_XMLNS, "lab"))
+        if (!xml_node_is(lab, KVMLAB_XMLNS, "lab"))
             continue;
         for (xmlNode *c = lab->children; c && r == 0; c = c->next) {
-            if (node_is(c, KVMLAB_XMLNS, "name"))
-                r = text_dup(c, &d->lab, err);
-            else if (node_is(c, KVMLAB_XMLNS, "key"))
-                r = text_dup(c, &d->key, err);
-            else if (node_is(c, KVMLAB_XMLNS, "hash"))
-                r = text_dup(c, &d->hash, err);
-            else if (node_is(c, KVMLAB_XMLNS, "spec"))
-                r = text_dup(c, &d->spec, err);
-            else if (node_is(c, KVMLAB_XMLNS, "accel-fallback"))
-                r = text_dup(c, &d->accel_fallback, err);
+            if (xml_node_is(c, KVMLAB_XMLNS, "name"))
+                r = xml_text_dup(c, &d->lab, err);
+            else if (xml_node_is(c, KVMLAB_XMLNS, "key"))
+                r = xml_text_dup(c, &d->key, err);
+            else if (xml_node_is(c, KVMLAB_XMLNS, "hash"))
+                r = xml_text_dup(c, &d->hash, err);
+            else if (xml_node_is(c, KVMLAB_XMLNS, "spec"))
+                r = xml_text_dup(c, &d->spec, err);
+            else if (xml_node_is(c, KVMLAB_XMLNS, "accel-fallback"))
+                r = xml_text_dup(c, &d->accel_fallback, err);
         }
     }
     return r;
@@ -351,7 +332,7 @@ static int metadata_parse(const xmlNode *md, DomainLive *d, Error *err)
 static int interface_parse(const xmlNode *iface, DomainLive *d, Error *err)
 {
     for (xmlNode *c = iface->children; c; c = c->next) {
-        if (!node_is(c, NULL, "mac"))
+        if (!xml_node_is(c, NULL, "mac"))
             continue;
         _cleanup_free_ char *addr = NULL;
         int r = attr_dup(c, "address", &addr, err);
@@ -386,9 +367,9 @@ static int serial_parse(const xmlNode *serial, DomainLive *d, Error *err)
         return r;
     /* a pty logged to a file (what kvmlab makes), or a plain file */
     for (xmlNode *c = serial->children; c; c = c->next) {
-        if (node_is(c, NULL, "log"))
+        if (xml_node_is(c, NULL, "log"))
             return attr_dup(c, "file", &d->console_log, err);
-        if (type && strcmp(type, "file") == 0 && node_is(c, NULL, "source"))
+        if (type && strcmp(type, "file") == 0 && xml_node_is(c, NULL, "source"))
             return attr_dup(c, "path", &d->console_log, err);
     }
     return 0;
@@ -442,7 +423,7 @@ int node_domain_parse(const char *xml, DomainLive *ret, Error *err)
         return error_set(err, -EINVAL, "Cannot parse the domain XML: %.*s (line %d)", (int)n, msg,
                          ctxt->lastError.line);
     }
-    if (!node_is(root, NULL, "domain"))
+    if (!xml_node_is(root, NULL, "domain"))
         return error_set(err, -EINVAL,
                          "Cannot parse the domain XML: its root is <%s>, not <domain>",
                          (const char *)root->name);
@@ -451,20 +432,20 @@ int node_domain_parse(const char *xml, DomainLive *ret, Error *err)
         return r;
     d.kvm = type && strcmp(type, "kvm") == 0;
     for (xmlNode *n = root->children; n && r == 0; n = n->next) {
-        if (node_is(n, NULL, "metadata")) {
+        if (xml_node_is(n, NULL, "metadata")) {
             r = metadata_parse(n, &d, err);
-        } else if (node_is(n, NULL, "vcpu")) {
+        } else if (xml_node_is(n, NULL, "vcpu")) {
             uint64_t v;
             if ((r = number_parse(n, "vCPU count", &v, err)) == 0 && v > UINT32_MAX)
                 r = error_set(err, -EINVAL, "The domain's vCPU count %" PRIu64 " is too large", v);
             d.cpus = (unsigned)v;
-        } else if (node_is(n, NULL, "memory")) {
+        } else if (xml_node_is(n, NULL, "memory")) {
             r = memory_parse(n, &d.memory_mib, err);
-        } else if (node_is(n, NULL, "devices")) {
+        } else if (xml_node_is(n, NULL, "devices")) {
             for (xmlNode *c = n->children; c && r == 0; c = c->next) {
-                if (node_is(c, NULL, "interface"))
+                if (xml_node_is(c, NULL, "interface"))
                     r = interface_parse(c, &d, err);
-                else if (node_is(c, NULL, "serial"))
+                else if (xml_node_is(c, NULL, "serial"))
                     r = serial_parse(c, &d, err);
             }
         }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "kvmlab/xmlread.h"
 #include "kvmlab/vmnet.h"
 
 #include <errno.h>
@@ -293,26 +294,6 @@ int vmnet_libvirt_xml_format_uuid(const VmnetSpec *s, const char *uuid, char **r
     return 0;
 }
 
-static bool node_is(const xmlNode *n, const char *ns, const char *name)
-{
-    if (n->type != XML_ELEMENT_NODE || !xmlStrEqual(n->name, BAD_CAST name))
-        return false;
-    if (!ns)
-        return n->ns == NULL;
-    return n->ns && n->ns->href && xmlStrEqual(n->ns->href, BAD_CAST ns);
-}
-
-static int text_dup(const xmlNode *n, char **ret, Error *err)
-{
-    xmlChar *c = xmlNodeGetContent(n);
-    if (!c)
-        return error_set(err, -ENOMEM, "Out of memory");
-    free(*ret); /* a repeated element: the last one wins, as libvirt's parsers do */
-    *ret = strdup((const char *)c);
-    xmlFree(c);
-    return *ret ? 0 : error_set(err, -ENOMEM, "Out of memory");
-}
-
 /* Clear the owner's fields. Accepts NULL. */
 void vmnet_owner_clear(VmnetOwner *o)
 {
@@ -354,20 +335,20 @@ int vmnet_owner_parse(const char *xml, VmnetOwner *ret, Error *err)
     }
 
     for (xmlNode *md = xmlDocGetRootElement(doc)->children; md; md = md->next) {
-        if (!node_is(md, NULL, "metadata"))
+        if (!xml_node_is(md, NULL, "metadata"))
             continue;
         for (xmlNode *lab = md->children; lab; lab = lab->next) {
-            if (!node_is(lab, KVMLAB_XMLNS, "lab"))
+            if (!xml_node_is(lab, KVMLAB_XMLNS, "lab"))
                 continue;
             for (xmlNode *c = lab->children; c && r == 0; c = c->next) {
-                if (node_is(c, KVMLAB_XMLNS, "name"))
-                    r = text_dup(c, &o.lab, err);
-                else if (node_is(c, KVMLAB_XMLNS, "key"))
-                    r = text_dup(c, &o.key, err);
-                else if (node_is(c, KVMLAB_XMLNS, "hash"))
-                    r = text_dup(c, &o.hash, err);
-                else if (node_is(c, KVMLAB_XMLNS, "spec"))
-                    r = text_dup(c, &o.spec, err);
+                if (xml_node_is(c, KVMLAB_XMLNS, "name"))
+                    r = xml_text_dup(c, &o.lab, err);
+                else if (xml_node_is(c, KVMLAB_XMLNS, "key"))
+                    r = xml_text_dup(c, &o.key, err);
+                else if (xml_node_is(c, KVMLAB_XMLNS, "hash"))
+                    r = xml_text_dup(c, &o.hash, err);
+                else if (xml_node_is(c, KVMLAB_XMLNS, "spec"))
+                    r = xml_text_dup(c, &o.spec, err);
             }
         }
     }
