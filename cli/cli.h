@@ -55,6 +55,7 @@ int cli_parse_file_args(const char *cmd, int argc, char **argv, const char **ret
 /* `plan` and `up` were given --delete-disks: a node's disks that its shorter disks: list no
  * longer names may be deleted with their data (cli_parse_run_args() sets it). */
 extern bool cli_delete_disks;
+extern bool cli_allow_firewall;
 
 /* `up --timeout S`: how long up waits for its nodes to be ready (default 1800 s). */
 extern int cli_timeout_s;

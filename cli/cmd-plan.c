@@ -41,7 +41,7 @@ done:
 
 const CliCommand cli_cmd_plan = {
         .name = "plan",
-        .args = "[--delete-disks] [FILE]",
+        .args = "[--delete-disks] [--allow-firewall] [FILE]",
         .summary = "Show what 'up' would change, and why",
         .help = "Reads FILE (default: kvmlab.yaml), looks at what the lab's host already has and\n"
                 "prints one line per object: + create, > start, ~ update in place, -/+ recreate,\n"

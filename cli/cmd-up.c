@@ -188,7 +188,8 @@ done:
 
 const CliCommand cli_cmd_up = {
         .name = "up",
-        .args = "[--wait] [--delete-disks] [--timeout S] [--start-only] [FILE]",
+        .args = "[--wait] [--delete-disks] [--allow-firewall] [--timeout S] [--start-only] "
+                "[FILE]",
         .summary = "Make the lab real (idempotent)",
         .help = "Reads FILE (default: kvmlab.yaml), starts the lab's sandbox when it uses one,\n"
                 "and creates, updates or recreates what the plan says. Running it again with an\n"

@@ -69,6 +69,7 @@ int cli_load_lab(const char *path, Lab **ret)
 }
 
 bool cli_delete_disks;
+bool cli_allow_firewall;
 const char *cli_lab_file;
 int cli_timeout_s = 1800;
 bool cli_start_only;
@@ -92,7 +93,8 @@ int cli_parse_run_args(const char *cmd, int argc, char **argv, const char **ret_
     static const struct option opts[] = {
             {"help", no_argument, NULL, 'h'},         {"wait", no_argument, NULL, 'w'},
             {"delete-disks", no_argument, NULL, 'D'}, {"timeout", required_argument, NULL, 'T'},
-            {"start-only", no_argument, NULL, 'N'},   {0}};
+            {"start-only", no_argument, NULL, 'N'},   {"allow-firewall", no_argument, NULL, 'F'},
+            {0}};
     int c;
     optind = 0; /* 0, not 1: glibc then forgets main()'s "+" mode */
     opterr = 0;
@@ -109,6 +111,10 @@ int cli_parse_run_args(const char *cmd, int argc, char **argv, const char **ret_
         }
         if (c == 'D' && (strcmp(cmd, "up") == 0 || strcmp(cmd, "plan") == 0)) {
             cli_delete_disks = true;
+            continue;
+        }
+        if (c == 'F' && (strcmp(cmd, "up") == 0 || strcmp(cmd, "plan") == 0)) {
+            cli_allow_firewall = true;
             continue;
         }
         if (c == 'N' && strcmp(cmd, "up") == 0) {
@@ -198,6 +204,7 @@ int cli_lab_attach(Lab *lab, SessionMode mode, bool wait, CliLab *ret)
     if (lab_session_open(lab, NULL, mode, &ret->session, &err) < 0)
         goto fail;
     ret->session->delete_disks = cli_delete_disks;
+    ret->session->allow_firewall = cli_allow_firewall || lab->firewall == LAB_FIREWALL_ALLOW;
     lab_session_info(ret->session, &ret->info);
     if (mode != SESSION_READ && interrupt_pending()) {
         error_set(&err, -EINTR, "Interrupted by %s; nothing of lab '%s' was changed",

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The engine's pure part (diff) and the ordering and rollback of apply. */
 #include "kvmlab/engine.h"
+#include "kvmlab/hostlink.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -58,6 +59,11 @@ void host_state_clear(HostState *h)
     if (h->secrets)
         lab_secrets_clear(h->secrets);
     free(h->secrets);
+    free(h->bridge_refusal);
+    for (size_t i = 0; i < h->n_links; i++)
+        host_link_info_clear(&h->links[i]);
+    free(h->links);
+    free(h->ruleset);
     memset(h, 0, sizeof(*h));
 }
 
@@ -330,7 +336,9 @@ static DriftPhraseFn phrase_for(ResourceKind k)
     switch (k) {
     case RESOURCE_NETWORK:
     case RESOURCE_PORTFWD:
+    case RESOURCE_BRIDGE:
         return vmnet_spec_drift_phrase;
+    case RESOURCE_FIREWALL:
     case RESOURCE_POOL:
     case RESOURCE_IMAGE:
     case RESOURCE_VOLUME:

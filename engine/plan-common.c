@@ -22,6 +22,23 @@ const Observed *ours_by_key(const Plan *p, ResourceKind kind, const char *key)
     return NULL;
 }
 
+const Observed *ours_network(const Plan *p, const char *key)
+{
+    const Observed *o = ours_by_key(p, RESOURCE_NETWORK, key);
+    return o ? o : ours_by_key(p, RESOURCE_BRIDGE, key);
+}
+
+const Resource *want_network(const Plan *p, const char *key)
+{
+    for (size_t i = 0; i < p->n_want; i++) {
+        const Resource *w = &p->want[i];
+        if ((w->kind == RESOURCE_NETWORK || w->kind == RESOURCE_BRIDGE) && w->key &&
+            strcmp(w->key, key) == 0)
+            return w;
+    }
+    return NULL;
+}
+
 int plan_want_reserve(Plan *p, size_t n)
 {
     if (p->n_want + n <= p->n_want_alloc)

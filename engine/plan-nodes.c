@@ -53,7 +53,7 @@ static const Resource *want_find(const Plan *p, ResourceKind kind, const char *k
 static uint32_t reserved_ip(const Plan *p, const char *key, const MacAddr *mac,
                             const VmnetSpec **ret_spec)
 {
-    const Resource *w = want_find(p, RESOURCE_NETWORK, key);
+    const Resource *w = want_network(p, key);
     const VmnetSpec *spec = w ? w->data : NULL;
     *ret_spec = spec;
     for (size_t i = 0; spec && i < spec->n_hosts; i++)
@@ -343,13 +343,21 @@ static int plan_node(const Lab *lab, const HostState *host, Plan *p, const LabNo
         goto oom;
     const char *model = nic_model(&nd);
     for (size_t i = 0; i < node->n_nics; i++) {
-        const Resource *w = want_find(p, RESOURCE_NETWORK, node->nics[i].network);
+        const Resource *w = want_network(p, node->nics[i].network);
+        const VmnetSpec *vs = w ? w->data : NULL;
         char mac[MAC_STRLEN];
-        dn[i] = (DomainNic){.network = w ? w->name : node->nics[i].network,
+        /* the bridge backend's networks are Linux bridges, which any libvirt attaches to */
+        bool own = w && w->kind == RESOURCE_BRIDGE && vs;
+        dn[i] = (DomainNic){.network = own ? NULL : w ? w->name : node->nics[i].network,
+                            .bridge = own ? vs->bridge : NULL,
                             .mac = node->nics[i].mac,
                             .model = model};
-        fprintf(spec, "nic=%s,%s\nmac=%s\n", dn[i].network, model,
-                addr_mac_format(&node->nics[i].mac, mac));
+        if (own)
+            fprintf(spec, "nic=bridge:%s,%s\nmac=%s\n", dn[i].bridge, model,
+                    addr_mac_format(&node->nics[i].mac, mac));
+        else
+            fprintf(spec, "nic=%s,%s\nmac=%s\n", dn[i].network, model,
+                    addr_mac_format(&node->nics[i].mac, mac));
     }
     fprintf(spec, "console=%s\n", d->console_log);
     if (fclose(spec) != 0) {

@@ -10,6 +10,7 @@
 #include "kvmlab/spectext.h"
 #include "kvmlab/vmnet.h"
 #include "planner.h"
+#include "kvmlab/hostlink.h"
 
 typedef struct NetList {
     Ipv4Net *v;
@@ -73,7 +74,7 @@ static void forward_set_free(void *p)
 /* One resource for the lab's NAT: its nftables table with masquerade for the NAT networks and
  * every port forward. The subnets and the forwards' target addresses come from the networks'
  * specs, planned just before. */
-static int plan_forwards(const Lab *lab, Plan *p, Error *err)
+static int plan_forwards(const Lab *lab, Plan *p, bool nat_table, Error *err)
 {
     VmnetForwardSet *set = calloc(1, sizeof(*set));
     char *buf = NULL;
@@ -83,7 +84,12 @@ static int plan_forwards(const Lab *lab, Plan *p, Error *err)
     if (!set || !(set->lab = strdup(lab->name)) || !(f = open_memstream(&buf, &len)))
         goto oom;
     for (size_t i = 0; i < p->n_want; i++) {
-        const VmnetSpec *spec = p->want[i].kind == RESOURCE_NETWORK ? p->want[i].data : NULL;
+        const Resource *r = &p->want[i];
+        /* the bridge backend's NAT is always kvmlab's table; libvirt's where kvmlab writes it */
+        const VmnetSpec *spec = (r->kind == RESOURCE_NETWORK && nat_table) ||
+                                                r->kind == RESOURCE_BRIDGE
+                                        ? r->data
+                                        : NULL;
         if (!spec || spec->type != VMNET_NAT)
             continue;
         if (spec->has_subnet) {
@@ -158,7 +164,7 @@ static int pick_subnets(const Lab *lab, Plan *p, NetList *used, const NetList *f
         const LabNetwork *net = &lab->networks[i];
         if (net->has_subnet || !needs_subnet(net))
             continue;
-        const Observed *o = ours_by_key(p, RESOURCE_NETWORK, net->name);
+        const Observed *o = ours_network(p, net->name);
         _cleanup_free_ char *v = o ? spec_text_get(o->spec, "subnet") : NULL;
         /* an earlier pick stays unless something fixed took it since: a subnet the file now
          * gives, another lab, an object not ours (our own bridge's route does not count) */
@@ -198,12 +204,18 @@ static int pick_subnets(const Lab *lab, Plan *p, NetList *used, const NetList *f
     return 0;
 }
 
+/* The resource kind a network of the file is: a libvirt network, or the bridge backend's. */
+static ResourceKind net_kind(const LabNetwork *net)
+{
+    return net->backend == VMNET_BACKEND_BRIDGE ? RESOURCE_BRIDGE : RESOURCE_NETWORK;
+}
+
 /* The bridge of network @net: the one this lab's object already has (a changed naming scheme
  * never renames it), else a readable name no other object or lab uses. New string. */
 static char *choose_bridge(const Lab *lab, const Plan *p, const LabNetwork *net,
                            const NameList *taken)
 {
-    const Observed *o = ours_by_key(p, RESOURCE_NETWORK, net->name);
+    const Observed *o = ours_by_key(p, net_kind(net), net->name);
     char *b = o ? spec_text_get(o->spec, "bridge") : NULL;
     if (b)
         return b;
@@ -216,21 +228,89 @@ static char *choose_bridge(const Lab *lab, const Plan *p, const LabNetwork *net,
     return NULL;
 }
 
+static const HostLinkInfo *host_link(const HostState *host, const char *name)
+{
+    for (size_t i = 0; i < host->n_links; i++)
+        if (strcmp(host->links[i].name, name) == 0)
+            return &host->links[i];
+    return NULL;
+}
+
+/* Can the NIC of bridged network @net be moved onto a bridge (bridge backend), or joined as
+ * the bridge it is (libvirt)? Refused with the reason before anything changes. */
+static int check_bridged_nic(const Lab *lab, const HostState *host, const LabNetwork *net,
+                             Error *err)
+{
+    const char *file = lab->file ? lab->file : "lab file";
+    const HostLinkInfo *l = host->links ? host_link(host, net->interface) : NULL;
+    if (!host->links || net->macvtap)
+        return 0; /* nothing known about the host's links (a remote daemon): libvirt decides */
+    if (!l)
+        return error_set(err, -ENODEV,
+                         "%s:%d:%d: network '%s': there is no interface '%s' where the lab's "
+                         "guests run%s",
+                         file, net->loc.line, net->loc.col, net->name, net->interface,
+                         host->uri ? "" : " (the lab's sandbox is a network namespace of its own)");
+    bool is_bridge = strcmp(l->kind, "bridge") == 0;
+    if (net->backend == VMNET_BACKEND_LIBVIRT) {
+        if (is_bridge)
+            return 0;
+        return error_set(err, -EINVAL,
+                         "%s:%d:%d: network '%s': interface '%s' is not a bridge; add 'backend: "
+                         "bridge' to have kvmlab move it onto a bridge of its own, or 'macvtap: "
+                         "true' to leave the host unchanged (the host then cannot reach the "
+                         "guests)",
+                         file, net->loc.line, net->loc.col, net->name, net->interface);
+    }
+    _cleanup_free_ char *ours = vmnet_nic_bridge_name(net->interface);
+    if (is_bridge)
+        return error_set(err, -EINVAL,
+                         "%s:%d:%d: network '%s': interface '%s' is a bridge already; guests join "
+                         "it as it is without 'backend: bridge'",
+                         file, net->loc.line, net->loc.col, net->name, net->interface);
+    if (l->wireless)
+        return error_set(err, -EOPNOTSUPP,
+                         "%s:%d:%d: network '%s': interface '%s' is wireless, and a wireless NIC "
+                         "cannot be a bridge port; use 'macvtap: true' or a wired NIC",
+                         file, net->loc.line, net->loc.col, net->name, net->interface);
+    if (l->master[0] && (!ours || strcmp(l->master, ours) != 0))
+        return error_set(err, -EBUSY,
+                         "%s:%d:%d: network '%s': interface '%s' is a port of '%s' already; "
+                         "bridge '%s' instead",
+                         file, net->loc.line, net->loc.col, net->name, net->interface, l->master,
+                         l->master);
+    if (l->managed_by && !l->master[0])
+        return error_set(err, -EBUSY,
+                         "%s:%d:%d: network '%s': interface '%s' is managed by %s, which would "
+                         "fight kvmlab over its addresses; bridge it with %s instead, or stop %s "
+                         "managing it",
+                         file, net->loc.line, net->loc.col, net->name, net->interface,
+                         l->managed_by, l->managed_by, l->managed_by);
+    return 0;
+}
+
 static int plan_network(const Lab *lab, const HostState *host, Plan *p, const LabNetwork *net,
                         const Ipv4Net *subnet, char *note, NameList *bridges, Error *err)
 {
     Resource *w = &p->want[p->n_want++];
-    const Observed *o = ours_by_key(p, RESOURCE_NETWORK, net->name);
+    const Observed *o = ours_by_key(p, net_kind(net), net->name);
     VmnetSpec *spec = NULL;
 
-    w->kind = RESOURCE_NETWORK;
+    w->kind = net_kind(net);
     w->note = note;
-    if (net->backend == VMNET_BACKEND_BRIDGE)
-        return error_set(err, -ENOTSUP,
-                         "Network '%s' asks for backend 'bridge', which this version of kvmlab "
-                         "cannot make yet; use backend 'libvirt'",
-                         net->name);
-    if (net->type == VMNET_NAT && !host->nat_table && net->n_port_forwards > 0)
+    if (net->backend == VMNET_BACKEND_BRIDGE && !host->bridges)
+        return error_set(err, -ENOTSUP, "%s:%d:%d: network '%s' asks for backend 'bridge', but %s",
+                         lab->file ? lab->file : "lab file", net->backend_loc.line,
+                         net->backend_loc.col, net->name,
+                         host->bridge_refusal ? host->bridge_refusal
+                                              : "kvmlab cannot make bridges here");
+    if (net->type == VMNET_BRIDGED) {
+        int r = check_bridged_nic(lab, host, net, err);
+        if (r < 0)
+            return r;
+    }
+    if (net->type == VMNET_NAT && !host->nat_table && net->n_port_forwards > 0 &&
+        net->backend != VMNET_BACKEND_BRIDGE)
         return error_set(err, -ENOTSUP,
                          "Network '%s' has port forwards, but kvmlab cannot write its NAT table "
                          "where the libvirt at '%s' keeps its networks (a remote or private "
@@ -252,7 +332,8 @@ static int plan_network(const Lab *lab, const HostState *host, Plan *p, const La
         free(spec->bridge);
         spec->bridge = choose_bridge(lab, p, net, bridges);
     }
-    spec->nat_libvirt = net->type == VMNET_NAT && !host->nat_table;
+    spec->nat_libvirt = net->type == VMNET_NAT && !host->nat_table &&
+                        net->backend == VMNET_BACKEND_LIBVIRT;
     if (!w->key || !spec->name || !spec->bridge)
         return error_set(err, -ENOMEM, "Out of memory");
     w->name = strdup(spec->name);
@@ -318,7 +399,7 @@ int engine_plan(const Lab *lab, HostState *host, Plan **ret, Error *err)
             goto oom;
     /* bridges this lab's networks already have are theirs, whatever the file order */
     for (size_t i = 0; i < lab->n_networks; i++) {
-        const Observed *o = ours_by_key(p, RESOURCE_NETWORK, lab->networks[i].name);
+        const Observed *o = ours_network(p, lab->networks[i].name);
         if (!o || lab->networks[i].type == VMNET_BRIDGED)
             continue;
         char *b = spec_text_get(o->spec, "bridge");
@@ -339,13 +420,13 @@ int engine_plan(const Lab *lab, HostState *host, Plan **ret, Error *err)
         if (r < 0)
             goto fail;
     }
-    if (host->nat_table) {
-        r = plan_forwards(lab, p, err);
-        if (r < 0)
-            goto fail;
-    } else {
+    r = plan_forwards(lab, p, host->nat_table, err);
+    if (r < 0)
+        goto fail;
+    if (!host->nat_table) {
         for (size_t i = 0; i < lab->n_networks; i++) {
-            if (lab->networks[i].type != VMNET_NAT)
+            if (lab->networks[i].type != VMNET_NAT ||
+                lab->networks[i].backend == VMNET_BACKEND_BRIDGE)
                 continue;
             r = add_note(p, strdup("NAT networks use libvirt's own NAT here: kvmlab cannot add "
                                    "its table where this libvirt keeps its networks, so port "
@@ -355,6 +436,9 @@ int engine_plan(const Lab *lab, HostState *host, Plan **ret, Error *err)
             break;
         }
     }
+    r = plan_firewall(lab, host, p, err);
+    if (r < 0)
+        goto fail;
     r = plan_storage(lab, host, p, err);
     if (r < 0)
         goto fail;

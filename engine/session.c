@@ -14,6 +14,7 @@
 
 #include "kvmlab/cleanup.h"
 #include "kvmlab/fsutil.h"
+#include "kvmlab/hostlink.h"
 #include "kvmlab/spectext.h"
 #include "kvmlab/storagepool.h"
 #include "kvmlab/virt.h"
@@ -74,6 +75,14 @@ void lab_session_set_progress(LabSession *s, ImageProgressFn fn, void *userdata)
         storage_ctx_set_progress(s->storage, fn, userdata);
 }
 
+static bool lab_has_bridge_backend(const Lab *lab)
+{
+    for (size_t i = 0; i < lab->n_networks; i++)
+        if (lab->networks[i].backend == VMNET_BACKEND_BRIDGE)
+            return true;
+    return false;
+}
+
 static void setup_backends(LabSession *s)
 {
     s->n_backends = 0;
@@ -92,11 +101,20 @@ static void setup_backends(LabSession *s)
         storage_pool_backend(s->storage, &s->backends[s->n_backends++]);
         storage_image_backend(s->storage, &s->backends[s->n_backends++]);
     }
+    /* the bridge backend's networks live where the guests are: the sandbox's namespace, or
+     * this one for a daemon on this machine */
+    if (lab_session_local(s)) {
+        s->bridge_ctx = (VmnetBridgeCtx){.netns = s->sandbox ? s->sandbox->netns : NULL,
+                                         .state_root = s->state_root};
+        vmnet_bridge_backend(&s->bridge_ctx, &s->backends[s->n_backends++]);
+    }
     /* port forwards live in the namespace the lab's networks live in: the sandbox's, or this
-     * host's own for a local system daemon (a remote URI gets none) */
+     * host's own for a local system daemon or for bridges kvmlab makes (a remote URI gets
+     * none) */
     if (s->sandbox)
         vmnet_nft_backend(s->sandbox->netns, &s->backends[s->n_backends++]);
-    else if (s->uri && strcmp(s->uri, SYSTEM_URI) == 0)
+    else if ((s->uri && strcmp(s->uri, SYSTEM_URI) == 0) ||
+             (lab_session_local(s) && lab_has_bridge_backend(s->lab)))
         vmnet_nft_backend(NULL, &s->backends[s->n_backends++]);
 }
 
@@ -269,6 +287,117 @@ static bool session_nat_table(const LabSession *s)
     return s->sandbox || (s->uri && strcmp(s->uri, SYSTEM_URI) == 0);
 }
 
+/* Why kvmlab cannot attach guests to its own bridges with this session's libvirt (NULL: it
+ * can): a remote daemon, or qemu:///session without a setuid bridge helper allowed to use them. */
+static char *bridge_refusal(const LabSession *s)
+{
+    char *why = NULL;
+    if (!lab_session_local(s)) {
+        if (asprintf(&why,
+                     "'%s' is a libvirt on another machine, and kvmlab makes bridges only on "
+                     "this one; use backend 'libvirt'",
+                     s->uri ? s->uri : "?") < 0)
+            return NULL;
+        return why;
+    }
+    if (!s->uri || strncmp(s->uri, "qemu:///session", 15) != 0)
+        return NULL;
+    /* an unprivileged QEMU joins a bridge through the setuid helper, as bridge.conf allows */
+    static const char *const helpers[] = {"/usr/lib/qemu/qemu-bridge-helper",
+                                          "/usr/libexec/qemu-bridge-helper", NULL};
+    struct stat st;
+    const char *helper = NULL;
+    for (size_t i = 0; helpers[i] && !helper; i++)
+        if (stat(helpers[i], &st) == 0)
+            helper = helpers[i];
+    if (!helper) {
+        if (asprintf(&why, "qemu:///session needs qemu-bridge-helper, which is not installed "
+                           "(package qemu-system-common)") < 0)
+            return NULL;
+        return why;
+    }
+    if (!(st.st_mode & S_ISUID) || st.st_uid != 0) {
+        if (asprintf(&why,
+                     "qemu:///session joins bridges through '%s', which is not setuid root; "
+                     "run `chmod u+s %s` as root",
+                     helper, helper) < 0)
+            return NULL;
+        return why;
+    }
+    _cleanup_free_ char *conf = NULL;
+    if (fs_read_all("/etc/qemu/bridge.conf", &conf, NULL, NULL) < 0 ||
+        (!strstr(conf, "allow all") && !strstr(conf, "allow kvbr-") && !strstr(conf, "allow *"))) {
+        if (asprintf(&why,
+                     "qemu:///session may join only the bridges /etc/qemu/bridge.conf allows, "
+                     "and it allows none of kvmlab's; add the line 'allow all' (or one 'allow "
+                     "BRIDGE' per bridge)") < 0)
+            return NULL;
+        return why;
+    }
+    return NULL;
+}
+
+/* Who else configures link @l (NULL: nobody kvmlab knows of): NetworkManager keeps a state file
+ * per device it manages; a DHCP client runs with the interface on its command line. */
+static char *link_manager(const HostLinkInfo *l)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "/run/NetworkManager/devices/%d", l->ifindex);
+    if (access(path, F_OK) == 0)
+        return strdup("NetworkManager");
+    static const char *const clients[] = {"dhclient", "dhcpcd", "udhcpc", "dhcpcd5", NULL};
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    char *who = NULL;
+    while (d && !who && (de = readdir(d))) {
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        char file[300];
+        snprintf(file, sizeof(file), "/proc/%.255s/cmdline", de->d_name);
+        _cleanup_free_ char *cmd = NULL;
+        size_t len = 0;
+        if (fs_read_all(file, &cmd, &len, NULL) < 0 || len == 0)
+            continue;
+        const char *base = strrchr(cmd, '/') ? strrchr(cmd, '/') + 1 : cmd;
+        bool client = false;
+        for (size_t i = 0; clients[i]; i++)
+            client |= strcmp(base, clients[i]) == 0;
+        for (size_t off = strlen(cmd) + 1; client && off < len; off += strlen(cmd + off) + 1)
+            if (strcmp(cmd + off, l->name) == 0 && asprintf(&who, "a DHCP client (%s, PID %s)",
+                                                            base, de->d_name) < 0)
+                who = NULL;
+    }
+    if (d)
+        closedir(d);
+    return who;
+}
+
+/* The bridge backend's facts: whether it can work here, the links where it would, for the
+ * NICs of bridged networks. */
+static int observe_bridge_host(LabSession *s, HostState *h, Error *err)
+{
+    h->bridge_refusal = bridge_refusal(s);
+    h->bridges = !h->bridge_refusal;
+    if (!h->bridges || !lab_session_local(s))
+        return 0;
+    bool bridged = false;
+    for (size_t i = 0; i < s->lab->n_networks; i++)
+        bridged |= s->lab->networks[i].type == VMNET_BRIDGED;
+    if (!bridged)
+        return 0;
+    HostLink *hl = NULL;
+    int r = hostlink_open(s->bridge_ctx.netns, &hl, err);
+    if (r >= 0)
+        r = hostlink_list(hl, &h->links, &h->n_links, err);
+    hostlink_free(hl);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < h->n_links; i++)
+        if (!s->sandbox && !h->links[i].master[0])
+            h->links[i].managed_by = link_manager(&h->links[i]);
+    return 0;
+}
+
 /* Everything planning needs, read once: the objects of every backend, the host's own subnets,
  * other labs' records. */
 static int observe_host(LabSession *s, HostState *h, Error *err)
@@ -285,6 +414,11 @@ static int observe_host(LabSession *s, HostState *h, Error *err)
     if (other_labs(s, h) < 0)
         return error_set(err, -ENOMEM, "Out of memory");
     h->nat_table = session_nat_table(s);
+    h->firewall_allow = s->allow_firewall;
+    h->br_nf_call_iptables = -1;
+    r = observe_bridge_host(s, h, err);
+    if (r < 0)
+        return r;
     h->uri = s->uri ? strdup(s->uri) : NULL;
     h->storage = lab_session_local(s);
     h->delete_disks = s->delete_disks;

@@ -264,7 +264,8 @@ static void parse_port_forwards(Ctx *c, size_t idx, const YPair *fp)
 void parse_network(Ctx *c, const YPair *np)
 {
     static const char *const keys[] = {"type",         "backend",       "subnet",    "dhcp",
-                                       "reservations", "port_forwards", "interface", NULL};
+                                       "reservations", "port_forwards", "interface", "macvtap",
+                                       NULL};
     Lab *lab = c->lab;
     size_t idx = lab->n_networks;
     LabNetwork *net = ARRAY_PUSH(lab->networks, lab->n_networks);
@@ -302,6 +303,7 @@ void parse_network(Ctx *c, const YPair *np)
         int b = y_enum(c, v, "network backend", vmnet_backend_names);
         if (b >= 0)
             net->backend = (VmnetBackend)b;
+        net->backend_loc = map_pair(m, "backend")->key->loc;
     }
 
     bool bridged = aux->type_known && net->type == VMNET_BRIDGED;
@@ -349,6 +351,19 @@ void parse_network(Ctx *c, const YPair *np)
         diag(c, m->loc,
              "bridged network '%s' needs 'interface', the host NIC or bridge to attach to",
              net->name);
+    }
+
+    if ((p = map_pair(m, "macvtap"))) {
+        if (aux->type_known && !bridged)
+            diag(c, p->key->loc,
+                 "'macvtap' only applies to bridged networks, and network '%s' is %s", net->name,
+                 vmnet_type_to_string(net->type));
+        else if (y_bool(c, p->value, "'macvtap'", &net->macvtap) && net->macvtap &&
+                 net->backend == VMNET_BACKEND_BRIDGE)
+            diag(c, p->key->loc,
+                 "network '%s' asks for 'macvtap' and backend 'bridge': macvtap attaches guests "
+                 "to the NIC without a bridge; choose one",
+                 net->name);
     }
 
     p = map_pair(m, "dhcp");

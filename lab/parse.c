@@ -44,7 +44,8 @@ static void check_lab_name(Ctx *c, const YNode *v)
 static void parse_lab(Ctx *c, const YNode *root)
 {
     static const char *const keys[] = {"lab",      "connect", "pool",  "accel",      "templates",
-                                       "networks", "images",  "nodes", "kubernetes", NULL};
+                                       "networks", "images",  "nodes", "kubernetes", "firewall",
+                                       NULL};
     const YNode *v;
 
     if (!root || y_is_null(root)) {
@@ -89,6 +90,12 @@ static void parse_lab(Ctx *c, const YNode *root)
 
     if ((v = map_get(root, "accel")))
         c->lab->accel = parse_accel(c, v);
+    if ((v = map_get(root, "firewall"))) {
+        static const char *const names[] = {"warn", "allow", NULL};
+        int f = y_enum(c, v, "firewall", names);
+        if (f >= 0)
+            c->lab->firewall = (LabFirewall)f;
+    }
     if ((v = map_get(root, "templates")) && (s = y_str(c, v, "'templates'"))) {
         /* a directory whose files override the installed templates of the same name */
         if (!*s || strchr(s, '\n'))

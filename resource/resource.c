@@ -21,6 +21,10 @@ const char *resource_kind_to_string(ResourceKind k)
         return "node";
     case RESOURCE_VOLUME:
         return "volume";
+    case RESOURCE_BRIDGE:
+        return "bridge";
+    case RESOURCE_FIREWALL:
+        return "firewall";
     case RESOURCE_KIND_MAX:
         break;
     }

@@ -401,6 +401,8 @@ int vmnet_libvirt_xml_essentials(const char *xml, const char *stored_spec, char 
                 addr_ipv4_format(range_end, b));
     if (strcmp(type, "bridged") == 0 && (bridge || fwdev))
         fprintf(f, "interface=%s\n", bridge ? bridge : fwdev);
+    if (strcmp(type, "bridged") == 0 && !bridge && fwdev)
+        fputs("macvtap=yes\n", f);
     if (domain)
         fprintf(f, "domain=%s\n", domain);
     if (have_range) {

@@ -239,7 +239,12 @@ int vmnet_libvirt_xml_format_uuid(const VmnetSpec *s, const char *uuid, char **r
     }
     metadata_write(f, s, hash, text);
 
-    if (s->type == VMNET_BRIDGED) {
+    if (s->type == VMNET_BRIDGED && s->macvtap) {
+        /* macvtap: no host change, but the host cannot reach its guests through the NIC */
+        fputs("  <forward mode='bridge'>\n    <interface dev='", f);
+        text_put_xml_escaped(f, s->interface);
+        fputs("'/>\n  </forward>\n", f);
+    } else if (s->type == VMNET_BRIDGED) {
         /* an existing bridge: libvirt neither creates it nor gives it a MAC or DHCP */
         fputs("  <forward mode='bridge'/>\n", f);
         fputs("  <bridge name='", f);

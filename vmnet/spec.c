@@ -10,6 +10,7 @@
 
 #include "kvmlab/addrplan.h"
 #include "kvmlab/cleanup.h"
+#include "kvmlab/spectext.h"
 
 /* "<lab>-<key>", the name of every libvirt object a lab makes. New string, NULL on ENOMEM. */
 char *vmnet_object_name(const char *lab, const char *key)
@@ -433,8 +434,13 @@ int vmnet_spec_build(const Lab *lab, const LabNetwork *net, const Ipv4Net *subne
                              net->interface, s->key);
         if (!(s->interface = strdup(net->interface)))
             return error_set(err, -ENOMEM, "Out of memory");
-        /* until kvmlab makes its own bridge for a NIC, guests join the named bridge itself */
-        if (!(s->bridge = strdup(net->interface)))
+        /* libvirt: guests join the named bridge itself (or macvtap devices of the NIC); the
+         * bridge backend moves the NIC onto a bridge of its own */
+        s->macvtap = net->macvtap;
+        s->bridge = net->macvtap ? strdup("")
+                    : net->backend == VMNET_BACKEND_BRIDGE ? vmnet_nic_bridge_name(net->interface)
+                                                           : strdup(net->interface);
+        if (!s->bridge)
             return error_set(err, -ENOMEM, "Out of memory");
         r = static_ips_check(s, lab, net, err);
         if (r < 0)
@@ -486,6 +492,12 @@ char *vmnet_spec_format(const VmnetSpec *s)
     fprintf(f, "backend=%s\n", vmnet_backend_to_string(s->backend));
     fprintf(f, "name=%s\n", s->name);
     fprintf(f, "bridge=%s\n", s->bridge);
+    bool own = s->backend == VMNET_BACKEND_BRIDGE;
+    if (s->has_subnet && !s->dhcp && own && s->host_ip) {
+        /* the bridge backend gives a host-only network its host address without DHCP too */
+        fprintf(f, "subnet=%s\n", addr_cidr_format(&s->subnet, a));
+        fprintf(f, "host=%s\n", addr_ipv4_format(s->host_ip, b));
+    }
     if (s->has_subnet && s->dhcp) {
         fprintf(f, "subnet=%s\n", addr_cidr_format(&s->subnet, a));
         fprintf(f, "host=%s\n", addr_ipv4_format(s->host_ip, b));
@@ -498,8 +510,14 @@ char *vmnet_spec_format(const VmnetSpec *s)
     }
     if (s->interface)
         fprintf(f, "interface=%s\n", s->interface);
+    if (s->macvtap)
+        fputs("macvtap=yes\n", f);
     if (s->dhcp) {
         fprintf(f, "domain=%s\n", s->domain);
+        /* the bridge backend's own dnsmasq serves DHCP and DNS; observation says whether it
+         * runs, so a dnsmasq killed by hand is drift that `up` starts again in place */
+        if (own)
+            fputs("live.dnsmasq=running\n", f);
         fprintf(f, "live.lease=%" PRIu32 "\n", s->lease_seconds);
         fprintf(f, "live.max-lease=%" PRIu32 "\n", s->max_lease_seconds);
     }
@@ -550,4 +568,119 @@ char *vmnet_spec_hash(const VmnetSpec *s)
     if (asprintf(&hex, "%016" PRIx64, hash_fnv1a(HASH_FNV_INIT, text, strlen(text))) < 0)
         return NULL;
     return hex;
+}
+
+char *vmnet_nic_bridge_name(const char *nic)
+{
+    char out[VMNET_IFNAMSIZ];
+    /* "kvbr-" and up to 10 characters of the NIC's name; a longer one keeps 6 and three hex
+     * digits of a hash of the whole name, so two long NIC names never share a bridge */
+    if (strlen(nic) <= VMNET_IFNAMSIZ - 1 - 5) {
+        snprintf(out, sizeof(out), "kvbr-%s", nic);
+    } else {
+        uint64_t h = hash_fnv1a_str(HASH_FNV_INIT, nic);
+        snprintf(out, sizeof(out), "kvbr-%.6s%03x", nic, (unsigned)(h & 0xfff));
+    }
+    return strdup(out);
+}
+
+/* One "key=value" of @text as an address; false when missing or malformed. */
+static bool spec_ip(const char *text, const char *key, uint32_t *ret)
+{
+    _cleanup_free_ char *v = spec_text_get(text, key);
+    return v && addr_ipv4_parse(v, ret) == 0;
+}
+
+int vmnet_spec_parse(const char *text, const char *lab, const char *key, VmnetSpec **ret,
+                     Error *err)
+{
+    _cleanup_(vmnet_spec_freep) VmnetSpec *s = calloc(1, sizeof(*s));
+    _cleanup_free_ char *type = spec_text_get(text, "type");
+    _cleanup_free_ char *backend = spec_text_get(text, "backend");
+    _cleanup_free_ char *subnet = spec_text_get(text, "subnet");
+    _cleanup_free_ char *dhcp = spec_text_get(text, "dhcp");
+    _cleanup_free_ char *lease = spec_text_get(text, "live.lease");
+    _cleanup_free_ char *max_lease = spec_text_get(text, "live.max-lease");
+    _cleanup_free_ char *macvtap = spec_text_get(text, "macvtap");
+    static const char *const types[] = {"nat", "hostonly", "bridged", "isolated", NULL};
+    static const VmnetType type_v[] = {VMNET_NAT, VMNET_HOSTONLY, VMNET_BRIDGED, VMNET_ISOLATED};
+
+    if (!s)
+        return error_set(err, -ENOMEM, "Out of memory");
+    s->lab = strdup(lab);
+    s->key = strdup(key);
+    s->name = spec_text_get(text, "name");
+    s->bridge = spec_text_get(text, "bridge");
+    s->interface = spec_text_get(text, "interface");
+    s->domain = spec_text_get(text, "domain");
+    if (!s->lab || !s->key)
+        return error_set(err, -ENOMEM, "Out of memory");
+    if (!type || !s->name || !s->bridge)
+        return error_set(err, -EINVAL, "The record of network '%s' lacks its type, name or bridge",
+                         key);
+    size_t t = 0;
+    while (types[t] && strcmp(types[t], type) != 0)
+        t++;
+    if (!types[t])
+        return error_set(err, -EINVAL, "The record of network '%s' has an unknown type '%s'", key,
+                         type);
+    s->type = type_v[t];
+    s->backend = backend && strcmp(backend, "bridge") == 0 ? VMNET_BACKEND_BRIDGE
+                                                           : VMNET_BACKEND_LIBVIRT;
+    s->macvtap = macvtap && strcmp(macvtap, "yes") == 0;
+    _cleanup_free_ char *nat = spec_text_get(text, "nat");
+    s->nat_libvirt = nat != NULL;
+    if (subnet) {
+        if (addr_cidr_parse(subnet, &s->subnet) < 0 || !spec_ip(text, "host", &s->host_ip))
+            return error_set(err, -EINVAL,
+                             "The record of network '%s' has a malformed subnet or host", key);
+        s->has_subnet = true;
+        (void)spec_ip(text, "gateway", &s->gateway_ip);
+    }
+    if (dhcp) {
+        char *dash = strchr(dhcp, '-');
+        if (!dash || !s->domain)
+            return error_set(err, -EINVAL, "The record of network '%s' has a malformed DHCP range",
+                             key);
+        *dash = '\0';
+        if (addr_ipv4_parse(dhcp, &s->dhcp_start) < 0 || addr_ipv4_parse(dash + 1, &s->dhcp_end) < 0)
+            return error_set(err, -EINVAL, "The record of network '%s' has a malformed DHCP range",
+                             key);
+        s->dhcp = true;
+        s->lease_seconds = lease ? (uint32_t)strtoul(lease, NULL, 10) : LAB_DEFAULT_LEASE_S;
+        s->max_lease_seconds = max_lease ? (uint32_t)strtoul(max_lease, NULL, 10) : LAB_MAX_LEASE_S;
+    }
+    char **hosts = NULL;
+    size_t n = spec_text_values(text, "live.host", &hosts);
+    s->hosts = calloc(n + 1, sizeof(*s->hosts));
+    if (!s->hosts) {
+        spec_text_values_free(hosts, n);
+        return error_set(err, -ENOMEM, "Out of memory");
+    }
+    int r = 0;
+    for (size_t i = 0; i < n && r == 0; i++) {
+        /* MAC,IP,NAME-or-"-" */
+        char *c1 = strchr(hosts[i], ','), *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+        VmnetHost *h = &s->hosts[s->n_hosts];
+        if (!c2) {
+            r = error_set(err, -EINVAL, "The record of network '%s' has a malformed host '%s'",
+                          key, hosts[i]);
+            break;
+        }
+        *c1 = *c2 = '\0';
+        if (addr_mac_parse(hosts[i], &h->mac) < 0 || addr_ipv4_parse(c1 + 1, &h->ip) < 0) {
+            r = error_set(err, -EINVAL, "The record of network '%s' has a malformed host", key);
+            break;
+        }
+        if (strcmp(c2 + 1, "-") != 0 && !(h->name = strdup(c2 + 1))) {
+            r = error_set(err, -ENOMEM, "Out of memory");
+            break;
+        }
+        s->n_hosts++;
+    }
+    spec_text_values_free(hosts, n);
+    if (r < 0)
+        return r;
+    *ret = steal_pointer(&s);
+    return 0;
 }

@@ -72,6 +72,19 @@ typedef struct HostState {
     bool kvm;
     char *kvm_silent; /* why kvm is known not to run guests here, NULL */
     struct LabSecrets *secrets;
+    /* the bridge backend: whether kvmlab can make Linux bridges where the guests are (the
+     * sandbox's namespace, or this host's for a daemon on this machine) and, when it cannot,
+     * why (NULL: it can); the links of that namespace, for bridged networks' NICs */
+    bool bridges;
+    char *bridge_refusal;
+    struct HostLinkInfo *links;
+    size_t n_links;
+    /* firewall awareness: the ruleset of the namespace the lab's bridges live in (NULL: not
+     * read), net.bridge.bridge-nf-call-iptables there (-1: absent), and whether the lab's
+     * allow rules are to be added (up --allow-firewall or `firewall: allow`) */
+    char *ruleset;
+    int br_nf_call_iptables;
+    bool firewall_allow;
 } HostState;
 
 typedef struct Plan {

@@ -89,6 +89,8 @@ typedef struct HostLinkInfo {
     unsigned mtu;
     bool up;
     bool wireless; /* /sys/class/net/NAME/wireless or phy80211 exists */
+    char *managed_by; /* who else configures it ("NetworkManager", "a DHCP client"), NULL;
+                         filled by the caller, freed by host_link_info_clear() */
     uint32_t *ipv4;  /* IPv4 addresses (host order) with their prefixes */
     unsigned *ipv4_prefix;
     size_t n_ipv4;

@@ -45,6 +45,11 @@ typedef enum VmnetBackend {
     VMNET_BACKEND_BRIDGE,
 } VmnetBackend;
 
+typedef enum LabFirewall {
+    LAB_FIREWALL_WARN,  /* plan and up name what drops and the rule that would help */
+    LAB_FIREWALL_ALLOW, /* up adds those rules (down removes them) */
+} LabFirewall;
+
 typedef enum LabProto {
     LAB_PROTO_TCP,
     LAB_PROTO_UDP,
@@ -74,6 +79,8 @@ typedef struct LabNetwork {
     uint32_t dhcp_start, dhcp_end;
     uint32_t lease_seconds; /* 0: the VMware default (1800 s) */
     char *interface;        /* bridged: the host NIC or bridge */
+    bool macvtap;           /* bridged: guests on a macvtap of the NIC, no host change */
+    LabLoc backend_loc;     /* where 'backend' is written (line 0: not written) */
     LabReservation *reservations;
     size_t n_reservations;
     LabPortForward *port_forwards;
@@ -176,6 +183,7 @@ typedef struct Lab {
     char *pool;    /* the lab pool's directory as the file gives it, NULL: in kvmlab's state */
     LabLoc pool_loc;
     LabAccel accel;  /* LAB_ACCEL_UNSET: auto */
+    LabFirewall firewall; /* what to do about a host firewall that drops the lab's traffic */
     char *templates; /* `templates: DIR` as written (relative: to the file's directory), NULL */
     LabLoc templates_loc;
     LabNetwork *networks;

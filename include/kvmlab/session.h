@@ -9,6 +9,7 @@
 #include "kvmlab/lab.h"
 #include "kvmlab/node.h"
 #include "kvmlab/sandbox.h"
+#include "kvmlab/vmnet.h"
 
 struct HvCaps;
 struct NodeDisks;
@@ -32,6 +33,8 @@ typedef struct LabSession {
     bool delete_disks;          /* a node's disks its shorter disks: list drops may be deleted */
     bool make_secrets;          /* planning makes the lab's secrets when missing (up) */
     bool secrets_made;          /* ... and this session made them (a failed up removes them) */
+    bool allow_firewall;        /* add the lab's allow rules to a firewall that drops it */
+    VmnetBridgeCtx bridge_ctx;  /* the bridge backend's: the namespace its bridges live in */
 } LabSession;
 
 /* How lab_session_open() treats a sandbox that does not run. */

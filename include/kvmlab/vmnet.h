@@ -54,13 +54,28 @@ typedef struct VmnetSpec {
     uint32_t lease_seconds;     /* default lease */
     uint32_t max_lease_seconds; /* VMware's max-lease-time; informational for libvirt */
     bool nat_libvirt;           /* nat: libvirt's own <forward mode='nat'/>, no kvmlab table */
-    char *interface;            /* bridged: the Linux bridge guests join */
+    char *interface;            /* bridged: the bridge guests join, or (macvtap, bridge backend)
+                                   the host NIC */
+    bool macvtap;               /* bridged: guests on macvtap devices of the NIC (libvirt) */
     char *domain;               /* DNS domain: <lab>.lab */
     VmnetHost *hosts;           /* reservations (file) + node NICs, sorted by IP */
     size_t n_hosts;
     VmnetForward *forwards;
     size_t n_forwards;
 } VmnetSpec;
+
+/* The bridge kvmlab makes for host NIC @nic on the bridge backend ("kvbr-<nic>", shortened with
+ * a hash when the NIC's name is long). One per NIC, shared by every lab that bridges it. New
+ * string. */
+char *vmnet_nic_bridge_name(const char *nic);
+
+/*
+ * Pure: a spec read back from its canonical text (vmnet_spec_format()'s lines), for the bridge
+ * backend's restore and update of an object made by an earlier run. @lab and @key name it.
+ * 0, or -EINVAL with @err set when a line the backend needs is missing or malformed.
+ */
+int vmnet_spec_parse(const char *text, const char *lab, const char *key, VmnetSpec **ret,
+                     Error *err);
 
 /* The libvirt object name <lab>-<key>. New string. */
 char *vmnet_object_name(const char *lab, const char *key);
@@ -142,6 +157,18 @@ int vmnet_libvirt_xml_summary(const char *xml, char **ret_bridge, bool *ret_has_
  */
 struct EngineBackend;
 void vmnet_libvirt_backend(void *conn, struct EngineBackend *ret);
+
+/*
+ * Host side: the engine backend for networks on the bridge backend (kind RESOURCE_BRIDGE):
+ * kvmlab's own Linux bridges, their addresses and dnsmasq, and host NICs moved onto a bridge,
+ * inside network namespace @netns (NULL: the one this process runs in), with their records
+ * under @state_root. The context is borrowed and must outlive the backend.
+ */
+typedef struct VmnetBridgeCtx {
+    const char *netns;
+    const char *state_root;
+} VmnetBridgeCtx;
+void vmnet_bridge_backend(VmnetBridgeCtx *ctx, struct EngineBackend *ret);
 
 /* Host side (reads the current network namespace, read-only): every IPv4 subnet that an address
  * or route of this namespace uses, to keep picked subnets clear of them. */
