@@ -138,8 +138,11 @@ static int run(const CliGlobals *g, int argc, char **argv)
                 printf(",\"%s\":", cols[k]);
                 cli_json_string(stdout, vals[k]);
             }
-            printf(",\"active\":%s,\"drift\":%s,\"leases\":%d}", n->active ? "true" : "false",
-                   n->drift ? "true" : "false", n->leases);
+            printf(",\"backend\":");
+            cli_json_string(stdout, n->backend ? n->backend : "libvirt");
+            printf(",\"active\":%s,\"drift\":%s,\"leases\":%d,\"dnsmasq_pid\":%d}",
+                   n->active ? "true" : "false", n->drift ? "true" : "false", n->leases,
+                   n->dnsmasq_pid);
         } else {
             printf("%-18s %-9s %-16s %-18s %-15s %-15s %-33s %-6s %d%s\n", n->name, dash(n->type),
                    dash(n->bridge), dash(n->subnet), dash(n->host), dash(n->gateway), dash(n->dhcp),

@@ -108,6 +108,26 @@ int lab_session_observe_nodes(LabSession *s, HostState *h, bool make_secrets, Er
     return 0;
 }
 
+char *lab_session_lease_source(const LabSession *s, const char *key)
+{
+    char *src = NULL;
+    for (size_t i = 0; i < s->lab->n_networks; i++) {
+        const LabNetwork *net = &s->lab->networks[i];
+        if (strcmp(net->name, key) != 0)
+            continue;
+        if (net->backend == VMNET_BACKEND_BRIDGE && net->type != VMNET_BRIDGED) {
+            if (asprintf(&src, "file:%s/labs/%s/net/%s/leases", s->state_root, s->lab->name,
+                         key) < 0)
+                return NULL;
+            return src;
+        }
+        /* a bridged network's leases are the LAN's: the guest agent tells */
+        if (net->type == VMNET_BRIDGED)
+            return NULL;
+    }
+    return vmnet_object_name(s->lab->name, key);
+}
+
 int lab_session_wait(LabSession *s, const Plan *plan, int timeout_s, LabWaitProgressFn progress,
                      void *userdata, NodeWait **ret, size_t *ret_n, Error *err)
 {
@@ -141,10 +161,7 @@ int lab_session_wait(LabSession *s, const Plan *plan, int timeout_s, LabWaitProg
             break;
         }
         for (size_t j = 0; j < d->n_nics; j++)
-            for (size_t q = 0; q < plan->n_want; q++)
-                if (plan->want[q].kind == RESOURCE_NETWORK &&
-                    strcmp(plan->want[q].key, d->nics[j].network) == 0)
-                    names[k][j] = plan->want[q].name;
+            names[k][j] = lab_session_lease_source(s, d->nics[j].network);
         *x = (NodeWait){
                 .node = d->node,
                 .domain = res->name,
@@ -179,8 +196,11 @@ int lab_session_wait(LabSession *s, const Plan *plan, int timeout_s, LabWaitProg
                                   0644, NULL);
         break;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; names[i] && j < w[i].n_nics; j++)
+            free((char *)names[i][j]);
         free(names[i]);
+    }
     free(names);
     *ret = w;
     *ret_n = n;
@@ -308,7 +328,7 @@ int lab_session_node_status(LabSession *s, const LabNode *node, LabNodeStatus *r
     if (!n.state)
         goto oom;
     for (size_t i = 0; n.running && i < node->n_nics; i++) {
-        _cleanup_free_ char *net = vmnet_object_name(s->lab->name, node->nics[i].network);
+        _cleanup_free_ char *net = lab_session_lease_source(s, node->nics[i].network);
         _cleanup_free_ char *a = node_address_lookup(s->conn, n.domain, net, &node->nics[i].mac);
         virResetLastError();
         if (a && add_address(&n, a) < 0)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "kvmlab/cleanup.h"
+#include "kvmlab/dnsmasq.h"
 #include "kvmlab/fsutil.h"
 #include "kvmlab/hostlink.h"
 #include "kvmlab/spectext.h"
@@ -713,6 +714,7 @@ void lab_status_free(LabStatus *st)
         free(n->host);
         free(n->gateway);
         free(n->dhcp);
+        free(n->backend);
     }
     free(st->nets);
     for (size_t i = 0; i < st->n_vols; i++) {
@@ -764,7 +766,7 @@ int lab_session_status(LabSession *s, LabStatus **ret, Error *err)
             }
             continue;
         }
-        if (o->kind != RESOURCE_NETWORK)
+        if (o->kind != RESOURCE_NETWORK && o->kind != RESOURCE_BRIDGE)
             continue;
         LabNetStatus *ns = &st->nets[st->n_nets++];
         /* what the object does now; its record only where it cannot be read */
@@ -782,9 +784,29 @@ int lab_session_status(LabSession *s, LabStatus **ret, Error *err)
             _cleanup_free_ char *d = engine_spec_changes(o->spec, o->live_spec, NULL);
             ns->drift = d && *d;
         }
-        ns->leases = vmnet_libvirt_lease_count(s->conn, o->name, NULL);
-        if (ns->leases < 0)
-            ns->leases = 0;
+        ns->backend = spec_text_get(spec, "backend");
+        if (o->kind == RESOURCE_BRIDGE) {
+            /* kvmlab's own dnsmasq: its PID and the leases of its file */
+            _cleanup_free_ char *dir = NULL;
+            DnsmasqPaths dp = {0};
+            if (asprintf(&dir, "%s/labs/%s/net/%s", s->state_root, s->lab->name, o->key) >= 0 &&
+                dnsmasq_paths_init(&dp, dir) >= 0) {
+                _cleanup_free_ char *text = NULL;
+                DnsmasqLease *v = NULL;
+                size_t nl = 0;
+                ns->dnsmasq_pid = (int)dnsmasq_find(&dp);
+                if (fs_read_all(dp.leases, &text, NULL, NULL) >= 0 &&
+                    dnsmasq_leases_parse(text, &v, &nl, NULL) >= 0) {
+                    ns->leases = (int)nl;
+                    dnsmasq_leases_free(v, nl);
+                }
+            }
+            dnsmasq_paths_clear(&dp);
+        } else {
+            ns->leases = vmnet_libvirt_lease_count(s->conn, o->name, NULL);
+            if (ns->leases < 0)
+                ns->leases = 0;
+        }
         if (!ns->name) {
             r = error_set(err, -ENOMEM, "Out of memory");
             goto done;

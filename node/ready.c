@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "kvmlab/cleanup.h"
+#include "kvmlab/dnsmasq.h"
+#include "kvmlab/fsutil.h"
 #include "kvmlab/fsutil.h"
 #include "kvmlab/interrupt.h"
 #include "kvmlab/nodedomain.h"
@@ -74,6 +76,29 @@ char *node_address_lookup(void *conn, const char *domain, const char *net_name, 
     char m[MAC_STRLEN];
     char *found = NULL;
     addr_mac_format(mac, m);
+    if (net_name && strncmp(net_name, "file:", 5) == 0) {
+        /* kvmlab's own dnsmasq (bridge backend): its lease file; the newest lease wins */
+        _cleanup_free_ char *text = NULL;
+        DnsmasqLease *v = NULL;
+        size_t n = 0;
+        int64_t best = -1;
+        if (fs_read_all(net_name + 5, &text, NULL, NULL) >= 0 &&
+            dnsmasq_leases_parse(text, &v, &n, NULL) >= 0) {
+            char ip[IPV4_STRLEN];
+            for (size_t i = 0; i < n; i++) {
+                int64_t e = v[i].expiry ? v[i].expiry : INT64_MAX;
+                if (addr_mac_equal(&v[i].mac, mac) && e > best) {
+                    best = e;
+                    free(found);
+                    found = strdup(addr_ipv4_format(v[i].ip, ip));
+                }
+            }
+            dnsmasq_leases_free(v, n);
+        }
+        if (found)
+            return found;
+        net_name = NULL;
+    }
     if (net_name) {
         _cleanup_network_ virNetworkPtr net = virNetworkLookupByName(conn, net_name);
         virNetworkDHCPLeasePtr *leases = NULL;

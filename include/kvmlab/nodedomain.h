@@ -82,7 +82,8 @@ typedef struct NodeWait {
     const DomainNicPlan *nics;
     size_t n_nics;
     const char *const
-            *net_names; /* libvirt network name per NIC (lease lookup), entries may be NULL */
+            *net_names; /* libvirt network name per NIC (lease lookup; "file:PATH" a dnsmasq
+                           lease file), entries may be NULL */
     /* out */
     NodePhase phase;
     char *detail;  /* what it waits for, or why it failed */
@@ -112,6 +113,6 @@ void node_wait_clear(NodeWait *w);
  * string, "" when the file is empty or missing. */
 char *node_log_tail(const char *path, int lines);
 
-/* The IPv4 address of @mac in network @net_name's DHCP leases, or through the guest agent of
- * @domain; new string or NULL. */
+/* The IPv4 address of @mac in network @net_name's DHCP leases ("file:PATH": a dnsmasq lease
+ * file, the bridge backend's), or through the guest agent of @domain; new string or NULL. */
 char *node_address_lookup(void *conn, const char *domain, const char *net_name, const MacAddr *mac);

@@ -75,6 +75,11 @@ void lab_session_set_progress(LabSession *s, ImageProgressFn fn, void *userdata)
  * kvmlab's state directory (the sandbox, qemu:///system, qemu:///session, test:///). */
 bool lab_session_local(const LabSession *s);
 
+/* Where a node's lease on lab network @key is found, for node_address_lookup(): the libvirt
+ * network's name, "file:PATH" (the bridge backend's dnsmasq lease file), or NULL (bridged: the
+ * guest agent tells). New string. */
+char *lab_session_lease_source(const LabSession *s, const char *key);
+
 /* Plan what `up` would do: observe, pick subnets, build every resource, diff. */
 int lab_session_plan(LabSession *s, Plan **ret, Error *err);
 
@@ -104,6 +109,8 @@ typedef struct LabNetStatus {
     bool active;
     bool drift; /* the live object differs from what kvmlab made */
     int leases;
+    char *backend;   /* "libvirt" or "bridge" */
+    int dnsmasq_pid; /* the bridge backend's dnsmasq, 0: none runs */
 } LabNetStatus;
 
 /* One disk volume of the lab as it is on the host. */
