@@ -13,13 +13,14 @@
 
 /* @ruleset without the lines carrying this lab's allow comment: what would drop the lab's
  * traffic if kvmlab had not added its rules, so an allowed lab keeps wanting the same rules.
+ * The comment is "kvmlab-allow lab=LAB" exactly (firewall.c writes it).
  * New string. */
 static char *strip_ours(const char *ruleset, const char *lab)
 {
     _cleanup_free_ char *mark = NULL;
     char *out = NULL;
     size_t len = 0;
-    if (asprintf(&mark, "\"kvmlab-allow lab=%s", lab) < 0)
+    if (asprintf(&mark, "\"kvmlab-allow lab=%s\"", lab) < 0)
         return NULL;
     FILE *f = open_memstream(&out, &len);
     if (!f)
@@ -27,43 +28,9 @@ static char *strip_ours(const char *ruleset, const char *lab)
     for (const char *l = ruleset; *l;) {
         const char *e = strchr(l, '\n');
         size_t n = e ? (size_t)(e - l + 1) : strlen(l);
-        const char *hit = memmem(l, n, mark, strlen(mark));
-        /* the lab's name ends at a space or the closing quote: lab=a never takes lab=ab's */
-        if (!(hit && (hit[strlen(mark)] == '"' || hit[strlen(mark)] == ' ')))
+        if (!memmem(l, n, mark, strlen(mark)))
             fwrite(l, 1, n, f);
         l += n;
-    }
-    if (fclose(f) != 0) {
-        free(out);
-        return NULL;
-    }
-    return out;
-}
-
-/* The allow text with a hash of itself in every comment, so observation (which only sees the
- * rules' comments) can tell whether the rules are the ones wanted. New string. */
-static char *allow_hashed(const char *lab, const char *text, char **ret_hash)
-{
-    _cleanup_free_ char *mark = NULL, *with = NULL;
-    char *out = NULL;
-    size_t len = 0;
-    if (asprintf(ret_hash, "%016llx",
-                 (unsigned long long)hash_fnv1a_str(HASH_FNV_INIT, text)) < 0 ||
-        asprintf(&mark, "\"kvmlab-allow lab=%s\"", lab) < 0 ||
-        asprintf(&with, "\"kvmlab-allow lab=%s hash=%s\"", lab, *ret_hash) < 0)
-        return NULL;
-    FILE *f = open_memstream(&out, &len);
-    if (!f)
-        return NULL;
-    for (const char *p = text; *p;) {
-        const char *hit = strstr(p, mark);
-        if (!hit) {
-            fputs(p, f);
-            break;
-        }
-        fwrite(p, 1, (size_t)(hit - p), f);
-        fputs(with, f);
-        p = hit + strlen(mark);
     }
     if (fclose(f) != 0) {
         free(out);
@@ -168,9 +135,13 @@ int plan_firewall(const Lab *lab, const HostState *host, Plan *p, Error *err)
     fw->v = steal_pointer(&v);
     fw->n = n;
     n = 0;
-    fw->text = allow_hashed(lab->name, all, &w->hash);
-    /* the backend adds the rules as this text has them (nft commands, one per line) */
+    fw->text = steal_pointer(&all);
+    /* the backend adds the rules as this text has them (nft commands, one per line) and keeps
+     * it as its record */
     w->spec = fw->text ? strdup(fw->text) : NULL;
+    if (fw->text && asprintf(&w->hash, "%016llx",
+                             (unsigned long long)hash_fnv1a_str(HASH_FNV_INIT, fw->text)) < 0)
+        w->hash = NULL;
     if (!w->key || !w->name || !fw->text || !w->hash || !w->spec)
         goto out;
     r = 0;

@@ -14,6 +14,7 @@
 
 #include "kvmlab/cleanup.h"
 #include "kvmlab/dnsmasq.h"
+#include "kvmlab/firewall.h"
 #include "kvmlab/fsutil.h"
 #include "kvmlab/hostlink.h"
 #include "kvmlab/spectext.h"
@@ -108,6 +109,7 @@ static void setup_backends(LabSession *s)
         s->bridge_ctx = (VmnetBridgeCtx){.netns = s->sandbox ? s->sandbox->netns : NULL,
                                          .state_root = s->state_root};
         vmnet_bridge_backend(&s->bridge_ctx, &s->backends[s->n_backends++]);
+        vmnet_firewall_backend(&s->bridge_ctx, &s->backends[s->n_backends++]);
     }
     /* port forwards live in the namespace the lab's networks live in: the sandbox's, or this
      * host's own for a local system daemon or for bridges kvmlab makes (a remote URI gets
@@ -381,6 +383,11 @@ static int observe_bridge_host(LabSession *s, HostState *h, Error *err)
     h->bridges = !h->bridge_refusal;
     if (!h->bridges || !lab_session_local(s))
         return 0;
+    /* what the namespace's firewall would drop of the lab's traffic (both backends) */
+    int fr = firewall_ruleset_read(s->bridge_ctx.netns, &h->ruleset, &h->br_nf_call_iptables,
+                                   err);
+    if (fr < 0)
+        return fr;
     bool bridged = false;
     for (size_t i = 0; i < s->lab->n_networks; i++)
         bridged |= s->lab->networks[i].type == VMNET_BRIDGED;

@@ -169,6 +169,9 @@ typedef struct VmnetBridgeCtx {
     const char *state_root;
 } VmnetBridgeCtx;
 void vmnet_bridge_backend(VmnetBridgeCtx *ctx, struct EngineBackend *ret);
+/* Host side: the engine backend for the lab's allow rules in a host firewall that drops its
+ * traffic (kind RESOURCE_FIREWALL), in the same namespace, records under the same root. */
+void vmnet_firewall_backend(VmnetBridgeCtx *ctx, struct EngineBackend *ret);
 
 /* Host side (reads the current network namespace, read-only): every IPv4 subnet that an address
  * or route of this namespace uses, to keep picked subnets clear of them. */

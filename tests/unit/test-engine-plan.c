@@ -17,6 +17,7 @@
 #include "kvmlab/cleanup.h"
 #include "kvmlab/engine.h"
 #include "kvmlab/fsutil.h"
+#include "kvmlab/hostlink.h"
 #include "kvmlab/spectext.h"
 #include "kvmlab/vmnet.h"
 
@@ -131,6 +132,15 @@ static void assert_subnet(const Plan *p, const char *key, const char *cidr)
 
 /* The spec text the planner would give @key of @lab_text on an empty host (what an earlier `up`
  * made): used to write observed states of objects kvmlab made. */
+static char *made_spec_with(const char *lab_text, const char *key, bool bridges)
+{
+    HostState h = {.nat_table = true, .bridges = bridges};
+    Plan *p = plan_ok(lab_text, &h);
+    char *s = xstrdup(want(p, key)->spec);
+    plan_free(p);
+    return s;
+}
+
 static char *made_spec(const char *lab_text, const char *key)
 {
     HostState h = {.nat_table = true};
@@ -473,14 +483,10 @@ static void test_valid_files_plan(void **state)
         error_clear(&err);
         if (r < 0)
             continue;
-        bool bridge_backend = false;
-        for (size_t i = 0; i < lab->n_networks; i++)
-            bridge_backend |= lab->networks[i].backend == VMNET_BACKEND_BRIDGE;
-        HostState h = {.nat_table = true};
+        HostState h = {.nat_table = true, .bridges = true};
         Plan *p = NULL;
         r = engine_plan(lab, &h, &p, &err);
-        /* the bridge backend is the one refusal left, and it is not the file's fault */
-        if (r < 0 && !(bridge_backend && r == -ENOTSUP))
+        if (r < 0)
             fail_msg("%s: validate accepts it but plan refuses: %s", de->d_name, err.message);
         error_clear(&err);
         planned++;
@@ -490,6 +496,168 @@ static void test_valid_files_plan(void **state)
     }
     closedir(d);
     assert_true(planned >= 4);
+}
+
+
+#define LAB_BRIDGE_NAT                                                                             \
+    "lab: bb\n"                                                                                    \
+    "connect: sandbox\n"                                                                           \
+    "networks:\n"                                                                                  \
+    "  vmnet8:\n"                                                                                  \
+    "    type: nat\n"                                                                              \
+    "    backend: bridge\n"                                                                        \
+    "    subnet: 192.168.50.0/24\n"                                                                \
+    "    port_forwards: [{proto: tcp, host_port: 8080, node: web, port: 80}]\n"                    \
+    "  vmnet1: {type: hostonly, backend: bridge, subnet: 192.168.51.0/24}\n"                       \
+    "images:\n  base: {build: debian-12}\n"                                                        \
+    "nodes:\n  - {name: web, image: base, networks: [vmnet8]}\n"
+
+/* The bridge backend: a resource of its own kind with VMware's plan, its dnsmasq in the spec,
+ * and NAT in kvmlab's table wherever kvmlab makes bridges (a private local daemon too). */
+static void test_bridge_backend(void **state)
+{
+    (void)state;
+    for (int private_daemon = 0; private_daemon < 2; private_daemon++) {
+        HostState h = {.nat_table = !private_daemon, .bridges = true};
+        Plan *p = plan_ok(LAB_BRIDGE_NAT, &h);
+        const Resource *w = want(p, "vmnet8");
+        assert_int_equal(w->kind, RESOURCE_BRIDGE);
+        assert_string_equal(w->bridge, "bb-vmnet8");
+        const char *expect[] = {"backend=bridge\n", "host=192.168.50.1\n",
+                                "gateway=192.168.50.2\n", "dhcp=192.168.50.128-192.168.50.254\n",
+                                "live.dnsmasq=running\n"};
+        for (size_t i = 0; i < ELEMENTSOF(expect); i++)
+            if (!strstr(w->spec, expect[i]))
+                fail_msg("vmnet8 spec lacks %s:\n%s", expect[i], w->spec);
+        const Resource *h1 = want(p, "vmnet1");
+        assert_int_equal(h1->kind, RESOURCE_BRIDGE);
+        assert_null(strstr(h1->spec, "gateway="));
+        const Resource *nat = want(p, "nat");
+        assert_int_equal(nat->kind, RESOURCE_PORTFWD);
+        assert_non_null(strstr(nat->spec, "masquerade=192.168.50.0/24"));
+        assert_non_null(strstr(nat->spec, "forward=tcp/8080,"));
+        for (size_t i = 0; i < p->n_notes; i++)
+            assert_null(strstr(p->notes[i], "libvirt's own NAT"));
+        plan_free(p);
+    }
+}
+
+/* Where kvmlab cannot make bridges (a remote daemon), backend 'bridge' is refused at its line
+ * with the reason. */
+static void test_bridge_backend_refused(void **state)
+{
+    (void)state;
+    Error err = ERROR_INIT;
+    HostState h = {.bridge_refusal = xstrdup("'qemu+ssh://far/system' is a libvirt on another "
+                                             "machine")};
+    assert_int_equal(plan_err("lab: bb\nconnect: qemu+ssh://far/system\nnetworks:\n"
+                              "  vmnet1:\n    type: hostonly\n    backend: bridge\n",
+                              &h, &err),
+                     -ENOTSUP);
+    assert_non_null(strstr(err.message, "plan.yaml:6:5: network 'vmnet1' asks for backend "
+                                        "'bridge', but 'qemu+ssh://far/system' is a libvirt"));
+    error_clear(&err);
+}
+
+static void link_add(HostState *h, const char *name, const char *kind, const char *master,
+                     bool wireless, const char *manager)
+{
+    HostLinkInfo *v = realloc(h->links, (h->n_links + 1) * sizeof(*v));
+    assert_non_null(v);
+    h->links = v;
+    HostLinkInfo *l = &v[h->n_links++];
+    memset(l, 0, sizeof(*l));
+    snprintf(l->name, sizeof(l->name), "%s", name);
+    snprintf(l->kind, sizeof(l->kind), "%s", kind);
+    snprintf(l->master, sizeof(l->master), "%s", master);
+    l->ifindex = (int)h->n_links + 1;
+    l->wireless = wireless;
+    l->managed_by = xstrdup(manager);
+}
+
+static void host_links(HostState *h)
+{
+    link_add(h, "eth0", "", "", false, NULL);
+    link_add(h, "br0", "bridge", "", false, NULL);
+    link_add(h, "wlan0", "", "", true, NULL);
+    link_add(h, "eth1", "", "", false, "NetworkManager");
+    link_add(h, "eth2", "", "bond0", false, NULL);
+    link_add(h, "eth3", "", "kvbr-eth3", false, NULL);
+}
+
+/* A bridged network's NIC, checked before anything changes: each refusal names the reason. */
+static void test_bridged_nic_checks(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *iface, *backend, *extra;
+        const char *error; /* NULL: planned */
+    } cases[] = {
+            {"eth0", "bridge", "", NULL},
+            {"eth3", "bridge", "", NULL}, /* already on kvmlab's bridge: another lab's */
+            {"br0", "libvirt", "", NULL},
+            {"eth0", "libvirt", "    macvtap: true\n", NULL},
+            {"eth0", "libvirt", "", "interface 'eth0' is not a bridge; add 'backend: bridge'"},
+            {"br0", "bridge", "", "interface 'br0' is a bridge already"},
+            {"wlan0", "bridge", "", "interface 'wlan0' is wireless"},
+            {"eth1", "bridge", "", "interface 'eth1' is managed by NetworkManager"},
+            {"eth2", "bridge", "", "interface 'eth2' is a port of 'bond0' already"},
+            {"eth9", "bridge", "", "there is no interface 'eth9' where the lab's guests run"},
+    };
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        _cleanup_free_ char *text = NULL;
+        assert_true(asprintf(&text,
+                             "lab: nic\nconnect: qemu:///system\nnetworks:\n  vmnet0:\n"
+                             "    type: bridged\n    interface: %s\n    backend: %s\n%s",
+                             cases[i].iface, cases[i].backend, cases[i].extra) > 0);
+        HostState h = {.nat_table = true, .bridges = true, .uri = xstrdup("qemu:///system")};
+        host_links(&h);
+        if (!cases[i].error) {
+            Plan *p = plan_ok(text, &h);
+            const Resource *w = want(p, "vmnet0");
+            _cleanup_free_ char *br = spec_text_get(w->spec, "bridge");
+            if (strcmp(cases[i].backend, "bridge") == 0) {
+                assert_int_equal(w->kind, RESOURCE_BRIDGE);
+                _cleanup_free_ char *expect = vmnet_nic_bridge_name(cases[i].iface);
+                assert_string_equal(br, expect);
+            } else {
+                assert_int_equal(w->kind, RESOURCE_NETWORK);
+                char *xml = NULL;
+                assert_int_equal(vmnet_libvirt_xml_format(w->data, &xml, NULL), 0);
+                if (*cases[i].extra)
+                    assert_non_null(strstr(xml, "<forward mode='bridge'>\n    <interface "
+                                                "dev='eth0'/>\n  </forward>"));
+                else
+                    assert_non_null(strstr(xml, "<bridge name='br0'/>"));
+                free(xml);
+            }
+            plan_free(p);
+            continue;
+        }
+        Error err = ERROR_INIT;
+        assert_true(plan_err(text, &h, &err) < 0);
+        if (!strstr(err.message, cases[i].error) || !strstr(err.message, "plan.yaml:4:3:"))
+            fail_msg("case %zu: '%s' lacks '%s'", i, err.message, cases[i].error);
+        error_clear(&err);
+    }
+}
+
+/* kvmlab's dnsmasq killed by hand: observation says stopped, the plan updates the network in
+ * place and calls it drift. */
+static void test_dnsmasq_drift(void **state)
+{
+    (void)state;
+    _cleanup_free_ char *spec = made_spec_with(LAB_BRIDGE_NAT, "vmnet1", true);
+    _cleanup_free_ char *live = spec_edit(spec, "live.dnsmasq", "live.dnsmasq=stopped\n");
+    HostState h = {.nat_table = true, .bridges = true};
+    Observed *o = host_add(&h, "bb-vmnet1", "bb", "vmnet1", spec, live);
+    o->kind = RESOURCE_BRIDGE;
+    Plan *p = plan_ok(LAB_BRIDGE_NAT, &h);
+    const Action *a = action(p, "vmnet1");
+    assert_int_equal(a->type, ACTION_UPDATE);
+    assert_true(a->drift);
+    assert_non_null(strstr(a->reason, "dnsmasq"));
+    plan_free(p);
 }
 
 int main(void)
@@ -506,6 +674,10 @@ int main(void)
             cmocka_unit_test(test_change_is_not_drift),
             cmocka_unit_test(test_nat_without_table),
             cmocka_unit_test(test_valid_files_plan),
+            cmocka_unit_test(test_bridge_backend),
+            cmocka_unit_test(test_bridge_backend_refused),
+            cmocka_unit_test(test_bridged_nic_checks),
+            cmocka_unit_test(test_dnsmasq_drift),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
