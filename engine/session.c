@@ -381,8 +381,8 @@ static int observe_bridge_host(LabSession *s, HostState *h, Error *err)
 {
     h->bridge_refusal = bridge_refusal(s);
     h->bridges = !h->bridge_refusal;
-    if (!h->bridges || !lab_session_local(s))
-        return 0;
+    if (!h->bridges || !lab_session_local(s) || !s->conn)
+        return 0; /* a sandbox that does not run yet: nothing is known of its namespace */
     /* what the namespace's firewall would drop of the lab's traffic (both backends) */
     int fr = firewall_ruleset_read(s->bridge_ctx.netns, &h->ruleset, &h->br_nf_call_iptables,
                                    err);
