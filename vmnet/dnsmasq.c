@@ -160,8 +160,9 @@ int dnsmasq_start(const char *netns, const DnsmasqPaths *p, pid_t *ret_pid, Erro
     if (r < 0)
         return r;
     if (res.status != 0) {
-        const char *msg = res.err ? res.err : "";
-        size_t n = strcspn(msg, "\n");
+        /* dnsmasq starts its complaint with an empty line: "\ndnsmasq: failed to ..." */
+        const char *msg = res.err ? res.err + strspn(res.err, " \t\r\n") : "";
+        size_t n = strcspn(msg, "\r\n");
         if (n == 0)
             r = error_set(err, -EIO, "dnsmasq for '%s' did not start (status %d)", p->conf,
                           res.status);
