@@ -224,11 +224,14 @@ static char *replace_all(const char *s, const char *from, const char *to)
 
 /* The real consumer: every golden configuration, with its files in a temporary directory,
  * passes `dnsmasq --test`; a broken one does not (so the check can fail). */
+static char tmpl[] = "/tmp/kdm-unit-XXXXXX";
+static bool tmpl_made;
+
 static void test_dnsmasq_accepts(void **state)
 {
     (void)state;
-    char tmpl[] = "/tmp/kdm-unit-XXXXXX";
     assert_non_null(mkdtemp(tmpl));
+    tmpl_made = true;
 
     /* mkdtemp() makes it 0700: dnsmasq, once it is 'nobody', could not read the hosts files */
     {
@@ -279,7 +282,6 @@ static void test_dnsmasq_accepts(void **state)
         assert_int_not_equal(run_dnsmasq_test(p.conf, &out), 0);
         dnsmasq_paths_clear(&p);
     }
-    assert_int_equal(fs_rm_rf(tmpl, NULL), 0);
 }
 
 /* Isolated and bridged networks have no host address on the bridge: no dnsmasq. The message
@@ -372,6 +374,15 @@ static void test_leases_parse(void **state)
     dnsmasq_leases_free(NULL, 0);
 }
 
+/* The temporary directory goes whatever failed. */
+static int teardown(void **state)
+{
+    (void)state;
+    if (tmpl_made)
+        fs_rm_rf(tmpl, NULL);
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -380,5 +391,5 @@ int main(void)
             cmocka_unit_test(test_no_dnsmasq),   cmocka_unit_test(test_paths),
             cmocka_unit_test(test_leases_parse),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, teardown);
 }
