@@ -18,7 +18,7 @@
  * its pid file when kvmlab runs again.
  */
 
-/* Where one network's dnsmasq keeps its files: DIR/{dnsmasq.conf,hosts,addn-hosts,leases,pid}.
+/* Where one network's dnsmasq keeps its files: DIR/{dnsmasq.conf,hosts,addn-hosts,leases,pid,log}.
  * DIR is STATE/labs/<lab>/net/<key>. */
 typedef struct DnsmasqPaths {
     char *dir;
@@ -27,6 +27,7 @@ typedef struct DnsmasqPaths {
     char *addn_hosts; /* DNS names of the lab's nodes (re-read on SIGHUP) */
     char *leases;
     char *pid;
+    char *log; /* dnsmasq's own log (log-facility): start-up, DHCP exchanges */
 } DnsmasqPaths;
 
 /* The paths under @dir. 0 or -ENOMEM. */
@@ -37,10 +38,12 @@ void dnsmasq_paths_clear(DnsmasqPaths *p);
  * Pure: the configuration file of @s's dnsmasq: bound to bridge @s->bridge only
  * (bind-interfaces, except-interface=lo), listening on N.1 and (NAT) N.2, DHCP range
  * dhcp_start..dhcp_end with the lease time, router N.2 and DNS N.2 on NAT (no router and DNS
- * N.1 on host-only; isolated: no router, no DNS option), domain @s->domain (local), no-ping,
+ * N.1 on host-only), domain @s->domain (local), no-ping,
  * dhcp-authoritative, the hosts files and lease and pid files of @p, no /etc/resolv.conf or
  * /etc/hosts of the host (no-resolv, no-hosts; NAT forwards DNS to the servers the host uses,
- * passed as @upstream, may be NULL/0). New string in *ret; 0 or a negative errno with @err.
+ * passed as @upstream, may be NULL/0). A spec without DHCP (dhcp false) gets DNS only.
+ * Isolated and bridged networks have no host address on the bridge and get -EINVAL: they have
+ * no dnsmasq. New string in *ret; 0 or a negative errno with @err.
  */
 int dnsmasq_conf_build(const VmnetSpec *s, const DnsmasqPaths *p, const uint32_t *upstream,
                        size_t n_upstream, char **ret, Error *err);
@@ -54,7 +57,7 @@ typedef struct DnsmasqLease {
     int64_t expiry; /* epoch seconds, 0: infinite */
     MacAddr mac;
     uint32_t ip;
-    char *hostname; /* NULL for "*" */
+    char *hostname;  /* NULL for "*" */
     char *client_id; /* NULL for "*" */
 } DnsmasqLease;
 
