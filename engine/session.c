@@ -362,10 +362,14 @@ static char *link_manager(const HostLinkInfo *l)
         if (fs_read_all(file, &cmd, &len, NULL) < 0 || len == 0)
             continue;
         const char *base = strrchr(cmd, '/') ? strrchr(cmd, '/') + 1 : cmd;
+        size_t first = strlen(cmd) + 1;
+        /* busybox's applets: "busybox udhcpc -i IF" */
+        if (strcmp(base, "busybox") == 0 && first < len)
+            base = cmd + first;
         bool client = false;
         for (size_t i = 0; clients[i]; i++)
             client |= strcmp(base, clients[i]) == 0;
-        for (size_t off = strlen(cmd) + 1; client && off < len; off += strlen(cmd + off) + 1)
+        for (size_t off = first; client && off < len; off += strlen(cmd + off) + 1)
             if (strcmp(cmd + off, l->name) == 0 && asprintf(&who, "a DHCP client (%s, PID %s)",
                                                             base, de->d_name) < 0)
                 who = NULL;

@@ -1,0 +1,121 @@
+#!/bin/sh
+# VMnet0 bridged for real, through the binary, in a namespace standing for the host (kbn-*):
+# its NIC is a veth whose peer sits in a "LAN" namespace (kbl-*); the NIC has an address, a
+# default route and a static route via the LAN. `up` moves them onto kvmlab's bridge (the
+# NIC's MAC, the NIC enslaved) and the gateway still answers; a second lab bridging the same
+# NIC shares the bridge, and only the last `down` puts the NIC back: `ip addr` and `ip route`
+# print the same bytes as before. A netlink request refused at every step of the move
+# (kvmlab-faultnl) also leaves them byte for byte as before. A NIC a DHCP client manages is
+# refused before anything changes. The lab talks to libvirt's test driver: only the host side
+# is real here (guests on it: tests/e2e). Root only. TAP.
+#   bridged-lab.sh KVMLAB_BINARY KVMLAB_FAULTNL_BINARY
+set -u
+K=$(realpath "$1")
+KF=$(realpath "$2")
+if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root"; exit 0; fi
+export KVMLAB_STATE_DIR=${KVMLAB_BUILD_ROOT:?}/test-state-bridged-$$
+SRC=${KVMLAB_SOURCE_ROOT:?}
+T=$(mktemp -d)
+NS=kbn-$$
+LANNS=kbl-$$
+LAB=bda$(($$ % 100000))
+LAB2=bdb$(($$ % 100000))
+cleanup() {
+  [ -n "${DHCPC:-}" ] && kill "$DHCPC" 2>/dev/null
+  ip netns exec "$NS" "$K" -q down "$T/a.yaml" >/dev/null 2>&1
+  ip netns exec "$NS" "$K" -q down "$T/b.yaml" >/dev/null 2>&1
+  ip netns del "$NS" 2>/dev/null
+  ip netns del "$LANNS" 2>/dev/null
+  rm -rf "$T" "$KVMLAB_STATE_DIR"
+}
+trap cleanup EXIT
+n=0; bad=0
+. "$SRC/tests/lib/tap.sh"
+in_ns() { ip netns exec "$NS" "$@"; }
+snap() { { in_ns ip addr; in_ns ip route; in_ns ip -6 route; in_ns ip -d link show lan0; } > "$1"; }
+
+echo "TAP version 13"
+ip netns add "$NS"
+ip netns add "$LANNS"
+ip link add lan0 netns "$NS" address 52:54:00:aa:00:05 type veth peer name lanp netns "$LANNS"
+ip netns exec "$LANNS" ip addr add 10.77.0.1/24 dev lanp
+ip netns exec "$LANNS" ip link set lanp up
+ip netns exec "$LANNS" ip link set lo up
+in_ns ip link set lo up
+in_ns ip addr add 10.77.0.5/24 dev lan0
+in_ns ip link set lan0 up
+in_ns ip route add default via 10.77.0.1
+in_ns ip route add 10.88.0.0/16 via 10.77.0.1 metric 50
+sleep 2 # IPv6 DAD on the link-local addresses settles
+snap "$T/before"
+
+cat > "$T/a.yaml" <<EOL
+lab: $LAB
+connect: "test:///default"
+networks:
+  vmnet0: {type: bridged, interface: lan0, backend: bridge}
+EOL
+sed "s/^lab: .*/lab: $LAB2/" "$T/a.yaml" > "$T/b.yaml"
+
+# --- a refused netlink request at every step of the move leaves the NIC as it was
+i=1; fails=0
+while [ $i -le 12 ]; do
+  KVMLAB_FAULT_NETLINK=$i in_ns "$KF" up "$T/a.yaml" >"$T/fout" 2>"$T/ferr"; rc=$?
+  [ $rc = 0 ] && break   # request i is past the last one: the move went through
+  snap "$T/after"
+  if ! cmp -s "$T/before" "$T/after" || ! grep -q "injected" "$T/ferr"; then
+    fails=$((fails + 1)); echo "# request $i refused: exit $rc"; diff "$T/before" "$T/after" | sed 's/^/# /'; sed 's/^/# /' "$T/ferr"
+  fi
+  i=$((i + 1))
+done
+check "the move made more than 4 requests, and each refusal was reported" 0 test $i -gt 4 -a $i -le 12
+check "after each of the $((i - 1)) refusals: ip addr and ip route byte for byte as before" 0 test $fails = 0
+[ $rc = 0 ] && in_ns "$K" -q down "$T/a.yaml" >/dev/null 2>&1
+snap "$T/after"
+check "and after the run that went through and its down" 0 cmp "$T/before" "$T/after"
+
+# --- the move
+check "plan" 0 in_ns "$K" plan "$T/a.yaml"
+grep_out "plan bridges lan0" out "bridge *$LAB-vmnet0"
+check "up" 0 in_ns "$K" up "$T/a.yaml"
+check "the bridge exists" 0 in_ns ip -d link show kvbr-lan0
+grep_out "it has the NIC's MAC" out "link/ether 52:54:00:aa:00:05"
+grep_out "it is kvmlab's, for the NIC" out "alias kvmlab nic=lan0"
+check "the NIC is its port" 0 in_ns ip -d link show lan0
+grep_out "master kvbr-lan0" out "master kvbr-lan0"
+check "the address moved" 0 in_ns ip -4 -o addr show kvbr-lan0
+grep_out "10.77.0.5/24 on the bridge" out "inet 10.77.0.5/24"
+check "the NIC holds no IPv4 address" 0 in_ns ip -4 -o addr show lan0
+no_grep_out "none on lan0" out "inet "
+check "the routes moved" 0 in_ns ip route
+grep_out "default via the bridge" out "default via 10.77.0.1 dev kvbr-lan0"
+grep_out "static route via the bridge, metric kept" out "10.88.0.0/16 via 10.77.0.1 dev kvbr-lan0 metric 50"
+check "the gateway answers through the bridge" 0 in_ns ping -c 1 -W 2 10.77.0.1
+check "a second up changes nothing" 0 in_ns "$K" --json plan "$T/a.yaml"
+grep_out "converged" out '"changes":0'
+
+# --- a second lab bridging the same NIC shares the bridge; the last down puts the NIC back
+check "the second lab's up" 0 in_ns "$K" up "$T/b.yaml"
+check "still one bridge for lan0" 0 sh -c "[ \$(ip netns exec $NS ip -o link show type bridge | grep -c kvbr-lan0) = 1 ]"
+check "down of the first lab" 0 in_ns "$K" down "$T/a.yaml"
+check "the bridge stays for the second" 0 in_ns ip link show kvbr-lan0
+check "the gateway still answers" 0 in_ns ping -c 1 -W 2 10.77.0.1
+check "down of the second lab" 0 in_ns "$K" down "$T/b.yaml"
+check "the bridge is gone" 1 in_ns ip link show kvbr-lan0
+snap "$T/after"
+check "ip addr, ip route and the NIC: byte for byte as before" 0 cmp "$T/before" "$T/after"
+diff "$T/before" "$T/after" | sed 's/^/# /'
+
+# --- a NIC a DHCP client manages is refused before anything changes
+in_ns ip link add kbd0 type dummy
+in_ns ip link set kbd0 up
+ip netns exec "$NS" busybox udhcpc -i kbd0 -f -t 1000 -T 10 -A 10 >/dev/null 2>&1 &
+DHCPC=$!
+sleep 0.3
+sed 's/interface: lan0/interface: kbd0/' "$T/a.yaml" > "$T/m.yaml"
+check "plan refuses a NIC a DHCP client manages" 1 in_ns "$K" plan "$T/m.yaml"
+grep_out "the refusal names the DHCP client" err "managed by a DHCP client (udhcpc"
+check "up refuses it too" 1 in_ns "$K" up "$T/m.yaml"
+check "nothing was made" 1 in_ns ip link show kvbr-kbd0
+echo "1..$n"
+[ "$bad" = 0 ]
