@@ -90,7 +90,7 @@ no_grep_out "none on lan0" out "inet "
 check "the routes moved" 0 in_ns ip route
 grep_out "default via the bridge" out "default via 10.77.0.1 dev kvbr-lan0"
 grep_out "static route via the bridge, metric kept" out "10.88.0.0/16 via 10.77.0.1 dev kvbr-lan0 metric 50"
-check "the gateway answers through the bridge" 0 in_ns ping -c 1 -W 2 10.77.0.1
+check "the gateway answers through the bridge" 0 in_ns busybox ping -c 1 -W 2 10.77.0.1
 check "a second up changes nothing" 0 in_ns "$K" --json plan "$T/a.yaml"
 grep_out "converged" out '"changes":0'
 
@@ -99,7 +99,7 @@ check "the second lab's up" 0 in_ns "$K" up "$T/b.yaml"
 check "still one bridge for lan0" 0 sh -c "[ \$(ip netns exec $NS ip -o link show type bridge | grep -c kvbr-lan0) = 1 ]"
 check "down of the first lab" 0 in_ns "$K" down "$T/a.yaml"
 check "the bridge stays for the second" 0 in_ns ip link show kvbr-lan0
-check "the gateway still answers" 0 in_ns ping -c 1 -W 2 10.77.0.1
+check "the gateway still answers" 0 in_ns busybox ping -c 1 -W 2 10.77.0.1
 check "down of the second lab" 0 in_ns "$K" down "$T/b.yaml"
 check "the bridge is gone" 1 in_ns ip link show kvbr-lan0
 snap "$T/after"
