@@ -164,14 +164,18 @@ int fixture_guest_start_ex(virConnectPtr conn, const char *name, const FixtureNi
             "  <devices>\n"
             "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n",
             name, kernel, initrd, name, append ? " " : "", append ? append : "");
-    for (size_t i = 0; i < n_nics; i++)
+    for (size_t i = 0; i < n_nics; i++) {
+        /* "bridge:NAME": a Linux bridge (kvmlab's bridge backend), else a libvirt network */
+        bool br = strncmp(nics[i].network, "bridge:", 7) == 0;
         fprintf(f,
-                "    <interface type='network'>\n"
-                "      <source network='%s'/>\n"
+                "    <interface type='%s'>\n"
+                "      <source %s='%s'/>\n"
                 "      <mac address='%s'/>\n"
                 "      <model type='virtio'/>\n"
                 "    </interface>\n",
-                nics[i].network, nics[i].mac);
+                br ? "bridge" : "network", br ? "bridge" : "network",
+                br ? nics[i].network + 7 : nics[i].network, nics[i].mac);
+    }
     for (size_t i = 0; i < n_disks; i++)
         fprintf(f,
                 "    <disk type='file' device='disk'>\n"

@@ -30,7 +30,7 @@ struct Lab *fixture_lab_load(const char *name, const char *text);
 int fixture_guest_image(const char **ret_kernel, const char **ret_initrd);
 
 typedef struct FixtureNic {
-    const char *network; /* libvirt network name */
+    const char *network; /* libvirt network name, or "bridge:NAME" for a Linux bridge */
     const char *mac;     /* "52:54:00:..." */
 } FixtureNic;
 
