@@ -1,84 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Host side: the lab's NAT table through libnftables, inside the lab's network namespace. */
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include <nftables/libnftables.h>
 
 #include "kvmlab/cleanup.h"
 #include "kvmlab/resource.h"
 #include "kvmlab/vmnet.h"
+#include "nftrun.h"
 
-typedef struct NftJob {
-    const char *netns;
-    const char *cmd;
-    char *out;
-    char *errout;
-    int rc;
-    int setns_error;
-} NftJob;
-
-/* setns() moves only the calling thread, so a short-lived thread runs libnftables inside the
- * namespace while the rest of the process stays where it is. */
-static void *nft_thread(void *p)
-{
-    NftJob *j = p;
-    if (j->netns) {
-        char path[256];
-        snprintf(path, sizeof(path), "/run/netns/%s", j->netns);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
-            j->setns_error = -errno;
-            if (fd >= 0)
-                close(fd);
-            return NULL;
-        }
-        close(fd);
-    }
-    struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
-    if (!ctx) {
-        j->rc = -ENOMEM;
-        return NULL;
-    }
-    nft_ctx_buffer_output(ctx);
-    nft_ctx_buffer_error(ctx);
-    j->rc = nft_run_cmd_from_buffer(ctx, j->cmd);
-    const char *o = nft_ctx_get_output_buffer(ctx);
-    const char *e = nft_ctx_get_error_buffer(ctx);
-    j->out = strdup(o ? o : "");
-    j->errout = strdup(e ? e : "");
-    nft_ctx_free(ctx);
-    return NULL;
-}
-
-/* Run @cmd; output in *ret_out (may be NULL). 0, or a negative errno with @err set. */
+/* Run @cmd in the lab's namespace; output in *ret_out (may be NULL). 0, or a negative errno
+ * with @err set. */
 static int nft_run(const char *netns, const char *cmd, char **ret_out, const char *what, Error *err)
 {
-    NftJob j = {.netns = netns, .cmd = cmd};
-    pthread_t t;
-    int r = pthread_create(&t, NULL, nft_thread, &j);
-    if (r != 0)
-        return error_set_errno(err, -r, "Cannot %s", what);
-    pthread_join(t, NULL);
-    if (j.setns_error < 0)
-        r = error_set_errno(err, j.setns_error, "Cannot %s: cannot enter network namespace '%s'",
-                            what, netns);
-    else if (j.rc != 0)
-        r = error_set(err, -EIO, "Cannot %s: %.*s", what,
-                      (int)strcspn(j.errout ? j.errout : "", "\n"), j.errout ? j.errout : "");
-    else
-        r = 0;
-    if (r == 0 && ret_out)
-        *ret_out = steal_pointer(&j.out);
-    free(j.out);
-    free(j.errout);
-    return r;
+    return nft_run_in_netns(netns, cmd, 0, ret_out, what, err);
 }
 
 static int observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)

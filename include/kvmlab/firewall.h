@@ -54,6 +54,10 @@ void firewall_findings_free(FirewallFinding *v, size_t n);
 int firewall_scan(const char *ruleset, int br_nf_call_iptables, const FirewallLab *lab,
                   FirewallFinding **ret, size_t *ret_n, Error *err);
 
+/* Pure: the allow commands of @v as one nft script, each command once (br_netfilter's finding
+ * repeats the forward ones). New string (empty when there are none), NULL when out of memory. */
+char *firewall_allow_build(const FirewallFinding *v, size_t n);
+
 /* Pure: the rules of @ruleset carrying "kvmlab-allow lab=LAB" as nft delete commands
  * ("delete rule ip filter DOCKER-USER handle 12"); @ruleset must be listed with handles
  * (`nft -a list ruleset`). New string, empty when there are none. */
