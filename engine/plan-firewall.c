@@ -108,18 +108,10 @@ int plan_firewall(const Lab *lab, const HostState *host, Plan *p, Error *err)
         r = 0;
         goto out;
     }
-    /* allowed: one resource holds every rule */
-    size_t len = 0;
-    FILE *f = open_memstream(&all, &len);
-    if (!f) {
-        r = -ENOMEM;
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (v[i].allow)
-            fprintf(f, "%s%s", v[i].allow,
-                    *v[i].allow && v[i].allow[strlen(v[i].allow) - 1] == '\n' ? "" : "\n");
-    if (fclose(f) != 0)
+    /* allowed: one resource holds every rule, each once (br_netfilter repeats the forward
+     * allows) */
+    all = firewall_allow_build(v, n);
+    if (!all)
         goto out;
     FirewallWant *fw = calloc(1, sizeof(*fw));
     if (!fw || plan_want_reserve(p, 1) < 0) {
