@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Host side of hostlink: a NETLINK_ROUTE socket opened inside a network namespace, the links,
- * addresses and routes read from it, and the NIC migration of VMnet0 bridged. Every message
- * goes through hostlink_send(); requests come from the pure builders of nlreq.c.
+ * Host side of hostlink: the links, addresses and routes of a network namespace read through
+ * the socket of nlsock.c, sysfs and sysctl read there, and the NIC migration of VMnet0 bridged.
+ * Every message goes through hostlink_send(); requests come from the pure builders of nlreq.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,208 +34,12 @@
 #include "kvmlab/cleanup.h"
 #include "kvmlab/hostlink.h"
 
-#ifndef SOL_NETLINK
-#define SOL_NETLINK 270
-#endif
-
-/* A handler for the data messages that answer a request (dumps). */
-typedef int (*MsgHandler)(struct nlmsghdr *hdr, void *arg);
-
-struct HostLink {
-    struct nl_sock *sk;
-    char *netns; /* NULL: the namespace of the process */
-    MsgHandler on_msg;
-    void *on_arg;
-};
+#include "hostlink-priv.h"
 
 static void msg_freep(struct nl_msg **p)
 {
     if (*p)
         nlmsg_free(*p);
-}
-
-/* ---- running code inside the namespace ---------------------------------------------------- */
-
-typedef struct NsJob {
-    const char *netns;
-    int (*fn)(void *arg);
-    void *arg;
-    int rc;
-} NsJob;
-
-/* setns() moves only the calling thread, so a short-lived thread does the work inside the
- * namespace while the rest of the process stays where it is (as nftapply.c does). */
-static void *ns_thread(void *p)
-{
-    NsJob *j = p;
-    if (j->netns) {
-        char path[256];
-        snprintf(path, sizeof(path), "/run/netns/%s", j->netns);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
-            j->rc = -errno;
-            if (fd >= 0)
-                close(fd);
-            return NULL;
-        }
-        close(fd);
-    }
-    j->rc = j->fn(j->arg);
-    return NULL;
-}
-
-/* Run @fn(@arg) in a thread inside @netns. Its result, or a negative errno (with @err set) when
- * the namespace cannot be entered. */
-static int run_in_netns(const char *netns, int (*fn)(void *), void *arg, const char *what,
-                        Error *err)
-{
-    NsJob j = {.netns = netns, .fn = fn, .arg = arg};
-    pthread_t t;
-    int r = pthread_create(&t, NULL, ns_thread, &j);
-    if (r != 0)
-        return error_set_errno(err, -r, "Cannot %s", what);
-    pthread_join(t, NULL);
-    return j.rc;
-}
-
-static int check_netns(const char *netns, const char *what, Error *err)
-{
-    char path[256];
-    if (!netns)
-        return 0;
-    if (!*netns || strchr(netns, '/') || strlen(netns) > 200)
-        return error_set(err, -EINVAL, "Cannot %s: '%s' is not a network namespace name", what,
-                         netns);
-    snprintf(path, sizeof(path), "/run/netns/%s", netns);
-    if (access(path, F_OK) < 0)
-        return error_set_errno(err, -errno, "Cannot %s: cannot enter network namespace '%s'",
-                               what, netns);
-    return 0;
-}
-
-/* ---- the socket ---------------------------------------------------------------------------- */
-
-static int open_socket(void *arg)
-{
-    struct nl_sock **ret = arg;
-    struct nl_sock *sk = nl_socket_alloc();
-    int one = 1;
-    if (!sk)
-        return -ENOMEM;
-    int r = nl_connect(sk, NETLINK_ROUTE);
-    if (r < 0) {
-        nl_socket_free(sk);
-        return r == -NLE_NOMEM ? -ENOMEM : -EIO;
-    }
-    /* the kernel's own sentence about a refusal, and only the header of our request back */
-    (void)setsockopt(nl_socket_get_fd(sk), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
-    (void)setsockopt(nl_socket_get_fd(sk), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
-    *ret = sk;
-    return 0;
-}
-
-int hostlink_open(const char *netns, HostLink **ret, Error *err)
-{
-    const char *what = "open a netlink socket";
-    struct nl_sock *sk = NULL;
-    int r = check_netns(netns, what, err);
-    if (r < 0)
-        return r;
-    HostLink *h = calloc(1, sizeof(*h));
-    if (!h || (netns && !(h->netns = strdup(netns)))) {
-        free(h);
-        return error_set(err, -ENOMEM, "Out of memory");
-    }
-    r = run_in_netns(netns, open_socket, &sk, what, err);
-    if (r < 0) {
-        hostlink_free(h);
-        if (netns)
-            return error_set_errno(err, r, "Cannot open a netlink socket in network namespace '%s'",
-                                   netns);
-        return error_set_errno(err, r, "Cannot open a netlink socket");
-    }
-    h->sk = sk;
-    *ret = h;
-    return 0;
-}
-
-void hostlink_free(HostLink *h)
-{
-    if (!h)
-        return;
-    if (h->sk)
-        nl_socket_free(h->sk);
-    free(h->netns);
-    free(h);
-}
-
-typedef struct Reply {
-    HostLink *h;
-    int error;       /* the kernel's negative errno */
-    char extack[200]; /* its message, when it gave one */
-    int handler_rc;
-} Reply;
-
-static int on_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
-{
-    Reply *rp = arg;
-    struct nlmsghdr *hdr = (struct nlmsghdr *)((char *)e - NLMSG_HDRLEN);
-    rp->error = e->error < 0 ? e->error : -EIO;
-    if (hdr->nlmsg_flags & NLM_F_ACK_TLVS) {
-        size_t off = sizeof(*e);
-        if (!(hdr->nlmsg_flags & NLM_F_CAPPED))
-            off += e->msg.nlmsg_len - sizeof(e->msg);
-        int len = (int)hdr->nlmsg_len - NLMSG_HDRLEN - (int)NLA_ALIGN(off);
-        if (len > 0) {
-            struct nlattr *tb[NLMSGERR_ATTR_MAX + 1];
-            struct nlattr *head = (struct nlattr *)((char *)e + NLA_ALIGN(off));
-            if (nla_parse(tb, NLMSGERR_ATTR_MAX, head, len, NULL) == 0 && tb[NLMSGERR_ATTR_MSG])
-                nla_strlcpy(rp->extack, tb[NLMSGERR_ATTR_MSG], sizeof(rp->extack));
-        }
-    }
-    return NL_STOP;
-}
-
-static int on_valid(struct nl_msg *msg, void *arg)
-{
-    Reply *rp = arg;
-    if (rp->h->on_msg && rp->handler_rc == 0) {
-        int r = rp->h->on_msg(nlmsg_hdr(msg), rp->h->on_arg);
-        if (r < 0)
-            rp->handler_rc = r;
-    }
-    return NL_OK;
-}
-
-static int on_ack(struct nl_msg *msg, void *arg)
-{
-    return NL_STOP;
-}
-
-int hostlink_send(HostLink *h, struct nl_msg *msg, const char *what, Error *err)
-{
-    Reply rp = {.h = h};
-    struct nl_cb *cb = nl_cb_alloc(NL_CB_DEFAULT);
-    if (!cb)
-        return error_set(err, -ENOMEM, "Out of memory");
-    nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_valid, &rp);
-    nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, on_ack, &rp);
-    nl_cb_err(cb, NL_CB_CUSTOM, on_error, &rp);
-    int r = nl_send_auto(h->sk, msg);
-    if (r >= 0)
-        r = nl_recvmsgs(h->sk, cb);
-    nl_cb_put(cb);
-    if (rp.error < 0) {
-        if (rp.extack[0])
-            return error_set(err, rp.error, "%s: %s (%s)", what, strerror(-rp.error),
-                             rp.extack);
-        return error_set_errno(err, rp.error, "%s", what);
-    }
-    if (r < 0)
-        return error_set(err, -EIO, "%s: %s", what, nl_geterror(r));
-    if (rp.handler_rc < 0)
-        return error_set_errno(err, rp.handler_rc, "%s", what);
-    return 0;
 }
 
 /* Send @msg (consumed) whose failure with @ignore (0: none) is no failure. */
@@ -562,7 +366,7 @@ static int wireless_fn(void *arg)
 static int wireless_fill(HostLink *h, HostLinkInfo **links, size_t n, Error *err)
 {
     WirelessJob j = {.use_own_sysfs = h->netns != NULL, .links = links, .n = n};
-    int r = run_in_netns(h->netns, wireless_fn, &j, "read /sys/class/net", err);
+    int r = hostlink_run_in_netns(h->netns, wireless_fn, &j, "read /sys/class/net", err);
     if (r < 0)
         return error_set_errno(err, r, "Cannot read /sys/class/net in network namespace '%s'",
                                h->netns ? h->netns : "(this one)");
@@ -700,10 +504,10 @@ static int sysctl_run(const char *netns, SysctlJob *j, Error *err)
     const char *what = j->value ? "write a sysctl" : "read a sysctl";
     if (!j->key || !*j->key || j->key[0] == '/' || strstr(j->key, ".."))
         return error_set(err, -EINVAL, "'%s' is not a sysctl key", j->key ? j->key : "");
-    int r = check_netns(netns, what, err);
+    int r = hostlink_check_netns(netns, what, err);
     if (r < 0)
         return r;
-    r = run_in_netns(netns, sysctl_fn, j, what, err);
+    r = hostlink_run_in_netns(netns, sysctl_fn, j, what, err);
     if (r == -ENOENT)
         return error_set(err, r, "There is no sysctl '%s'", j->key);
     if (r < 0)
@@ -791,6 +595,13 @@ int hostlink_bridge_add(HostLink *h, const char *name, const MacAddr *mac, const
         return error_set(err, r, "Bridge '%s' is gone right after it was made", name);
     if (r < 0)
         return r;
+    if (alias) {
+        if ((r = hostlink_build_link_alias(ifindex, alias, &msg, err)) < 0)
+            return r;
+        snprintf(what, sizeof(what), "Cannot set the alias of bridge '%s'", name);
+        if ((r = send_msg(h, msg, 0, what, err)) < 0)
+            return r;
+    }
     return link_set(h, ifindex, name, true, -1, err);
 }
 
@@ -1073,7 +884,7 @@ static int gateway_check(HostLink *h, const NicSnapshot *snap, const char *bridg
     inet_ntop(AF_INET, def->gateway, gw, sizeof(gw));
     PingJob j = {.dev = bridge, .timeout_ms = timeout_ms > 0 ? timeout_ms : 1};
     memcpy(j.gateway, def->gateway, 4);
-    int r = run_in_netns(h->netns, ping_fn, &j, "check the default gateway", err);
+    int r = hostlink_run_in_netns(h->netns, ping_fn, &j, "check the default gateway", err);
     if (r == -ETIMEDOUT)
         return error_set(err, r,
                          "The default gateway '%s' does not answer through bridge '%s' "
@@ -1123,7 +934,7 @@ int hostlink_nic_to_bridge(HostLink *h, const NicSnapshot *snap, const char *bri
         if (addr_is_ll6(&a))
             continue;
         if (a.family == AF_INET)
-            label_move(a.label, snap->ifname, bridge, a.label, sizeof(a.label));
+            label_move(snap->addrs[k].label, snap->ifname, bridge, a.label, sizeof(a.label));
         if ((r = addr_change(h, true, br, bridge, &a, err)) < 0)
             goto undo;
     }

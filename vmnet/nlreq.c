@@ -17,6 +17,10 @@
 #include "kvmlab/cleanup.h"
 #include "kvmlab/hostlink.h"
 
+#ifndef IFALIASZ
+#define IFALIASZ 256 /* linux/if.h, which clashes with net/if.h */
+#endif
+
 /* Flags the kernel keeps for itself: a request that carries them is refused or misread. */
 #define ADDR_KERNEL_FLAGS                                                                          \
     (IFA_F_SECONDARY | IFA_F_PERMANENT | IFA_F_TENTATIVE | IFA_F_DADFAILED | IFA_F_DEPRECATED)
@@ -151,6 +155,18 @@ int hostlink_build_link_set(int ifindex, bool up, int master, struct nl_msg **re
         rtnl_link_unset_flags(c, IFF_UP);
     if (master >= 0)
         rtnl_link_set_master(c, master);
+    return build_change(ifindex, c, ret, err);
+}
+
+int hostlink_build_link_alias(int ifindex, const char *alias, struct nl_msg **ret, Error *err)
+{
+    _cleanup_(link_freep) struct rtnl_link *c = rtnl_link_alloc();
+    if (!c)
+        return error_set(err, -ENOMEM, "Out of memory");
+    if (!alias || strlen(alias) >= IFALIASZ)
+        return error_set(err, -EINVAL, "Link alias '%s' is longer than %d characters",
+                         alias ? alias : "", IFALIASZ - 1);
+    rtnl_link_set_ifalias(c, alias);
     return build_change(ifindex, c, ret, err);
 }
 

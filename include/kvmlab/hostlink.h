@@ -109,6 +109,9 @@ int hostlink_build_link_del(int ifindex, struct nl_msg **ret, Error *err);
 /* RTM_NEWLINK on @ifindex: flags IFF_UP set or cleared, and IFLA_MASTER when @master >= 0
  * (0: no master). */
 int hostlink_build_link_set(int ifindex, bool up, int master, struct nl_msg **ret, Error *err);
+/* RTM_NEWLINK on @ifindex: IFLA_IFALIAS @alias. The kernel does not apply an alias given at
+ * creation (rtnl_newlink sets it only on an existing link), so hostlink_bridge_add sends this. */
+int hostlink_build_link_alias(int ifindex, const char *alias, struct nl_msg **ret, Error *err);
 /* RTM_NEWLINK on @ifindex: IFLA_MTU @mtu (the NIC's MTU put back). */
 int hostlink_build_link_mtu(int ifindex, unsigned mtu, struct nl_msg **ret, Error *err);
 /* RTM_NEWADDR / RTM_DELADDR of @a on @ifindex (every field of HostAddr that is set). */
