@@ -13,7 +13,7 @@ typedef int (*MsgHandler)(struct nlmsghdr *hdr, void *arg);
 
 struct HostLink {
     struct nl_sock *sk;
-    char *netns; /* NULL: the namespace of the process */
+    char *netns;       /* NULL: the namespace of the process */
     MsgHandler on_msg; /* set around a dump, NULL otherwise */
     void *on_arg;
 };

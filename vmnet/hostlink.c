@@ -137,8 +137,7 @@ static int on_link(struct nlmsghdr *hdr, void *arg)
     }
     if (tb[IFLA_LINKINFO]) {
         struct nlattr *li[IFLA_INFO_MAX + 1];
-        if (nla_parse_nested(li, IFLA_INFO_MAX, tb[IFLA_LINKINFO], NULL) == 0 &&
-            li[IFLA_INFO_KIND])
+        if (nla_parse_nested(li, IFLA_INFO_MAX, tb[IFLA_LINKINFO], NULL) == 0 && li[IFLA_INFO_KIND])
             nla_strlcpy(i->kind, li[IFLA_INFO_KIND], sizeof(i->kind));
     }
     l->n++;
@@ -724,8 +723,8 @@ static int addr_change(HostLink *h, bool add, int ifindex, const char *dev, cons
     int r = hostlink_build_addr(add, ifindex, a, &msg, err);
     if (r < 0)
         return r;
-    snprintf(what, sizeof(what), add ? "Cannot add address '%s' to '%s'"
-                                     : "Cannot remove address '%s' from '%s'",
+    snprintf(what, sizeof(what),
+             add ? "Cannot add address '%s' to '%s'" : "Cannot remove address '%s' from '%s'",
              addr_text(a, text, sizeof(text)), dev);
     /* an IPv4 primary takes its secondaries with it */
     return send_msg(h, msg, add ? 0 : -EADDRNOTAVAIL, what, err);
@@ -739,8 +738,8 @@ static int route_change(HostLink *h, bool add, int ifindex, const char *dev, con
     int r = hostlink_build_route(add, ifindex, rt, &msg, err);
     if (r < 0)
         return r;
-    snprintf(what, sizeof(what), add ? "Cannot add route '%s' through '%s'"
-                                     : "Cannot remove route '%s' through '%s'",
+    snprintf(what, sizeof(what),
+             add ? "Cannot add route '%s' through '%s'" : "Cannot remove route '%s' through '%s'",
              route_text(rt, text, sizeof(text)), dev);
     return send_msg(h, msg, ignore, what, err);
 }

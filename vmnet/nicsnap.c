@@ -85,8 +85,8 @@ char *nic_snapshot_format(const NicSnapshot *s)
         return NULL;
     fprintf(f, SNAP_MAGIC "\nnic");
     put_name(f, "ifname", s->ifname);
-    fprintf(f, " ifindex=%d mac=%s mtu=%u up=%s", s->ifindex, addr_mac_format(&s->mac, mac),
-            s->mtu, s->up ? "yes" : "no");
+    fprintf(f, " ifindex=%d mac=%s mtu=%u up=%s", s->ifindex, addr_mac_format(&s->mac, mac), s->mtu,
+            s->up ? "yes" : "no");
     if (s->master[0])
         put_name(f, "master", s->master);
     fputc('\n', f);
@@ -158,8 +158,8 @@ static int line_split(char *text, unsigned lineno, Line *ret, Error *err)
                              lineno, tok);
         if (ret->n == MAX_FIELDS || (size_t)(eq - tok) >= sizeof(ret->f[0].key) ||
             strlen(eq + 1) >= sizeof(ret->f[0].value))
-            return error_set(err, -EINVAL, "Line %u of the NIC snapshot: '%s' is too long",
-                             lineno, tok);
+            return error_set(err, -EINVAL, "Line %u of the NIC snapshot: '%s' is too long", lineno,
+                             tok);
         Field *fl = &ret->f[ret->n++];
         memcpy(fl->key, tok, (size_t)(eq - tok));
         strcpy(fl->value, eq + 1);
@@ -176,15 +176,15 @@ static const char *field(Line *l, const char *key, bool required, Error *err)
             return l->f[i].value;
         }
     if (required)
-        error_set(err, -EINVAL, "Line %u of the NIC snapshot: '%s' has no '%s'", l->lineno,
-                  l->type, key);
+        error_set(err, -EINVAL, "Line %u of the NIC snapshot: '%s' has no '%s'", l->lineno, l->type,
+                  key);
     return NULL;
 }
 
 static int bad(Line *l, const char *key, const char *value, Error *err)
 {
-    return error_set(err, -EINVAL, "Line %u of the NIC snapshot: '%s' is not a valid %s",
-                     l->lineno, value, key);
+    return error_set(err, -EINVAL, "Line %u of the NIC snapshot: '%s' is not a valid %s", l->lineno,
+                     value, key);
 }
 
 static int get_uint(Line *l, const char *key, bool required, uint32_t max, uint32_t *ret,

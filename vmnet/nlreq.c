@@ -55,8 +55,7 @@ static int nl_fail(Error *err, int nlerr, const char *what)
 {
     if (nlerr == -NLE_NOMEM)
         return error_set(err, -ENOMEM, "Out of memory");
-    return error_set(err, -EINVAL, "Cannot build the request to %s: %s", what,
-                     nl_geterror(nlerr));
+    return error_set(err, -EINVAL, "Cannot build the request to %s: %s", what, nl_geterror(nlerr));
 }
 
 /* A new nl_addr of @family holding @bytes with prefix length @prefix. */
@@ -191,8 +190,8 @@ int hostlink_build_addr(bool add, int ifindex, const HostAddr *a, struct nl_msg 
     if (!o)
         return error_set(err, -ENOMEM, "Out of memory");
     if (family_len(a->family) == 0 || a->prefix > max)
-        return error_set(err, -EINVAL, "Address family %d with prefix %u is not valid",
-                         a->family, a->prefix);
+        return error_set(err, -EINVAL, "Address family %d with prefix %u is not valid", a->family,
+                         a->prefix);
     if (ifindex <= 0)
         return error_set(err, -EINVAL, "Interface index %d is not valid", ifindex);
     rtnl_addr_set_ifindex(o, ifindex);
@@ -240,8 +239,8 @@ int hostlink_build_route(bool add, int ifindex, const HostRoute *rt, struct nl_m
     if (!o)
         return error_set(err, -ENOMEM, "Out of memory");
     if (family_len(rt->family) == 0 || rt->dst_len > max)
-        return error_set(err, -EINVAL, "Route family %d with prefix %u is not valid",
-                         rt->family, rt->dst_len);
+        return error_set(err, -EINVAL, "Route family %d with prefix %u is not valid", rt->family,
+                         rt->dst_len);
     if (ifindex <= 0)
         return error_set(err, -EINVAL, "Interface index %d is not valid", ifindex);
     rtnl_route_set_family(o, (uint8_t)rt->family);

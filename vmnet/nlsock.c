@@ -60,7 +60,7 @@ static void *ns_thread(void *p)
 /* Run @fn(@arg) in a thread inside @netns. Its result, or a negative errno (with @err set) when
  * the namespace cannot be entered. */
 int hostlink_run_in_netns(const char *netns, int (*fn)(void *), void *arg, const char *what,
-                        Error *err)
+                          Error *err)
 {
     NsJob j = {.netns = netns, .fn = fn, .arg = arg};
     pthread_t t;
@@ -81,8 +81,8 @@ int hostlink_check_netns(const char *netns, const char *what, Error *err)
                          netns);
     snprintf(path, sizeof(path), "/run/netns/%s", netns);
     if (access(path, F_OK) < 0)
-        return error_set_errno(err, -errno, "Cannot %s: cannot enter network namespace '%s'",
-                               what, netns);
+        return error_set_errno(err, -errno, "Cannot %s: cannot enter network namespace '%s'", what,
+                               netns);
     return 0;
 }
 
@@ -144,7 +144,7 @@ void hostlink_free(HostLink *h)
 
 typedef struct Reply {
     HostLink *h;
-    int error;       /* the kernel's negative errno */
+    int error;        /* the kernel's negative errno */
     char extack[200]; /* its message, when it gave one */
     int handler_rc;
 } Reply;
@@ -200,8 +200,7 @@ int hostlink_send(HostLink *h, struct nl_msg *msg, const char *what, Error *err)
     nl_cb_put(cb);
     if (rp.error < 0) {
         if (rp.extack[0])
-            return error_set(err, rp.error, "%s: %s (%s)", what, strerror(-rp.error),
-                             rp.extack);
+            return error_set(err, rp.error, "%s: %s (%s)", what, strerror(-rp.error), rp.extack);
         return error_set_errno(err, rp.error, "%s", what);
     }
     if (r < 0)
@@ -210,4 +209,3 @@ int hostlink_send(HostLink *h, struct nl_msg *msg, const char *what, Error *err)
         return error_set_errno(err, rp.handler_rc, "%s", what);
     return 0;
 }
-

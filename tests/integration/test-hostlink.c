@@ -25,7 +25,7 @@
 #define ALIAS  HOSTLINK_ALIAS_PREFIX "lab=khl key=vmnet0"
 
 static char ns_nic[32], ns_lan[32];
-static char *before; /* `ip addr` and `ip route` of the NIC's namespace at the start */
+static char *before;       /* `ip addr` and `ip route` of the NIC's namespace at the start */
 static NicSnapshot *start; /* the NIC at the start, to clean up after a test that failed */
 
 /* ---- the seam: every netlink send counted, the Nth made to fail ---------------------------- */
@@ -143,12 +143,11 @@ static int setup(void **state_)
     must(ns_nic, cmd);
 
     /* DAD quick (no random delay, 100 ms per probe), set with hostlink and checked by cat */
-    assert_int_equal(hostlink_sysctl_set(ns_nic, "net/ipv6/conf/lan0/router_solicitation_delay",
-                                         "0", &err),
-                     0);
-    assert_int_equal(hostlink_sysctl_set(ns_nic, "net/ipv6/neigh/lan0/retrans_time_ms", "100",
-                                         &err),
-                     0);
+    assert_int_equal(
+            hostlink_sysctl_set(ns_nic, "net/ipv6/conf/lan0/router_solicitation_delay", "0", &err),
+            0);
+    assert_int_equal(
+            hostlink_sysctl_set(ns_nic, "net/ipv6/neigh/lan0/retrans_time_ms", "100", &err), 0);
     char *v = out_of(ns_nic, "cat /proc/sys/net/ipv6/neigh/lan0/retrans_time_ms");
     assert_string_equal(v, "100\n");
     free(v);
@@ -162,6 +161,7 @@ static int setup(void **state_)
     must(ns_nic, "ip addr add 10.77.0.5/24 brd + dev lan0");
     must(ns_nic, "ip addr add 10.77.0.6/24 dev lan0 label lan0:1");
     must(ns_nic, "ip addr add 2001:db8:77::5/64 dev lan0");
+    must(ns_nic, "ip addr add 2001:db8:77::6/64 dev lan0"); /* listed before ::5 */
     must(ns_nic, "ip route add default via 10.77.0.1");
     must(ns_nic, "ip route add 10.88.0.0/16 via 10.77.0.1 metric 50");
     must(ns_nic, "ip -6 route add 2001:db8:99::/48 via 2001:db8:77::1");
@@ -170,6 +170,8 @@ static int setup(void **state_)
     /* the fixture itself works: the gateway answers */
     must(ns_nic, "ping -c 1 -W 2 10.77.0.1");
     before = state();
+    if (getenv("KHL_SHOW"))
+        fprintf(stderr, "%s", before);
     HostLink *h = NULL;
     assert_int_equal(hostlink_open(ns_nic, &h, &err), 0);
     assert_int_equal(hostlink_nic_snapshot(h, "lan0", &start, &err), 0);
@@ -236,6 +238,7 @@ static void test_migrate_and_restore(void **state_)
     free(a4);
     char *a6 = out_of(ns_nic, "ip -o -6 addr show dev " BRIDGE);
     assert_non_null(strstr(a6, "2001:db8:77::5/64"));
+    assert_non_null(strstr(a6, "2001:db8:77::6/64"));
     free(a6);
     char *nic4 = out_of(ns_nic, "ip -o addr show dev lan0");
     assert_null(strstr(nic4, "inet "));
@@ -258,7 +261,7 @@ static void test_migrate_and_restore(void **state_)
     assert_non_null(strstr(bl, "alias " ALIAS));
     assert_non_null(strstr(bl, "bridge forward_delay 0"));
     assert_non_null(strstr(bl, "stp_state 0"));
-    assert_non_null(strstr(bl, "link/ether " ));
+    assert_non_null(strstr(bl, "link/ether "));
     assert_non_null(strstr(bl, addr_mac_format(&s->mac, mac)));
     free(bl);
     /* the gateway answers through the bridge, as ping(8) sees it */
@@ -464,6 +467,9 @@ static void test_links_and_sysctl(void **state_)
     assert_string_equal(want, "1\n");
     free(want);
     assert_int_equal(hostlink_sysctl_set(ns_nic, "net/ipv4/ip_forward", "0", &err), 0);
+    want = out_of(ns_nic, "cat /proc/sys/net/ipv4/ip_forward");
+    assert_string_equal(want, "0\n");
+    free(want);
     assert_int_equal(hostlink_sysctl_get(ns_nic, "net/ipv4/no_such_key", &got, &err), -ENOENT);
     assert_non_null(strstr(err.message, "'net/ipv4/no_such_key'"));
     error_clear(&err);

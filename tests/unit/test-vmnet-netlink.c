@@ -68,9 +68,8 @@ static void test_bridge_add(void **state)
     struct nlattr *tb[IFLA_MAX + 1];
     Error err = ERROR_INIT;
 
-    assert_int_equal(hostlink_build_bridge_add("khlbr0", &mac, "kvmlab lab=a key=vmnet0", &msg,
-                                               &err),
-                     0);
+    assert_int_equal(
+            hostlink_build_bridge_add("khlbr0", &mac, "kvmlab lab=a key=vmnet0", &msg, &err), 0);
     struct nlmsghdr *hdr = nlmsg_hdr(msg);
     assert_int_equal(hdr->nlmsg_type, RTM_NEWLINK);
     assert_int_equal(hdr->nlmsg_flags & (NLM_F_CREATE | NLM_F_EXCL), NLM_F_CREATE | NLM_F_EXCL);
@@ -524,7 +523,8 @@ static void test_snapshot_junk(void **state)
             {"", "no 'header'"},
             {"garbage\n", "Line 1"},
             {"kvmlab-nic-snapshot 1\n", "no 'nic' line"},
-            {"kvmlab-nic-snapshot 2\nnic ifname=a ifindex=1 mac=52:54:00:00:00:01 mtu=1500 up=yes\n",
+            {"kvmlab-nic-snapshot 2\nnic ifname=a ifindex=1 mac=52:54:00:00:00:01 mtu=1500 "
+             "up=yes\n",
              "Line 1"},
             {"kvmlab-nic-snapshot 1\nnic ifname=a ifindex=1 mac=zz mtu=1500 up=yes\n", "'zz'"},
             {"kvmlab-nic-snapshot 1\nnic ifname=a ifindex=1 mac=52:54:00:00:00:01 mtu=1500\n",
@@ -592,10 +592,10 @@ static void test_link_info_clear(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_bridge_add),         cmocka_unit_test(test_link_del_and_set),
-            cmocka_unit_test(test_addr),               cmocka_unit_test(test_host_addr_ipv4),
-            cmocka_unit_test(test_route),              cmocka_unit_test(test_snapshot_roundtrip),
-            cmocka_unit_test(test_snapshot_junk),      cmocka_unit_test(test_link_info_clear),
+            cmocka_unit_test(test_bridge_add),    cmocka_unit_test(test_link_del_and_set),
+            cmocka_unit_test(test_addr),          cmocka_unit_test(test_host_addr_ipv4),
+            cmocka_unit_test(test_route),         cmocka_unit_test(test_snapshot_roundtrip),
+            cmocka_unit_test(test_snapshot_junk), cmocka_unit_test(test_link_info_clear),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
