@@ -344,22 +344,26 @@ static int wireless_fn(void *arg)
     /* /sys/class/net shows the namespace of whoever mounted /sys: mount a fresh sysfs in a
      * mount namespace of this thread alone (as `ip netns exec` does) */
     if (j->use_own_sysfs) {
-        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", "none", MS_SLAVE | MS_REC, NULL) < 0)
             return -errno;
         if (umount2("/sys", MNT_DETACH) < 0 && errno != EINVAL)
             return -errno;
         if (mount("sysfs", "/sys", "sysfs", 0, NULL) < 0)
             return -errno;
     }
+    size_t seen = 0;
     for (size_t i = 0; i < j->n; i++) {
         char path[128];
         struct stat st;
+        snprintf(path, sizeof(path), "/sys/class/net/%s", j->links[i]->name);
+        seen += stat(path, &st) == 0;
         snprintf(path, sizeof(path), "/sys/class/net/%s/wireless", j->links[i]->name);
         bool w = stat(path, &st) == 0;
         snprintf(path, sizeof(path), "/sys/class/net/%s/phy80211", j->links[i]->name);
         j->links[i]->wireless = w || stat(path, &st) == 0;
     }
-    return 0;
+    /* a sysfs that shows none of the links is another namespace's: its answers mean nothing */
+    return j->n > 0 && seen == 0 ? -ENXIO : 0;
 }
 
 static int wireless_fill(HostLink *h, HostLinkInfo **links, size_t n, Error *err)
