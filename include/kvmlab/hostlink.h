@@ -33,9 +33,9 @@ typedef struct HostAddr {
     uint8_t broadcast[4]; /* IPv4 IFA_BROADCAST, zero when none */
     bool has_broadcast;
     unsigned prefix;
-    unsigned scope;  /* RT_SCOPE_* */
-    uint32_t flags;  /* IFA_F_* (noprefixroute, nodad, ...) */
-    char label[16];  /* IPv4 label ("eth0", "eth0:1"); empty for IPv6 */
+    unsigned scope;                    /* RT_SCOPE_* */
+    uint32_t flags;                    /* IFA_F_* (noprefixroute, nodad, ...) */
+    char label[16];                    /* IPv4 label ("eth0", "eth0:1"); empty for IPv6 */
     uint32_t valid_lft, preferred_lft; /* seconds; 0xffffffff: forever */
 } HostAddr;
 
@@ -51,7 +51,7 @@ typedef struct HostRoute {
     bool has_prefsrc;
     unsigned protocol; /* RTPROT_* */
     unsigned scope;
-    unsigned type; /* RTN_* */
+    unsigned type;     /* RTN_* */
     uint32_t priority; /* metric */
     bool has_priority;
     uint32_t flags; /* RTNH_F_ONLINK ... */
@@ -63,9 +63,9 @@ typedef struct NicSnapshot {
     int ifindex;
     MacAddr mac;
     unsigned mtu;
-    bool up;          /* IFF_UP was set */
-    char master[16];  /* the bridge or bond it was enslaved to, empty when none */
-    HostAddr *addrs;  /* in the kernel's order */
+    bool up;         /* IFF_UP was set */
+    char master[16]; /* the bridge or bond it was enslaved to, empty when none */
+    HostAddr *addrs; /* in the kernel's order */
     size_t n_addrs;
     HostRoute *routes; /* in the kernel's dump order */
     size_t n_routes;
@@ -88,10 +88,10 @@ typedef struct HostLinkInfo {
     MacAddr mac;
     unsigned mtu;
     bool up;
-    bool wireless; /* /sys/class/net/NAME/wireless or phy80211 exists */
+    bool wireless;    /* /sys/class/net/NAME/wireless or phy80211 exists */
     char *managed_by; /* who else configures it ("NetworkManager", "a DHCP client"), NULL;
                          filled by the caller, freed by host_link_info_clear() */
-    uint32_t *ipv4;  /* IPv4 addresses (host order) with their prefixes */
+    uint32_t *ipv4;   /* IPv4 addresses (host order) with their prefixes */
     unsigned *ipv4_prefix;
     size_t n_ipv4;
 } HostLinkInfo;
@@ -111,9 +111,13 @@ int hostlink_build_link_del(int ifindex, struct nl_msg **ret, Error *err);
 /* RTM_NEWLINK on @ifindex: flags IFF_UP set or cleared, and IFLA_MASTER when @master >= 0
  * (0: no master). */
 int hostlink_build_link_set(int ifindex, bool up, int master, struct nl_msg **ret, Error *err);
+/* RTM_NEWLINK on @ifindex: IFLA_IFALIAS @alias. The kernel does not apply an alias given at
+ * creation (rtnl_newlink sets it only on an existing link), so hostlink_bridge_add sends this. */
+int hostlink_build_link_alias(int ifindex, const char *alias, struct nl_msg **ret, Error *err);
+/* RTM_NEWLINK on @ifindex: IFLA_MTU @mtu (the NIC's MTU put back). */
+int hostlink_build_link_mtu(int ifindex, unsigned mtu, struct nl_msg **ret, Error *err);
 /* RTM_NEWADDR / RTM_DELADDR of @a on @ifindex (every field of HostAddr that is set). */
-int hostlink_build_addr(bool add, int ifindex, const HostAddr *a, struct nl_msg **ret,
-                        Error *err);
+int hostlink_build_addr(bool add, int ifindex, const HostAddr *a, struct nl_msg **ret, Error *err);
 /* RTM_NEWROUTE (NLM_F_CREATE|NLM_F_EXCL) / RTM_DELROUTE of @rt through @ifindex. */
 int hostlink_build_route(bool add, int ifindex, const HostRoute *rt, struct nl_msg **ret,
                          Error *err);
