@@ -90,11 +90,13 @@ const char *cli_file_arg(const char *cmd, const char *positional, int *ret_statu
 int cli_parse_run_args(const char *cmd, int argc, char **argv, const char **ret_file,
                        bool *ret_wait)
 {
-    static const struct option opts[] = {
-            {"help", no_argument, NULL, 'h'},         {"wait", no_argument, NULL, 'w'},
-            {"delete-disks", no_argument, NULL, 'D'}, {"timeout", required_argument, NULL, 'T'},
-            {"start-only", no_argument, NULL, 'N'},   {"allow-firewall", no_argument, NULL, 'F'},
-            {0}};
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
+                                         {"wait", no_argument, NULL, 'w'},
+                                         {"delete-disks", no_argument, NULL, 'D'},
+                                         {"timeout", required_argument, NULL, 'T'},
+                                         {"start-only", no_argument, NULL, 'N'},
+                                         {"allow-firewall", no_argument, NULL, 'F'},
+                                         {0}};
     int c;
     optind = 0; /* 0, not 1: glibc then forgets main()'s "+" mode */
     opterr = 0;

@@ -263,9 +263,9 @@ static void parse_port_forwards(Ctx *c, size_t idx, const YPair *fp)
 
 void parse_network(Ctx *c, const YPair *np)
 {
-    static const char *const keys[] = {"type",         "backend",       "subnet",    "dhcp",
-                                       "reservations", "port_forwards", "interface", "macvtap",
-                                       NULL};
+    static const char *const keys[] = {"type",      "backend",      "subnet",
+                                       "dhcp",      "reservations", "port_forwards",
+                                       "interface", "macvtap",      NULL};
     Lab *lab = c->lab;
     size_t idx = lab->n_networks;
     LabNetwork *net = ARRAY_PUSH(lab->networks, lab->n_networks);

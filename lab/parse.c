@@ -43,9 +43,9 @@ static void check_lab_name(Ctx *c, const YNode *v)
 
 static void parse_lab(Ctx *c, const YNode *root)
 {
-    static const char *const keys[] = {"lab",      "connect", "pool",  "accel",      "templates",
-                                       "networks", "images",  "nodes", "kubernetes", "firewall",
-                                       NULL};
+    static const char *const keys[] = {"lab",        "connect",  "pool",   "accel",
+                                       "templates",  "networks", "images", "nodes",
+                                       "kubernetes", "firewall", NULL};
     const YNode *v;
 
     if (!root || y_is_null(root)) {

@@ -112,8 +112,7 @@ static int sysctl_hold(const VmnetBridgeCtx *c, const char *key, const char *val
 }
 
 /* Let go of @key for @holder; the last holder puts back the value from before the first. */
-static int sysctl_release(const VmnetBridgeCtx *c, const char *key, const char *holder,
-                          Error *err)
+static int sysctl_release(const VmnetBridgeCtx *c, const char *key, const char *holder, Error *err)
 {
     _cleanup_free_ char *dir = NULL, *file = NULL, *text = NULL, *line = NULL;
     if (asprintf(&dir, "%s/sysctl/%s", c->state_root, c->netns ? c->netns : "host") < 0 ||
@@ -200,8 +199,8 @@ static int observed_push(Observed **v, size_t *n, Observed *o)
 }
 
 /* A lab bridge (alias "kvmlab lab= key=") as an Observed. */
-static int observe_lab_bridge(const VmnetBridgeCtx *c, const HostLinkInfo *l, char *lab,
-                              char *key, Observed *o)
+static int observe_lab_bridge(const VmnetBridgeCtx *c, const HostLinkInfo *l, char *lab, char *key,
+                              Observed *o)
 {
     _cleanup_free_ char *dir = net_dir(c, lab, key);
     _cleanup_free_ char *file = dir ? fs_path_join(dir, "spec") : NULL;
@@ -319,7 +318,8 @@ static int observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
     }
     /* labs bridging a NIC whose bridge is gone (removed by hand): recorded, not running */
     _cleanup_free_ char *bdir = NULL;
-    if (r >= 0 && asprintf(&bdir, "%s/bridged/%s", c->state_root, c->netns ? c->netns : "host") >= 0) {
+    if (r >= 0 &&
+        asprintf(&bdir, "%s/bridged/%s", c->state_root, c->netns ? c->netns : "host") >= 0) {
         DIR *d = opendir(bdir);
         struct dirent *de;
         while (d && (de = readdir(d)) && r >= 0) {
@@ -398,8 +398,8 @@ static int dnsmasq_converge(const VmnetBridgeCtx *c, const VmnetSpec *s, const c
     (void)fs_read_all(dp.addn_hosts, &old_addn, NULL, NULL);
     pid_t pid = dnsmasq_find(&dp);
     bool conf_same = old_conf && strcmp(old_conf, conf) == 0;
-    bool hosts_same = old_hosts && strcmp(old_hosts, hosts) == 0 && old_addn &&
-                      strcmp(old_addn, addn) == 0;
+    bool hosts_same =
+            old_hosts && strcmp(old_hosts, hosts) == 0 && old_addn && strcmp(old_addn, addn) == 0;
     if (pid > 0 && conf_same && hosts_same)
         goto out; /* re-adopted as it is */
     if (pid > 0 && !conf_same) {

@@ -437,7 +437,7 @@ int vmnet_spec_build(const Lab *lab, const LabNetwork *net, const Ipv4Net *subne
         /* libvirt: guests join the named bridge itself (or macvtap devices of the NIC); the
          * bridge backend moves the NIC onto a bridge of its own */
         s->macvtap = net->macvtap;
-        s->bridge = net->macvtap ? strdup("")
+        s->bridge = net->macvtap                           ? strdup("")
                     : net->backend == VMNET_BACKEND_BRIDGE ? vmnet_nic_bridge_name(net->interface)
                                                            : strdup(net->interface);
         if (!s->bridge)
@@ -643,7 +643,8 @@ int vmnet_spec_parse(const char *text, const char *lab, const char *key, VmnetSp
             return error_set(err, -EINVAL, "The record of network '%s' has a malformed DHCP range",
                              key);
         *dash = '\0';
-        if (addr_ipv4_parse(dhcp, &s->dhcp_start) < 0 || addr_ipv4_parse(dash + 1, &s->dhcp_end) < 0)
+        if (addr_ipv4_parse(dhcp, &s->dhcp_start) < 0 ||
+            addr_ipv4_parse(dash + 1, &s->dhcp_end) < 0)
             return error_set(err, -EINVAL, "The record of network '%s' has a malformed DHCP range",
                              key);
         s->dhcp = true;
@@ -663,8 +664,8 @@ int vmnet_spec_parse(const char *text, const char *lab, const char *key, VmnetSp
         char *c1 = strchr(hosts[i], ','), *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
         VmnetHost *h = &s->hosts[s->n_hosts];
         if (!c2) {
-            r = error_set(err, -EINVAL, "The record of network '%s' has a malformed host '%s'",
-                          key, hosts[i]);
+            r = error_set(err, -EINVAL, "The record of network '%s' has a malformed host '%s'", key,
+                          hosts[i]);
             break;
         }
         *c1 = *c2 = '\0';

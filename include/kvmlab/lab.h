@@ -182,7 +182,7 @@ typedef struct Lab {
     char *connect; /* "sandbox", a libvirt URI, or NULL for the default */
     char *pool;    /* the lab pool's directory as the file gives it, NULL: in kvmlab's state */
     LabLoc pool_loc;
-    LabAccel accel;  /* LAB_ACCEL_UNSET: auto */
+    LabAccel accel;       /* LAB_ACCEL_UNSET: auto */
     LabFirewall firewall; /* what to do about a host firewall that drops the lab's traffic */
     char *templates; /* `templates: DIR` as written (relative: to the file's directory), NULL */
     LabLoc templates_loc;

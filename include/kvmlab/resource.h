@@ -15,13 +15,13 @@
  */
 
 typedef enum ResourceKind {
-    RESOURCE_NETWORK, /* a libvirt network */
-    RESOURCE_PORTFWD, /* the lab's nftables table: NAT masquerade and port forwards */
-    RESOURCE_POOL,    /* the lab's directory storage pool */
-    RESOURCE_IMAGE,   /* a base image in the shared store, used by this lab */
-    RESOURCE_VOLUME,  /* a disk of a node: a volume in the lab's pool */
-    RESOURCE_DOMAIN,  /* a node: a libvirt domain with its cloud-init seed */
-    RESOURCE_BRIDGE,  /* a network on the bridge backend: kvmlab's own Linux bridge, its
+    RESOURCE_NETWORK,  /* a libvirt network */
+    RESOURCE_PORTFWD,  /* the lab's nftables table: NAT masquerade and port forwards */
+    RESOURCE_POOL,     /* the lab's directory storage pool */
+    RESOURCE_IMAGE,    /* a base image in the shared store, used by this lab */
+    RESOURCE_VOLUME,   /* a disk of a node: a volume in the lab's pool */
+    RESOURCE_DOMAIN,   /* a node: a libvirt domain with its cloud-init seed */
+    RESOURCE_BRIDGE,   /* a network on the bridge backend: kvmlab's own Linux bridge, its
                          addresses and dnsmasq, or a host NIC moved onto a bridge */
     RESOURCE_FIREWALL, /* the lab's allow rules in another table that drops its traffic */
     RESOURCE_KIND_MAX,

@@ -133,23 +133,24 @@ static void lan_make(const char *sb)
     run_ok(NULL, (const char *[]){"ip", "netns", "add", lanns, NULL});
     run_ok(NULL, (const char *[]){"ip", "-n", sb, "link", "add", "lan0", "type", "veth", "peer",
                                   "name", "lanp", "netns", lanns, NULL});
-    run_ok(NULL, (const char *[]){"ip", "-n", lanns, "addr", "add", "10.77.0.1/24", "dev", "lanp",
-                                  NULL});
+    run_ok(NULL,
+           (const char *[]){"ip", "-n", lanns, "addr", "add", "10.77.0.1/24", "dev", "lanp", NULL});
     run_ok(NULL, (const char *[]){"ip", "-n", lanns, "link", "set", "lanp", "up", NULL});
     run_ok(NULL, (const char *[]){"ip", "-n", lanns, "link", "set", "lo", "up", NULL});
-    run_ok(NULL, (const char *[]){"ip", "-n", sb, "addr", "add", "10.77.0.5/24", "dev", "lan0",
-                                  NULL});
+    run_ok(NULL,
+           (const char *[]){"ip", "-n", sb, "addr", "add", "10.77.0.5/24", "dev", "lan0", NULL});
     run_ok(NULL, (const char *[]){"ip", "-n", sb, "link", "set", "lan0", "up", NULL});
-    run_ok(NULL, (const char *[]){"ip", "-n", sb, "route", "add", "default", "via", "10.77.0.1",
-                                  NULL});
+    run_ok(NULL,
+           (const char *[]){"ip", "-n", sb, "route", "add", "default", "via", "10.77.0.1", NULL});
     char pidfile[4200], leases[4200];
     snprintf(lanconf, sizeof(lanconf), "%s/%s-lan", fixture_state_root(), lab->name);
     snprintf(pidfile, sizeof(pidfile), "--pid-file=%s.pid", lanconf);
     snprintf(leases, sizeof(leases), "--dhcp-leasefile=%s.leases", lanconf);
-    run_ok(lanns, (const char *[]){"dnsmasq", "--port=0", "--bind-interfaces", "--interface=lanp",
-                                   "--except-interface=lo", "--dhcp-range=10.77.0.100,10.77.0.150,600",
-                                   "--dhcp-option=option:router,10.77.0.1", "--no-ping",
-                                   pidfile, leases, "--conf-file=/dev/null", NULL});
+    run_ok(lanns,
+           (const char *[]){"dnsmasq", "--port=0", "--bind-interfaces", "--interface=lanp",
+                            "--except-interface=lo", "--dhcp-range=10.77.0.100,10.77.0.150,600",
+                            "--dhcp-option=option:router,10.77.0.1", "--no-ping", pidfile, leases,
+                            "--conf-file=/dev/null", NULL});
     char path[4200];
     snprintf(path, sizeof(path), "%s.pid", lanconf);
     FILE *f = fopen(path, "r");

@@ -498,7 +498,6 @@ static void test_valid_files_plan(void **state)
     assert_true(planned >= 4);
 }
 
-
 #define LAB_BRIDGE_NAT                                                                             \
     "lab: bb\n"                                                                                    \
     "connect: sandbox\n"                                                                           \
@@ -523,9 +522,8 @@ static void test_bridge_backend(void **state)
         const Resource *w = want(p, "vmnet8");
         assert_int_equal(w->kind, RESOURCE_BRIDGE);
         assert_string_equal(w->bridge, "bb-vmnet8");
-        const char *expect[] = {"backend=bridge\n", "host=192.168.50.1\n",
-                                "gateway=192.168.50.2\n", "dhcp=192.168.50.128-192.168.50.254\n",
-                                "live.dnsmasq=running\n"};
+        const char *expect[] = {"backend=bridge\n", "host=192.168.50.1\n", "gateway=192.168.50.2\n",
+                                "dhcp=192.168.50.128-192.168.50.254\n", "live.dnsmasq=running\n"};
         for (size_t i = 0; i < ELEMENTSOF(expect); i++)
             if (!strstr(w->spec, expect[i]))
                 fail_msg("vmnet8 spec lacks %s:\n%s", expect[i], w->spec);

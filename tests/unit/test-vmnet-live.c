@@ -205,8 +205,9 @@ static void test_odd_xml(void **state)
             {"<network><forward mode='hostdev'><pf dev='eth0'/></forward></network>",
              "type=hostdev\nbackend=libvirt\nname=\nbridge=\n"},
             /* macvtap: no bridge, the device is the interface */
+            /* macvtap devices of a NIC: no bridge of its own */
             {"<network><forward mode='bridge' dev='eth1'/></network>",
-             "type=bridged\nbackend=libvirt\nname=\nbridge=\ninterface=eth1\n"},
+             "type=bridged\nbackend=libvirt\nname=\nbridge=\ninterface=eth1\nmacvtap=yes\n"},
             /* IPv6 only: no IPv4 facts */
             {"<network><ip family='ipv6' address='fd00::1' prefix='64'/></network>",
              "type=isolated\nbackend=libvirt\nname=\nbridge=\n"},
