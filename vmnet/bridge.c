@@ -420,6 +420,26 @@ out:
     return r;
 }
 
+/* dnsmasq drops to an unprivileged user and then reads its hosts files: the directories above
+ * them must let others through (search only, never listing). kvmlab's state root may have been
+ * made 0700 by whatever ran first (the lab lock); search permission is added, nothing else. */
+static int state_searchable(const VmnetBridgeCtx *c, const char *lab, Error *err)
+{
+    _cleanup_free_ char *labs = NULL, *labdir = NULL;
+    if (asprintf(&labs, "%s/labs", c->state_root) < 0 ||
+        asprintf(&labdir, "%s/labs/%s", c->state_root, lab) < 0)
+        return error_set(err, -ENOMEM, "Out of memory");
+    const char *dirs[] = {c->state_root, labs, labdir};
+    for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+        struct stat st;
+        if (stat(dirs[i], &st) < 0)
+            continue;
+        if ((st.st_mode & 0011) != 0011 && chmod(dirs[i], (st.st_mode & 07777) | 0011) < 0)
+            return error_set_errno(err, -errno, "Cannot let dnsmasq through '%s'", dirs[i]);
+    }
+    return 0;
+}
+
 static int dnsmasq_stop_in(const char *dir, Error *err)
 {
     DnsmasqPaths dp = {0};
@@ -440,7 +460,8 @@ static char *holder_name(const char *lab, const char *key)
 
 /* A lab bridge of @s with its addresses, forwarding and dnsmasq, as @s says. Also converges an
  * existing one (update, start): every step is idempotent. */
-static int lab_bridge_converge(const VmnetBridgeCtx *c, const VmnetSpec *s, Error *err)
+static int lab_bridge_converge(const VmnetBridgeCtx *c, const VmnetSpec *s, bool *ret_made,
+                               Error *err)
 {
     _cleanup_(hostlink_freep) HostLink *h = NULL;
     _cleanup_free_ char *dir = net_dir(c, s->lab, s->key);
@@ -470,6 +491,8 @@ static int lab_bridge_converge(const VmnetBridgeCtx *c, const VmnetSpec *s, Erro
         r = hostlink_bridge_add(h, s->bridge, &mac, alias, err);
         if (r < 0)
             return r;
+        if (ret_made)
+            *ret_made = true;
     }
     if (s->host_ip) {
         HostAddr a = host_addr_ipv4(s->host_ip, s->subnet.prefix, s->bridge);
@@ -488,8 +511,10 @@ static int lab_bridge_converge(const VmnetBridgeCtx *c, const VmnetSpec *s, Erro
         if (r < 0)
             return r;
     }
-    if (s->dhcp)
-        return dnsmasq_converge(c, s, dir, err);
+    if (s->dhcp) {
+        r = state_searchable(c, s->lab, err);
+        return r < 0 ? r : dnsmasq_converge(c, s, dir, err);
+    }
     return dnsmasq_stop_in(dir, err);
 }
 
@@ -641,20 +666,47 @@ static int nic_detach(const VmnetBridgeCtx *c, const Observed *have, Error *err)
 
 /* --- the engine's callbacks -------------------------------------------------------------- */
 
+/* What a create that failed half-way made goes again (the engine leaves a failed create to
+ * its backend): the bridge only when this run made it, never one that was there before. */
+static void create_undo(const VmnetBridgeCtx *c, const VmnetSpec *s, bool made)
+{
+    Error ignore = ERROR_INIT;
+    _cleanup_free_ char *dir = net_dir(c, s->lab, s->key);
+    if (made) {
+        Observed o = {.kind = RESOURCE_BRIDGE,
+                      .lab = s->lab,
+                      .key = s->key,
+                      .name = s->name,
+                      .bridge = s->bridge};
+        (void)lab_bridge_remove(c, &o, &ignore);
+    } else if (dir) {
+        (void)fs_rm_rf(dir, &ignore);
+    }
+    error_clear(&ignore);
+}
+
 static int create(void *ctx, const Resource *want, Error *err)
 {
     const VmnetSpec *s = want->data;
+    bool made = false;
     if (!s)
         return error_set(err, -EINVAL, "Network '%s' has no spec", want->key);
-    if (s->type == VMNET_BRIDGED)
-        return nic_attach(ctx, s, err);
-    return lab_bridge_converge(ctx, s, err);
+    int r = s->type == VMNET_BRIDGED ? nic_attach(ctx, s, err)
+                                     : lab_bridge_converge(ctx, s, &made, err);
+    if (r < 0)
+        create_undo(ctx, s, made);
+    return r;
 }
 
 static int update(void *ctx, const Resource *want, const Observed *have, Error *err)
 {
     (void)have;
-    return create(ctx, want, err);
+    const VmnetSpec *s = want->data;
+    if (!s)
+        return error_set(err, -EINVAL, "Network '%s' has no spec", want->key);
+    /* a failed update is put back by the engine (restore from the observed record) */
+    return s->type == VMNET_BRIDGED ? nic_attach(ctx, s, err)
+                                    : lab_bridge_converge(ctx, s, NULL, err);
 }
 
 /* An object from its record alone (start, restore): the spec read back. */
@@ -668,7 +720,7 @@ static int from_record(void *ctx, const Observed *have, Error *err)
         return r;
     if (s->type == VMNET_BRIDGED)
         return nic_attach(ctx, s, err);
-    return lab_bridge_converge(ctx, s, err);
+    return lab_bridge_converge(ctx, s, NULL, err);
 }
 
 static int start(void *ctx, const Observed *have, Error *err)
