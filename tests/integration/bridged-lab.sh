@@ -107,7 +107,7 @@ check "ip addr, ip route and the NIC: byte for byte as before" 0 cmp "$T/before"
 diff "$T/before" "$T/after" | sed 's/^/# /'
 
 # --- a NIC a DHCP client manages is refused before anything changes
-in_ns ip link add kbd0 type dummy
+in_ns ip link add kbd0 type veth peer name kbd1
 in_ns ip link set kbd0 up
 ip netns exec "$NS" busybox udhcpc -i kbd0 -f -t 1000 -T 10 -A 10 >/dev/null 2>&1 &
 DHCPC=$!
