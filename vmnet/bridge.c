@@ -482,9 +482,16 @@ static int lab_bridge_converge(const VmnetBridgeCtx *c, const VmnetSpec *s, bool
     if (r < 0)
         return r;
     HostLinkInfo have = {0};
-    r = hostlink_get(h, s->bridge, &have, NULL);
+    Error why = ERROR_INIT;
+    r = hostlink_get(h, s->bridge, &have, &why);
     bool exists = r >= 0;
     host_link_info_clear(&have);
+    if (r < 0 && r != -ENODEV) {
+        r = error_set(err, r, "%s", why.message ? why.message : "Cannot look at the bridge");
+        error_clear(&why);
+        return r;
+    }
+    error_clear(&why);
     if (!exists) {
         /* a fixed MAC, so a re-created bridge looks the same to guests and ARP caches */
         MacAddr mac = addr_mac_derive(s->lab, what, 0);
@@ -589,8 +596,16 @@ static int nic_attach(const VmnetBridgeCtx *c, const VmnetSpec *s, Error *err)
     if (r < 0)
         return r;
     HostLinkInfo br = {0};
-    bool exists = hostlink_get(h, s->bridge, &br, NULL) >= 0;
+    Error why = ERROR_INIT;
+    r = hostlink_get(h, s->bridge, &br, &why);
+    bool exists = r >= 0;
     host_link_info_clear(&br);
+    if (r < 0 && r != -ENODEV) {
+        r = error_set(err, r, "%s", why.message ? why.message : "Cannot look at the bridge");
+        error_clear(&why);
+        return r;
+    }
+    error_clear(&why);
     if (!exists) {
         /* the first lab on this NIC: snapshot, kept before anything changes, then the move */
         _cleanup_(nic_snapshot_freep) NicSnapshot *snap = NULL;
