@@ -634,6 +634,19 @@ static void forget_pool_dir(const LabSession *s)
     rmdir(pool);
 }
 
+/* Is @o the Linux bridge of a libvirt network seen in the same observation? The bridge backend
+ * reports every bridge it did not make (for name clashes); libvirt's own are not foreign. */
+static bool libvirt_bridge(const Plan *p, const Observed *o)
+{
+    if (o->kind != RESOURCE_BRIDGE || o->lab || !o->bridge)
+        return false;
+    for (size_t i = 0; i < p->n_have; i++)
+        if (p->have[i].kind == RESOURCE_NETWORK && p->have[i].bridge &&
+            strcmp(p->have[i].bridge, o->bridge) == 0)
+            return true;
+    return false;
+}
+
 int lab_session_down(LabSession *s, Plan **ret_plan, bool *ret_kept_sandbox, Error *err)
 {
     bool looked = s->conn != NULL;
@@ -659,7 +672,8 @@ int lab_session_down(LabSession *s, Plan **ret_plan, bool *ret_kept_sandbox, Err
     if (s->sandbox) {
         bool foreign = false;
         for (size_t i = 0; i < p->n_have; i++)
-            if (!p->have[i].lab || strcmp(p->have[i].lab, s->lab->name) != 0)
+            if ((!p->have[i].lab || strcmp(p->have[i].lab, s->lab->name) != 0) &&
+                !libvirt_bridge(p, &p->have[i]))
                 foreign = true;
         if (s->conn) {
             virDomainPtr *doms = NULL;
