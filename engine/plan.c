@@ -309,6 +309,17 @@ static int plan_network(const Lab *lab, const HostState *host, Plan *p, const La
         if (r < 0)
             return r;
     }
+    if (net->type == VMNET_BRIDGED && net->macvtap) {
+        char *why = NULL;
+        if (asprintf(&why,
+                     "network '%s' puts guests on macvtap devices of '%s': the host is left as "
+                     "it is, but the host and its guests cannot reach each other through '%s' "
+                     "(other machines on the LAN can); 'backend: bridge' moves the NIC onto a "
+                     "bridge instead",
+                     net->name, net->interface, net->interface) < 0 ||
+            add_note(p, why) < 0)
+            return error_set(err, -ENOMEM, "Out of memory");
+    }
     if (net->type == VMNET_NAT && !host->nat_table && net->n_port_forwards > 0 &&
         net->backend != VMNET_BACKEND_BRIDGE)
         return error_set(err, -ENOTSUP,

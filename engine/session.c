@@ -313,31 +313,10 @@ static char *bridge_refusal(const LabSession *s)
     for (size_t i = 0; helpers[i] && !helper; i++)
         if (stat(helpers[i], &st) == 0)
             helper = helpers[i];
-    if (!helper) {
-        if (asprintf(&why, "qemu:///session needs qemu-bridge-helper, which is not installed "
-                           "(package qemu-system-common)") < 0)
-            return NULL;
-        return why;
-    }
-    if (!(st.st_mode & S_ISUID) || st.st_uid != 0) {
-        if (asprintf(&why,
-                     "qemu:///session joins bridges through '%s', which is not setuid root; "
-                     "run `chmod u+s %s` as root",
-                     helper, helper) < 0)
-            return NULL;
-        return why;
-    }
     _cleanup_free_ char *conf = NULL;
-    if (fs_read_all("/etc/qemu/bridge.conf", &conf, NULL, NULL) < 0 ||
-        (!strstr(conf, "allow all") && !strstr(conf, "allow kvbr-") && !strstr(conf, "allow *"))) {
-        if (asprintf(&why,
-                     "qemu:///session may join only the bridges /etc/qemu/bridge.conf allows, "
-                     "and it allows none of kvmlab's; add the line 'allow all' (or one 'allow "
-                     "BRIDGE' per bridge)") < 0)
-            return NULL;
-        return why;
-    }
-    return NULL;
+    (void)fs_read_all("/etc/qemu/bridge.conf", &conf, NULL, NULL);
+    return vmnet_session_bridge_refusal(helper, helper && (st.st_mode & S_ISUID) && st.st_uid == 0,
+                                        conf);
 }
 
 /* Who else configures link @l (NULL: nobody kvmlab knows of): NetworkManager keeps a state file

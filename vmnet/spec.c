@@ -685,3 +685,43 @@ int vmnet_spec_parse(const char *text, const char *lab, const char *key, VmnetSp
     *ret = steal_pointer(&s);
     return 0;
 }
+
+char *vmnet_session_bridge_refusal(const char *helper, bool helper_setuid_root,
+                                   const char *bridge_conf)
+{
+    char *why = NULL;
+    if (!helper) {
+        if (asprintf(&why, "qemu:///session joins bridges through qemu-bridge-helper, which is not "
+                           "installed (package qemu-system-common)") < 0)
+            return NULL;
+        return why;
+    }
+    if (!helper_setuid_root) {
+        if (asprintf(&why,
+                     "qemu:///session joins bridges through '%s', which is not setuid root; run "
+                     "`chmod u+s %s` as root",
+                     helper, helper) < 0)
+            return NULL;
+        return why;
+    }
+    /* an "allow" line that is not commented out */
+    bool allowed = false;
+    for (const char *l = bridge_conf; l && *l && !allowed;) {
+        size_t n = strcspn(l, "\n");
+        const char *p = l;
+        while (p < l + n && (*p == ' ' || *p == '\t'))
+            p++;
+        allowed = (size_t)(l + n - p) >= 6 && strncmp(p, "allow", 5) == 0 &&
+                  (p[5] == ' ' || p[5] == '\t');
+        l += n + (l[n] == '\n');
+    }
+    if (!allowed) {
+        if (asprintf(&why, "qemu:///session may join only the bridges /etc/qemu/bridge.conf "
+                           "allows, and it %s; add the line 'allow all' (or one 'allow BRIDGE' "
+                           "line per bridge of the lab)",
+                     bridge_conf ? "allows none" : "does not exist") < 0)
+            return NULL;
+        return why;
+    }
+    return NULL;
+}

@@ -173,6 +173,17 @@ void vmnet_bridge_backend(VmnetBridgeCtx *ctx, struct EngineBackend *ret);
  * traffic (kind RESOURCE_FIREWALL), in the same namespace, records under the same root. */
 void vmnet_firewall_backend(VmnetBridgeCtx *ctx, struct EngineBackend *ret);
 
+/*
+ * Pure: why qemu:///session cannot join kvmlab's bridges, NULL when it can. An unprivileged QEMU
+ * joins a bridge through qemu-bridge-helper (@helper: its path, NULL when not installed), which
+ * must be setuid root (@helper_setuid_root), and only the bridges /etc/qemu/bridge.conf allows
+ * (@bridge_conf: its text, NULL when missing): "allow all", or "allow kvbr-*"-style lines kvmlab
+ * cannot predict, so "allow all" or one line per bridge. New string naming what is missing and
+ * the command that fixes it.
+ */
+char *vmnet_session_bridge_refusal(const char *helper, bool helper_setuid_root,
+                                   const char *bridge_conf);
+
 /* Host side (reads the current network namespace, read-only): every IPv4 subnet that an address
  * or route of this namespace uses, to keep picked subnets clear of them. */
 int vmnet_host_subnets(Ipv4Net **ret, size_t *ret_n, Error *err);

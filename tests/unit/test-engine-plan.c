@@ -658,6 +658,71 @@ static void test_dnsmasq_drift(void **state)
     plan_free(p);
 }
 
+static char *read_fixture(const char *rel)
+{
+    const char *root = getenv("KVMLAB_SOURCE_ROOT");
+    assert_non_null(root);
+    _cleanup_free_ char *path = NULL;
+    assert_true(asprintf(&path, "%s/%s", root, rel) > 0);
+    char *text = NULL;
+    assert_int_equal(fs_read_all(path, &text, NULL, NULL), 0);
+    return text;
+}
+
+/* A Docker-like host firewall: warned by default with the rule that would let the lab through;
+ * with firewall: allow (or up --allow-firewall) a firewall resource holds exactly those rules,
+ * and the same rules stay wanted once they are in the ruleset (no flapping). */
+static void test_firewall_planned(void **state)
+{
+    (void)state;
+    _cleanup_free_ char *docker = read_fixture("tests/data/firewall/docker.ruleset");
+    HostState h = {.nat_table = true, .bridges = true, .ruleset = xstrdup(docker),
+                   .br_nf_call_iptables = 0};
+    Plan *p = plan_ok(LAB_BRIDGE_NAT, &h);
+    bool noted = false;
+    for (size_t i = 0; i < p->n_notes; i++)
+        noted |= strstr(p->notes[i], "Docker") && strstr(p->notes[i], "--allow-firewall") &&
+                 strstr(p->notes[i], "iifname \"bb-vmnet8\" accept");
+    assert_true(noted);
+    for (size_t i = 0; i < p->n_want; i++)
+        assert_int_not_equal(p->want[i].kind, RESOURCE_FIREWALL);
+    plan_free(p);
+
+    HostState h2 = {.nat_table = true, .bridges = true, .ruleset = xstrdup(docker),
+                    .firewall_allow = true};
+    p = plan_ok(LAB_BRIDGE_NAT, &h2);
+    const Resource *fw = want(p, "firewall");
+    assert_int_equal(fw->kind, RESOURCE_FIREWALL);
+    assert_non_null(strstr(fw->spec, "DOCKER-USER"));
+    assert_non_null(strstr(fw->spec, "comment \"kvmlab-allow lab=bb\""));
+    assert_non_null(strstr(fw->spec, "bb-vmnet8"));
+    assert_non_null(strstr(fw->spec, "bb-vmnet1"));
+    _cleanup_free_ char *spec = xstrdup(fw->spec);
+    _cleanup_free_ char *hash = xstrdup(fw->hash);
+    plan_free(p);
+
+    /* the rules are in: a ruleset carrying them still wants the same resource */
+    _cleanup_free_ char *with = NULL;
+    assert_true(asprintf(&with, "%s\ntable ip filter {\n\tchain DOCKER-USER {\n\t\tiifname "
+                                "\"bb-vmnet8\" accept comment \"kvmlab-allow lab=bb\"\n\t}\n}\n",
+                         docker) > 0);
+    HostState h3 = {.nat_table = true, .bridges = true, .ruleset = xstrdup(with),
+                    .firewall_allow = true};
+    p = plan_ok(LAB_BRIDGE_NAT, &h3);
+    assert_string_equal(want(p, "firewall")->hash, hash);
+    assert_string_equal(want(p, "firewall")->spec, spec);
+    plan_free(p);
+
+    /* a lab whose traffic nothing drops wants no rules */
+    _cleanup_free_ char *clean = read_fixture("tests/data/firewall/kvmlab-only.ruleset");
+    HostState h4 = {.nat_table = true, .bridges = true, .ruleset = xstrdup(clean),
+                    .firewall_allow = true};
+    p = plan_ok(LAB_BRIDGE_NAT, &h4);
+    for (size_t i = 0; i < p->n_want; i++)
+        assert_int_not_equal(p->want[i].kind, RESOURCE_FIREWALL);
+    plan_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -676,6 +741,7 @@ int main(void)
             cmocka_unit_test(test_bridge_backend_refused),
             cmocka_unit_test(test_bridged_nic_checks),
             cmocka_unit_test(test_dnsmasq_drift),
+            cmocka_unit_test(test_firewall_planned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -528,6 +528,39 @@ static void test_subnet_pick(void **state)
     assert_string_equal(addr_cidr_format(&r, buf), "10.254.255.0/24");
 }
 
+
+/* qemu:///session and kvmlab's bridges: each missing piece named with its fix. */
+static void test_session_bridge_refusal(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *helper;
+        bool setuid;
+        const char *conf;
+        const char *want; /* NULL: it can */
+    } cases[] = {
+            {NULL, false, NULL, "qemu-bridge-helper, which is not installed"},
+            {"/usr/lib/qemu/qemu-bridge-helper", false, "allow all\n",
+             "`chmod u+s /usr/lib/qemu/qemu-bridge-helper` as root"},
+            {"/usr/lib/qemu/qemu-bridge-helper", true, NULL, "it does not exist; add the line 'allow all'"},
+            {"/usr/lib/qemu/qemu-bridge-helper", true, "# allow all\n", "it allows none"},
+            {"/usr/lib/qemu/qemu-bridge-helper", true, "\tallowance\n", "it allows none"},
+            {"/usr/lib/qemu/qemu-bridge-helper", true, "allow all", NULL},
+            {"/usr/lib/qemu/qemu-bridge-helper", true, "# kvmlab\n  allow kvbr-eth0\n", NULL},
+    };
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        _cleanup_free_ char *why =
+                vmnet_session_bridge_refusal(cases[i].helper, cases[i].setuid, cases[i].conf);
+        if (!cases[i].want) {
+            if (why)
+                fail_msg("case %zu: refused: %s", i, why);
+            continue;
+        }
+        if (!why || !strstr(why, cases[i].want))
+            fail_msg("case %zu: '%s' lacks '%s'", i, why ? why : "(nothing)", cases[i].want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -548,6 +581,7 @@ int main(void)
             cmocka_unit_test(test_isolated_and_bridged),
             cmocka_unit_test(test_hash),
             cmocka_unit_test(test_subnet_pick),
+            cmocka_unit_test(test_session_bridge_refusal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
