@@ -112,6 +112,33 @@ snap "$T/after"
 check "ip addr, ip route and the NIC: byte for byte as before" 0 cmp "$T/before" "$T/after"
 diff "$T/before" "$T/after" | sed 's/^/# /'
 
+# --- NAT and host-only on the bridge backend in this host's namespace: bridge, addresses,
+# dnsmasq and the nft table exist after up and are gone after down, with ip_forward put back
+in_ns sysctl -qw net.ipv4.ip_forward=0
+cat > "$T/n.yaml" <<EOL
+lab: ${LAB}n
+connect: "test:///default"
+networks:
+  vmnet8: {type: nat, backend: bridge, subnet: 10.93.8.0/24}
+  vmnet1: {type: hostonly, backend: bridge, subnet: 10.93.1.0/24}
+EOL
+check "up of NAT and host-only in the host's namespace" 0 in_ns "$K" up "$T/n.yaml"
+check "the NAT bridge has N.1 and N.2" 0 in_ns ip -4 -o addr show dev "${LAB}n-v8"
+grep_out "N.2 on the NAT bridge" out "inet 10.93.8.2/24"
+check "the host-only bridge has N.1" 0 in_ns ip -4 -o addr show dev "${LAB}n-v1"
+grep_out "N.1 on the host-only bridge" out "inet 10.93.1.1/24"
+check "the lab's nft table is there" 0 in_ns nft list table ip "kvmlab-${LAB}n"
+check "ip_forward is on" 0 test "$(in_ns cat /proc/sys/net/ipv4/ip_forward)" = 1
+PIDS=$(cat "$KVMLAB_STATE_DIR"/labs/${LAB}n/net/*/pid)
+check "two dnsmasq run ($(echo $PIDS))" 0 test "$(echo $PIDS | wc -w)" = 2
+check "down" 0 in_ns "$K" down "$T/n.yaml"
+check "the bridges are gone" 1 in_ns ip link show "${LAB}n-v8"
+check "the nft table is gone" 1 in_ns nft list table ip "kvmlab-${LAB}n"
+gone=0; for p in $PIDS; do [ -r /proc/$p/stat ] && ! grep -q '^[0-9]* ([^)]*) Z' /proc/$p/stat && gone=1; done
+check "the dnsmasq processes are gone" 0 test $gone = 0
+check "ip_forward is put back to 0" 0 test "$(in_ns cat /proc/sys/net/ipv4/ip_forward)" = 0
+check "no record of the lab's networks or sysctls is left" 1 sh -c "ls $KVMLAB_STATE_DIR/labs/${LAB}n/net $KVMLAB_STATE_DIR/sysctl/host 2>/dev/null | grep -q ."
+
 # --- a NIC a DHCP client manages is refused before anything changes
 in_ns ip link add kbd0 type veth peer name kbd1
 in_ns ip link set kbd0 up
