@@ -348,15 +348,17 @@ static int plan_node(const Lab *lab, const HostState *host, Plan *p, const LabNo
         char mac[MAC_STRLEN];
         /* the bridge backend's networks are Linux bridges, which any libvirt attaches to */
         bool own = w && w->kind == RESOURCE_BRIDGE && vs;
+        /* a model the file names (an imported VMware NIC), else the OS's */
+        const char *m = node->nics[i].model ? node->nics[i].model : model;
         dn[i] = (DomainNic){.network = own ? NULL : w ? w->name : node->nics[i].network,
                             .bridge = own ? vs->bridge : NULL,
                             .mac = node->nics[i].mac,
-                            .model = model};
+                            .model = m};
         if (own)
-            fprintf(spec, "nic=bridge:%s,%s\nmac=%s\n", dn[i].bridge, model,
+            fprintf(spec, "nic=bridge:%s,%s\nmac=%s\n", dn[i].bridge, m,
                     addr_mac_format(&node->nics[i].mac, mac));
         else
-            fprintf(spec, "nic=%s,%s\nmac=%s\n", dn[i].network, model,
+            fprintf(spec, "nic=%s,%s\nmac=%s\n", dn[i].network, m,
                     addr_mac_format(&node->nics[i].mac, mac));
     }
     fprintf(spec, "console=%s\n", d->console_log);

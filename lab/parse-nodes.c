@@ -140,11 +140,16 @@ typedef struct NicLocs {
 
 static void parse_nics(Ctx *c, const YNode *seq, const NodeEntry *e, LabNode *tmpl, NicLocs **locs)
 {
-    static const char *const keys[] = {"network", "ip", "mac", NULL};
+    static const char *const keys[] = {"network", "ip", "mac", "model", NULL};
+    /* QEMU's NIC models: virtio, and the emulated ones guests without virtio-net drivers know
+     * (vmxnet3 for VMware guests with VMware Tools, pcnet for VMware's vlance) */
+    static const char *const models[] = {"virtio", "e1000",  "e1000e", "rtl8139",
+                                         "pcnet",  "vmxnet3", NULL};
     _cleanup_free_ char *where = xasprintf("in a NIC of %s", e->label);
     const Lab *lab = c->lab;
 
-    if (!y_want_seq(c, seq, "'networks'", "a list of network names or {network, ip, mac} mappings"))
+    if (!y_want_seq(c, seq, "'networks'",
+                    "a list of network names or {network, ip, mac, model} mappings"))
         return;
     if (seq->n_items > LAB_NICS_PER_NODE_MAX) {
         diag(c, seq->loc, "%s has %zu NICs; a node has at most %d", e->label, seq->n_items,
@@ -152,7 +157,7 @@ static void parse_nics(Ctx *c, const YNode *seq, const NodeEntry *e, LabNode *tm
         return;
     }
     for (size_t i = 0; i < seq->n_items; i++) {
-        const YNode *item = seq->items[i], *netn = item, *ip = NULL, *mac = NULL;
+        const YNode *item = seq->items[i], *netn = item, *ip = NULL, *mac = NULL, *model = NULL;
         LabNic nic = {.loc = item->loc};
         bool ok = true;
 
@@ -161,6 +166,7 @@ static void parse_nics(Ctx *c, const YNode *seq, const NodeEntry *e, LabNode *tm
             netn = map_get(item, "network");
             ip = map_get(item, "ip");
             mac = map_get(item, "mac");
+            model = map_get(item, "model");
             if (!netn) {
                 diag(c, item->loc, "a NIC needs a 'network'");
                 continue;
@@ -222,6 +228,13 @@ static void parse_nics(Ctx *c, const YNode *seq, const NodeEntry *e, LabNode *tm
             nic.has_mac = true;
         } else if (mac) {
             ok = false;
+        }
+        if (model) {
+            int m = y_enum(c, model, "NIC model", models);
+            if (m < 0)
+                ok = false;
+            else
+                nic.model = models[m];
         }
         if (!ok)
             continue;

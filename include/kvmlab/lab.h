@@ -131,6 +131,8 @@ typedef struct LabNic {
     uint32_t ip;
     bool has_mac;
     MacAddr mac; /* derived from lab/node/index when not given */
+    const char *model; /* static string: virtio, e1000, e1000e, rtl8139, pcnet, vmxnet3; NULL:
+                          chosen from the guest's OS and machine */
     LabLoc loc;
 } LabNic;
 

@@ -855,6 +855,8 @@ static void test_node_options(void **state)
     assert_int_equal(lab_node_accel(lab, &lab->nodes[2]), LAB_ACCEL_TCG);
     assert_true(lab->nodes[0].cloud_init);
     assert_false(lab->nodes[1].cloud_init);
+    assert_null(lab->nodes[0].nics[0].model);
+    assert_string_equal(lab->nodes[1].nics[0].model, "vmxnet3");
     assert_string_equal(lab->kubernetes.repository, "http://10.0.0.1:8080/k8s/");
     assert_string_equal(lab->kubernetes.repository_key, "none");
     assert_int_equal(lab->kubernetes.install_packages, LAB_INSTALL_FALSE);
