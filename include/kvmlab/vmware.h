@@ -186,3 +186,42 @@ const char *vmw_nic_model(const char *virtual_dev, bool virtio_net);
  * of '-' squeezed, none at either end), at most @max characters, starting with a letter
  * ("vm-" put in front otherwise), "vm" when nothing is left. New string. */
 char *vmw_safe_name(const char *raw, size_t max);
+
+/* ---- the lab file an import writes (vmware/import.c, pure) --------------------------------- */
+
+/* One .vmx to import, with what only the file system can tell (filled by the caller). */
+typedef struct VmwImportVm {
+    const char *vmx_path; /* as given, for messages */
+    const VmwVmx *vmx;
+    /* per vmx->disks[i]: the file resolved against the .vmx's directory (NULL: none), whether
+     * it exists, and (--convert) the name of the shared store's image made of it (NULL: the
+     * lab file points at the file itself) */
+    char **paths;
+    bool *exists;
+    char **store_images;
+} VmwImportVm;
+
+typedef struct VmwImportInput {
+    const char *lab; /* the lab's name */
+    const char *networking_file; /* for messages; NULL when there was none */
+    const VmwNetworking *networking; /* NULL: none read */
+    /* dhcpd.conf and nat.conf per vnet (Linux/macOS), or Windows' one file each at [0] with
+     * @windows set; entries may be NULL */
+    const VmwDhcpd *dhcpd[256];
+    const VmwNatConf *nat[256];
+    bool windows;
+    /* the host NIC VMnet0 bridges to when the networking file has no add_bridge_mapping for it
+     * (the NIC of the default route), NULL when unknown */
+    const char *default_bridge_nic;
+    const VmwImportVm *vms;
+    size_t n_vms;
+} VmwImportInput;
+
+/*
+ * Pure: the lab file (YAML text, every string quoted) that @in maps to, and a summary of what
+ * was mapped and what was dropped and why, one line each ("vmnet8: nat 172.16.1.0/24, DHCP
+ * .128-.254, lease 1800 s, 2 reservations, 1 port forward"; "dropped: ..."). Names from the
+ * files are made safe (vmw_safe_name) or refused, never passed through. *ret_text is a new
+ * string. 0, or -ENOMEM / -EINVAL (nothing importable: no network and no VM) with @err set.
+ */
+int vmw_import_build(const VmwImportInput *in, char **ret_text, VmwWarnings *summary, Error *err);
