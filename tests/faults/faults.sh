@@ -1,5 +1,6 @@
 #!/bin/sh
-# Crash safety through the real binary, for networks and storage (pool, shared image, volumes): `up` and `down` killed (SIGKILL) or interrupted (SIGINT)
+# Crash safety through the real binary, for networks (both backends: kvmlab's own bridges and
+# dnsmasq too) and storage (pool, shared image, volumes): `up` and `down` killed (SIGKILL) or interrupted (SIGINT)
 # at random points, a cold `up` killed in its first milliseconds (while it makes the namespace),
 # the sandbox's libvirtd killed while `up` starts networks, and two runs on one lab. After each
 # fault the next `up` must converge, `plan` must show no change and `down` must leave nothing: no
@@ -39,11 +40,13 @@ connect: sandbox
 networks:
   vmnet8: {type: nat, subnet: 192.168.209.0/24}
   vmnet1: {type: hostonly}
+  vmnet2: {type: nat, backend: bridge, subnet: 192.168.219.0/24}
+  vmnet3: {type: hostonly, backend: bridge}
 images:
   base: {path: base.qcow2, os: debian12}
 nodes:
   - {name: a, image: base, start: false, disks: [{size: 1G}, {size: 256M}, {size: 128M}], networks: [vmnet8]}
-  - {name: b, image: base, start: false, count: 2, networks: [vmnet1]}
+  - {name: b, image: base, start: false, count: 2, networks: [vmnet1, vmnet2]}
 EOL
 
 n=0; bad=0
