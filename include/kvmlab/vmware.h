@@ -80,8 +80,10 @@ typedef struct VmwVnet {
 } VmwVnet;
 
 typedef struct VmwNetworking {
-    VmwVnet *v; /* sorted by n, one per vnet the file mentions */
+    VmwVnet *v; /* sorted by n, one per vnet the file mentions (vmnet0, VMware's bridged
+                   network, only when the file names it) */
     size_t n;
+    char *auto_bridge_interface; /* add_bridge_mapping IFACE -1 (tied to no vmnet), or NULL */
 } VmwNetworking;
 
 int vmw_networking_parse(const char *text, size_t len, const char *file, VmwNetworking *ret,
