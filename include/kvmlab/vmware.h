@@ -155,12 +155,12 @@ typedef struct VmwNic {
 
 typedef struct VmwVmx {
     char *display_name;
-    char *guest_os; /* guestOS as written: "ubuntu-64", "windows9-64", "rhel8-64", ... */
-    char *firmware; /* "efi", "bios" or NULL (VMware's default: bios) */
-    bool secure_boot; /* uefi.secureBoot.enabled */
-    unsigned numvcpus;     /* 0: not given (VMware's default 1) */
-    uint64_t memsize_mib;  /* 0: not given */
-    VmwDisk *disks; /* present ones only, in VMware's order (scsi, sata, ide, nvme; N:M) */
+    char *guest_os;       /* guestOS as written: "ubuntu-64", "windows9-64", "rhel8-64", ... */
+    char *firmware;       /* "efi", "bios" or NULL (VMware's default: bios) */
+    bool secure_boot;     /* uefi.secureBoot.enabled */
+    unsigned numvcpus;    /* 0: not given (VMware's default 1) */
+    uint64_t memsize_mib; /* 0: not given */
+    VmwDisk *disks;       /* present ones only, in VMware's order (scsi, sata, ide, nvme; N:M) */
     size_t n_disks;
     VmwNic *nics; /* present ones, by index */
     size_t n_nics;

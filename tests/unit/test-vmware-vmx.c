@@ -205,8 +205,8 @@ static void test_quirks(void **state)
             "quirks.vmx:17: scsi1:0 is on controller scsi1, which is not present: skipped",
             "quirks.vmx:36: nvme0:0 is on controller nvme0, which is not present: skipped",
             "quirks.vmx:16: disk scsi0:3 has no fileName: skipped",
-            "quirks.vmx:27: 'ethernet2.generatedAddress' is '00:0c:29:zz:00:01', not a MAC "
-            "address: ignored",
+            ("quirks.vmx:27: 'ethernet2.generatedAddress' is '00:0c:29:zz:00:01', not a MAC "
+             "address: ignored"),
     };
     check_warnings(&w, want, ELEMENTSOF(want));
     assert_string_equal(v.display_name, "Quirky \"VM\" | test");
