@@ -157,12 +157,12 @@ typedef struct VmwNic {
 
 typedef struct VmwVmx {
     char *display_name;
-    char *guest_os; /* guestOS as written: "ubuntu-64", "windows9-64", "rhel8-64", ... */
-    char *firmware; /* "efi", "bios" or NULL (VMware's default: bios) */
-    bool secure_boot; /* uefi.secureBoot.enabled */
-    unsigned numvcpus;     /* 0: not given (VMware's default 1) */
-    uint64_t memsize_mib;  /* 0: not given */
-    VmwDisk *disks; /* present ones only, in VMware's order (scsi, sata, ide, nvme; N:M) */
+    char *guest_os;       /* guestOS as written: "ubuntu-64", "windows9-64", "rhel8-64", ... */
+    char *firmware;       /* "efi", "bios" or NULL (VMware's default: bios) */
+    bool secure_boot;     /* uefi.secureBoot.enabled */
+    unsigned numvcpus;    /* 0: not given (VMware's default 1) */
+    uint64_t memsize_mib; /* 0: not given */
+    VmwDisk *disks;       /* present ones only, in VMware's order (scsi, sata, ide, nvme; N:M) */
     size_t n_disks;
     VmwNic *nics; /* present ones, by index */
     size_t n_nics;
@@ -178,6 +178,9 @@ void vmw_vmx_clear(VmwVmx *v);
 
 /* The osinfo short id for VMware's guestOS (table with its source), NULL when unknown. */
 const char *vmw_guest_os_osinfo(const char *guest_os);
+/* The @i-th entry of that table: its guestOS (NULL past the end) and, in @ret_osinfo (may be
+ * NULL), its osinfo id. For tests and listings. */
+const char *vmw_guest_os_entry(size_t i, const char **ret_osinfo);
 
 /* The NIC model for a guest: "virtio" when the OS has virtio-net drivers (@virtio_net), else
  * the emulated model nearest VMware's virtualDev ("e1000e" for e1000e and vmxnet3, "e1000" for
@@ -186,7 +189,8 @@ const char *vmw_nic_model(const char *virtual_dev, bool virtio_net);
 
 /* A name safe for a lab, node or network: lower case, [a-z0-9-] (other bytes become '-', runs
  * of '-' squeezed, none at either end), at most @max characters, starting with a letter
- * ("vm-" put in front otherwise), "vm" when nothing is left. New string. */
+ * ("vm-" put in front otherwise), "vm" when nothing is left. @raw may be NULL; a @max below 2
+ * counts as 2. New string, NULL when out of memory. */
 char *vmw_safe_name(const char *raw, size_t max);
 
 /* ---- the lab file an import writes (vmware/import.c, pure) --------------------------------- */
