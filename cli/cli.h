@@ -34,7 +34,7 @@ typedef struct CliCommand {
 } CliCommand;
 
 extern const CliCommand cli_cmd_validate, cli_cmd_plan, cli_cmd_up, cli_cmd_down, cli_cmd_status,
-        cli_cmd_init, cli_cmd_disk, cli_cmd_image, cli_cmd_ssh, cli_cmd_console;
+        cli_cmd_init, cli_cmd_disk, cli_cmd_image, cli_cmd_ssh, cli_cmd_console, cli_cmd_import;
 
 /* Print "kvmlab: <message>" for @err on stderr (the one place errors are printed). */
 void cli_print_error(const Error *err);

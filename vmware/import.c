@@ -574,7 +574,7 @@ static bool controller_known(const char *ctl)
     return false;
 }
 
-static void write_node(Ctx *c, FILE *f, const Node *node)
+static void write_node(Ctx *c, FILE *f, const Node *node, bool convert)
 {
     const VmwVmx *x = node->vm->vmx;
     const VmwImportVm *vm = node->vm;
@@ -596,16 +596,16 @@ static void write_node(Ctx *c, FILE *f, const Node *node)
         if (d->kind != VMW_DISK)
             continue;
         const char *p = vm->paths ? vm->paths[i] : NULL;
-        if (vm->store_images && vm->store_images[i]) {
-            if (!n_disks++)
-                fputs("    disks:\n", f);
-            fprintf(f, "      - {image: %s", vm->store_images[i]);
-        } else if (!p || !vm->exists[i] || !text_ok(p)) {
+        if (!p || !vm->exists[i] || !text_ok(p)) {
             say(c, "dropped: %s's disk %s: %s", node->name, d->slot,
                 !p                ? "it names no file"
                 : !vm->exists[i] ? "its file is not there"
                                  : "its path is not UTF-8 text a lab file can hold");
             continue;
+        } else if (convert) {
+            if (!n_disks++)
+                fputs("    disks:\n", f);
+            fprintf(f, "      - {image: %s-disk%zu", node->name, n_disks - 1);
         } else {
             if (!n_disks++)
                 fputs("    disks:\n", f);
@@ -703,10 +703,31 @@ int vmw_import_build(const VmwImportInput *in, char **ret_text, VmwWarnings *sum
             if (!nets.v[i].dropped)
                 write_net(&c, f, &nets.v[i], nodes, n_nodes);
     }
+    if (in->convert) {
+        /* every disk a node could take, as an image of the lab: converted into the store */
+        bool any = false;
+        for (size_t i = 0; i < n_nodes; i++) {
+            const VmwImportVm *vm = nodes[i].vm;
+            size_t k = 0;
+            for (size_t d = 0; d < vm->vmx->n_disks; d++) {
+                const char *p = vm->paths ? vm->paths[d] : NULL;
+                if (vm->vmx->disks[d].kind != VMW_DISK || !p || !vm->exists[d] || !text_ok(p))
+                    continue;
+                if (!any)
+                    fputs("images:\n", f);
+                any = true;
+                fprintf(f, "  %s-disk%zu: {path: ", nodes[i].name, k++);
+                yq(f, p);
+                if (nodes[i].os)
+                    fprintf(f, ", os: %s", nodes[i].os);
+                fputs("}\n", f);
+            }
+        }
+    }
     if (n_nodes) {
         fputs("nodes:\n", f);
         for (size_t i = 0; i < n_nodes; i++)
-            write_node(&c, f, &nodes[i]);
+            write_node(&c, f, &nodes[i], in->convert);
     }
     if (fclose(f) != 0) {
         f = NULL;

@@ -199,12 +199,10 @@ char *vmw_safe_name(const char *raw, size_t max);
 typedef struct VmwImportVm {
     const char *vmx_path; /* as given, for messages */
     const VmwVmx *vmx;
-    /* per vmx->disks[i]: the file resolved against the .vmx's directory (NULL: none), whether
-     * it exists, and (--convert) the name of the shared store's image made of it (NULL: the
-     * lab file points at the file itself) */
+    /* per vmx->disks[i]: the file resolved against the .vmx's directory and made absolute
+     * (NULL: none), and whether it exists */
     char **paths;
     bool *exists;
-    char **store_images;
 } VmwImportVm;
 
 typedef struct VmwImportInput {
@@ -221,6 +219,9 @@ typedef struct VmwImportInput {
     const char *default_bridge_nic;
     const VmwImportVm *vms;
     size_t n_vms;
+    /* --convert: every disk becomes an image of the lab (`images: {NODE-diskN: {path: FILE}}`,
+     * which the caller then imports into the shared store as qcow2) and the disk names it */
+    bool convert;
 } VmwImportInput;
 
 /*
