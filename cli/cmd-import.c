@@ -373,5 +373,6 @@ const CliCommand cli_cmd_import = {
                 "convert, snapshot chains followed) and the lab file names it. On stderr: what\n"
                 "was mapped, and what was dropped and why; FILE:LINE for every line skipped.\n"
                 "The lab is named 'vmware' unless --lab NAME.",
+        .run = run,
         .changes_host = true,
 };
