@@ -14,6 +14,7 @@
 #include "kvmlab/fsutil.h"
 #include "kvmlab/imagestore.h"
 #include "kvmlab/interrupt.h"
+#include "kvmlab/storage.h"
 #include "kvmlab/vmware.h"
 #include "progress.h"
 
@@ -302,6 +303,14 @@ static int run(const CliGlobals *g, int argc, char **argv)
         in.n_vms = i + 1;
         if (r < 0)
             goto fail;
+    }
+    /* NIC models: virtio where the guest's OS has the drivers (osinfo-db) */
+    for (size_t i = 0; i < in.n_vms; i++) {
+        const char *os = in.vmx[i].guest_os ? vmw_guest_os_osinfo(in.vmx[i].guest_os) : NULL;
+        OsFacts facts = {0};
+        if (os && os_facts_lookup(os, &facts, NULL) >= 0)
+            in.vms[i].virtio_net = facts.virtio_net;
+        os_facts_clear(&facts);
     }
     imp.vms = in.vms;
     imp.n_vms = in.n_vms;

@@ -491,8 +491,9 @@ static void node_from_vm(Ctx *c, const VmwImportInput *in, Nets *nets, Node *nod
             say(c, "%s: ethernet%u has a multicast MAC: a new one is derived", node->name,
                 vn->index);
         }
-        /* the model the guest has drivers for; virtio when its OS has them */
-        nn->model = vn->virtual_dev ? vmw_nic_model(vn->virtual_dev, false) : NULL;
+        /* the model the guest has drivers for: kvmlab's own choice (virtio) when its OS has
+         * virtio-net, else the emulated one nearest VMware's */
+        nn->model = vm->virtio_net ? NULL : vmw_nic_model(vn->virtual_dev, false);
         node->n_nics++;
         n->used = true;
     }

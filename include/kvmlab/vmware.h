@@ -203,6 +203,9 @@ typedef struct VmwImportVm {
      * (NULL: none), and whether it exists */
     char **paths;
     bool *exists;
+    /* the guest's OS has virtio-net drivers (osinfo-db): its NICs are left to kvmlab's choice,
+     * virtio; otherwise each keeps the emulated model nearest VMware's */
+    bool virtio_net;
 } VmwImportVm;
 
 typedef struct VmwImportInput {
