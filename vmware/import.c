@@ -398,6 +398,7 @@ typedef struct NodeNic {
 } NodeNic;
 
 typedef struct Node {
+    bool dropped; /* no disk to boot from: not written */
     char *name;
     const VmwImportVm *vm;
     const char *os;
@@ -460,11 +461,33 @@ static uint32_t take_reservation(Net *n, const MacAddr *mac)
     return 0;
 }
 
+/* Can disk @i of @vm be written into a lab file? */
+static bool disk_importable(const VmwImportVm *vm, size_t i)
+{
+    const char *p = vm->paths ? vm->paths[i] : NULL;
+    return vm->vmx->disks[i].kind == VMW_DISK && p && vm->exists[i] && text_ok(p);
+}
+
 static void node_from_vm(Ctx *c, const VmwImportInput *in, Nets *nets, Node *node,
                          const VmwImportVm *vm)
 {
     const VmwVmx *x = vm->vmx;
     node->vm = vm;
+    size_t disks = 0;
+    for (size_t i = 0; i < x->n_disks; i++)
+        disks += disk_importable(vm, i);
+    if (!disks) {
+        for (size_t i = 0; i < x->n_disks; i++)
+            if (x->disks[i].kind == VMW_DISK)
+                say(c, "dropped: %s's disk %s: %s", node->name, x->disks[i].slot,
+                    !vm->paths || !vm->paths[i] ? "it names no file"
+                    : !vm->exists[i]            ? "its file is not there"
+                                                : "its path is not UTF-8 text a lab file can hold");
+        say(c, "dropped: %s (%s): no disk could be imported, so it has nothing to boot from",
+            node->name, text_ok(vm->vmx_path) ? vm->vmx_path : "a .vmx");
+        node->dropped = true;
+        return;
+    }
     node->os = x->guest_os ? vmw_guest_os_osinfo(x->guest_os) : NULL;
     if (x->guest_os && !node->os)
         say(c, "%s: guestOS '%s' has no osinfo id here: disk buses and NIC models are chosen "
@@ -503,7 +526,7 @@ static void node_from_vm(Ctx *c, const VmwImportInput *in, Nets *nets, Node *nod
 static const char *forward_node(const Node *nodes, size_t n_nodes, const Net *n, uint32_t ip)
 {
     for (size_t i = 0; i < n_nodes; i++)
-        for (size_t k = 0; k < nodes[i].n_nics; k++)
+        for (size_t k = 0; k < nodes[i].n_nics && !nodes[i].dropped; k++)
             if (nodes[i].nics[k].net == n && nodes[i].nics[k].ip == ip)
                 return nodes[i].name;
     return NULL;
@@ -617,8 +640,6 @@ static void write_node(Ctx *c, FILE *f, const Node *node, bool convert)
             fprintf(f, ", controller: %s", d->controller);
         fputs("}\n", f);
     }
-    if (!n_disks)
-        say(c, "%s: no disk could be imported: it has nothing to boot from", node->name);
     for (size_t i = 0; i < x->n_disks; i++) {
         const VmwDisk *d = &x->disks[i];
         if (d->kind != VMW_CDROM)
@@ -689,7 +710,10 @@ int vmw_import_build(const VmwImportInput *in, char **ret_text, VmwWarnings *sum
         n_nets += !nets.v[i].dropped;
     if (c.oom)
         goto oom;
-    if (n_nets == 0 && n_nodes == 0) {
+    size_t n_kept = 0;
+    for (size_t i = 0; i < n_nodes; i++)
+        n_kept += !nodes[i].dropped;
+    if (n_nets == 0 && n_kept == 0) {
         r = error_set(err, -EINVAL,
                       "Nothing to import: no VMware network and no virtual machine was found");
         goto out;
@@ -710,6 +734,8 @@ int vmw_import_build(const VmwImportInput *in, char **ret_text, VmwWarnings *sum
         for (size_t i = 0; i < n_nodes; i++) {
             const VmwImportVm *vm = nodes[i].vm;
             size_t k = 0;
+            if (nodes[i].dropped)
+                continue;
             for (size_t d = 0; d < vm->vmx->n_disks; d++) {
                 const char *p = vm->paths ? vm->paths[d] : NULL;
                 if (vm->vmx->disks[d].kind != VMW_DISK || !p || !vm->exists[d] || !text_ok(p))
@@ -725,10 +751,11 @@ int vmw_import_build(const VmwImportInput *in, char **ret_text, VmwWarnings *sum
             }
         }
     }
-    if (n_nodes) {
+    if (n_kept) {
         fputs("nodes:\n", f);
         for (size_t i = 0; i < n_nodes; i++)
-            write_node(&c, f, &nodes[i], in->convert);
+            if (!nodes[i].dropped)
+                write_node(&c, f, &nodes[i], in->convert);
     }
     if (fclose(f) != 0) {
         f = NULL;
