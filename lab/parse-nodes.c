@@ -605,6 +605,12 @@ void parse_node(Ctx *c, const YNode *m)
              "feature of UEFI firmware; add 'firmware: efi'",
              e->label);
         tmpl.secure_boot = false;
+    } else if (v && tmpl.secure_boot && tmpl.machine && !machine_is_q35(tmpl.machine)) {
+        diag(c, v->loc,
+             "%s has 'secure_boot: true' on machine '%s': secure boot needs SMM, which kvmlab "
+             "gives on q35 only; use machine 'q35' or leave 'machine' out",
+             e->label, tmpl.machine);
+        tmpl.secure_boot = false;
     }
     if ((v = map_get(m, "cdroms")))
         parse_cdroms(c, v, e, &tmpl);
