@@ -53,6 +53,7 @@ void host_state_clear(HostState *h)
     free(h->images);
     free(h->state_root);
     free(h->volume_record);
+    disk_source_list_free(h->disk_sources, h->n_disk_sources);
     for (size_t i = 0; i < h->n_caps; i++)
         hv_caps_clear(&h->caps[i]);
     free(h->caps);

@@ -191,11 +191,11 @@ static int render_seed(const Lab *lab, const HostState *host, const Plan *p, con
 }
 
 /* The disks of @node as <disk> elements: its volumes as plan-storage made them, then the seed. */
-static int disks_xml(const Plan *p, const LabNode *node, const NodeDisks *nd, const DomainPlan *d,
-                     FILE *spec, char **ret, Error *err)
+static int disks_xml(const Lab *lab, const Plan *p, const LabNode *node, const NodeDisks *nd,
+                     const DomainPlan *d, FILE *spec, char **ret, Error *err)
 {
-    DiskXml *v = calloc(nd->n_disks + 2, sizeof(*v));
-    char **paths = calloc(nd->n_disks + 1, sizeof(*paths));
+    DiskXml *v = calloc(nd->n_disks + node->n_cdroms + 2, sizeof(*v));
+    char **paths = calloc(nd->n_disks + node->n_cdroms + 1, sizeof(*paths));
     int r = 0;
     if (!v || !paths) {
         r = error_set(err, -ENOMEM, "Out of memory");
@@ -224,14 +224,26 @@ static int disks_xml(const Plan *p, const LabNode *node, const NodeDisks *nd, co
         fprintf(spec, "disk=%s,%s,%s\n", paths[i], disk_bus_to_string(nd->disks[i].choice.bus),
                 nd->disks[i].serial);
     }
+    /* the node's CD-ROMs, then the seed: on the bus the machine has for them */
+    DiskBus cb = storage_cdrom_bus(nd->machine.machine);
+    for (size_t i = 0; i < node->n_cdroms; i++) {
+        const char *iso = node->cdroms[i].path;
+        char **path = &paths[nd->n_disks + i];
+        if (iso && !(*path = storage_lab_file_path(lab, iso))) {
+            r = error_set(err, -ENOMEM, "Out of memory");
+            goto done;
+        }
+        v[n++] = (DiskXml){.path = *path, .format = "raw", .bus = cb, .cdrom = true};
+        fprintf(spec, "cdrom=%s,%s\n", *path ? *path : "empty", disk_bus_to_string(cb));
+    }
     if (d->seed_path) {
-        DiskBus b = storage_cdrom_bus(nd->machine.machine);
+        DiskBus b = cb;
         v[n++] = (DiskXml){.path = d->seed_path, .format = "raw", .bus = b, .cdrom = true};
         fprintf(spec, "cdrom=%s,%s\n", d->seed_path, disk_bus_to_string(b));
     }
     r = storage_disks_xml(v, n, ret, err);
 done:
-    for (size_t i = 0; paths && i < nd->n_disks; i++)
+    for (size_t i = 0; paths && i < nd->n_disks + node->n_cdroms; i++)
         free(paths[i]);
     free(paths);
     free(v);
@@ -299,7 +311,8 @@ static int plan_node(const Lab *lab, const HostState *host, Plan *p, const LabNo
     }
 
     /* the image: a built one boots its own kernel directly; others through their bootloader */
-    const LabImage *img = lab_find_image(lab, node->image);
+    const char *boot = lab_disk_image(node, 0);
+    const LabImage *img = boot ? lab_find_image(lab, boot) : NULL;
     if (img && img->kind == LAB_IMAGE_BUILD) {
         _cleanup_free_ char *copy = lab->file ? strdup(lab->file) : NULL;
         _cleanup_free_ char *store = image_store_dir(host->state_root);
@@ -314,6 +327,18 @@ static int plan_node(const Lab *lab, const HostState *host, Plan *p, const LabNo
             (unsigned long long)node->memory_mib);
     if (kernel)
         fprintf(spec, "kernel=%s\ninitrd=%s\ncmdline=%s\n", kernel, initrd, NODE_BUILD_CMDLINE);
+    /* said only when not the default, so nodes made before the key existed stay as they are */
+    if (node->firmware == LAB_FIRMWARE_EFI)
+        fprintf(spec, "firmware=efi%s\n", node->secure_boot ? ",secure-boot" : "");
+    if (node->secure_boot && strcmp(nd.machine.machine, "q35") != 0 &&
+        strncmp(nd.machine.machine, "pc-q35", 6) != 0) {
+        r = error_set(err, -EINVAL,
+                      "%s:%d:%d: node '%s' asks for secure boot, which needs machine 'q35' (SMM), "
+                      "but it runs on '%s' (%s)",
+                      lab->file ? lab->file : "lab file", node->loc.line, node->loc.col, node->name,
+                      nd.machine.machine, nd.machine.reason);
+        goto fail;
+    }
     /* the seed is named after its content: a node made again with another seed never has its
      * old definition (undoing a failed step) pointed at the new one */
     if (node->cloud_init) {
@@ -327,7 +352,7 @@ static int plan_node(const Lab *lab, const HostState *host, Plan *p, const LabNo
             goto oom;
         }
     }
-    r = disks_xml(p, node, &nd, d, spec, &dxml, err);
+    r = disks_xml(lab, p, node, &nd, d, spec, &dxml, err);
     if (r == -ENOENT && !error_is_set(err)) {
         /* no disks this run (storage cannot be made here): the node is not made either */
         p->n_unmade_nodes++;
@@ -400,6 +425,8 @@ static int plan_node(const Lab *lab, const HostState *host, Plan *p, const LabNo
             .kernel = kernel,
             .initrd = initrd,
             .cmdline = kernel ? NODE_BUILD_CMDLINE : NULL,
+            .efi = node->firmware == LAB_FIRMWARE_EFI,
+            .secure_boot = node->secure_boot,
             .disks_xml = dxml,
             .nics = dn,
             .n_nics = node->n_nics,

@@ -15,6 +15,7 @@
 #include "kvmlab/cleanup.h"
 #include "kvmlab/fsutil.h"
 #include "kvmlab/spectext.h"
+#include "kvmlab/storage.h"
 #include "kvmlab/storagepool.h"
 #include "planner.h"
 
@@ -47,6 +48,7 @@ static void volume_spec_free(void *d)
     free(s->pool_path);
     free(s->volume);
     free(s->backing);
+    free(s->backing_format);
     free(s->image);
     free(s);
 }
@@ -88,9 +90,14 @@ static const ImageInfo *store_find(const HostState *host, const char *name)
 
 static bool image_used(const Lab *lab, const char *name)
 {
-    for (size_t i = 0; i < lab->n_nodes; i++)
-        if (lab->nodes[i].image && strcmp(lab->nodes[i].image, name) == 0)
-            return true;
+    for (size_t i = 0; i < lab->n_nodes; i++) {
+        const LabNode *n = &lab->nodes[i];
+        for (size_t d = 0; d < (n->n_disks ? n->n_disks : 1); d++) {
+            const char *img = lab_disk_image(n, d);
+            if (img && strcmp(img, name) == 0)
+                return true;
+        }
+    }
     return false;
 }
 
@@ -226,28 +233,46 @@ static int plan_image(const Lab *lab, const HostState *host, Plan *p, const LabI
     return finish(w, err);
 }
 
+/* What a volume rests on: a store image, a disk's content file, or nothing (an empty disk). */
+typedef struct VolumeBase {
+    const char *path;       /* NULL: an empty disk */
+    const char *format;     /* the base's format */
+    const char *store_name; /* a store image's name, NULL for a content file */
+    const char *label;      /* for messages: the lab's image key or the file as written */
+    bool file;              /* a disk's content file (path:) */
+    bool size_known;        /* virtual_size is known (an image in the store, a read file) */
+    uint64_t virtual_size;
+} VolumeBase;
+
 static int plan_volume(const Lab *lab, Plan *p, const LabNode *node, size_t index, const char *pool,
-                       const char *pool_path, const ImagePlan *ip, const LabImage *img, Error *err)
+                       const char *pool_path, const VolumeBase *base, Error *err)
 {
     const LabDisk *d = index < node->n_disks ? &node->disks[index] : NULL;
     /* libvirt makes volumes in whole KiB: want what it will make, or the next plan would see a
      * bigger volume than the file asks */
     uint64_t capacity = d ? (d->size_bytes + 1023) / 1024 * 1024 : 0;
-    const char *backing = index == 0 ? ip->path : NULL;
+    const char *backing = base->path;
     char have_h[32], want_h[32];
     const char *file = lab->file ? lab->file : "lab file";
     LabLoc loc = d ? d->loc : node->loc;
 
-    if (index == 0 && ip->info && capacity && capacity < ip->info->virtual_size) {
+    if (backing && base->size_known && capacity && capacity < base->virtual_size) {
         size_human(capacity, want_h);
-        size_human(ip->info->virtual_size, have_h);
+        size_human(base->virtual_size, have_h);
+        if (index == 0 && !base->file)
+            return error_set(err, -EINVAL,
+                             "%s:%d:%d: the root disk of node '%s' is %s but its image '%s' is "
+                             "%s: a root disk holds the whole image; give it at least %s",
+                             file, loc.line, loc.col, node->name, want_h, base->label, have_h,
+                             have_h);
         return error_set(err, -EINVAL,
-                         "%s:%d:%d: the root disk of node '%s' is %s but its image '%s' is %s: "
-                         "a root disk holds the whole image; give it at least %s",
-                         file, loc.line, loc.col, node->name, want_h, img->name, have_h, have_h);
+                         "%s:%d:%d: disk %zu of node '%s' is %s but its %s '%s' is %s: the disk "
+                         "holds all of it; give it at least %s",
+                         file, loc.line, loc.col, index, node->name, want_h,
+                         base->file ? "content" : "image", base->label, have_h, have_h);
     }
-    if (index == 0 && !capacity && ip->info)
-        capacity = (ip->info->virtual_size + 1023) / 1024 * 1024; /* libvirt's whole KiB */
+    if (backing && !capacity && base->size_known)
+        capacity = (base->virtual_size + 1023) / 1024 * 1024; /* libvirt's whole KiB */
 
     Resource *w = want_new(p, RESOURCE_VOLUME);
     VolumeSpec *spec = calloc(1, sizeof(*spec));
@@ -266,9 +291,11 @@ static int plan_volume(const Lab *lab, Plan *p, const LabNode *node, size_t inde
     spec->pool = strdup(pool);
     spec->pool_path = strdup(pool_path);
     spec->backing = backing ? strdup(backing) : NULL;
-    spec->image = index == 0 ? strdup(ip->store_name) : NULL;
+    spec->backing_format = backing ? strdup(base->format) : NULL;
+    spec->image = base->store_name ? strdup(base->store_name) : NULL;
     if (!w->key || !spec->volume || !spec->pool || !spec->pool_path ||
-        (backing && !spec->backing) || (index == 0 && !spec->image))
+        (backing && (!spec->backing || !spec->backing_format)) ||
+        (base->store_name && !spec->image))
         return error_set(err, -ENOMEM, "Out of memory");
 
     const Observed *o = ours_by_key(p, RESOURCE_VOLUME, w->key);
@@ -312,9 +339,15 @@ static int plan_volume(const Lab *lab, Plan *p, const LabNode *node, size_t inde
     char size[32] = "the image's size";
     if (capacity)
         size_human(capacity, size);
-    int r = index == 0
-                    ? asprintf(&w->note, "root disk, %s, an overlay on image '%s'", size, img->name)
-                    : asprintf(&w->note, "data disk, %s", size);
+    int r;
+    if (base->file)
+        r = asprintf(&w->note, "%s disk, %s, an overlay on %s file %s (never written)",
+                     index == 0 ? "boot" : "data", size, base->format, backing);
+    else if (backing)
+        r = asprintf(&w->note, "%s disk, %s, an overlay on image '%s'",
+                     index == 0 ? "root" : "data", size, base->label);
+    else
+        r = asprintf(&w->note, "data disk, %s", size);
     if (r < 0)
         w->note = NULL;
     return finish(w, err);
@@ -323,7 +356,8 @@ static int plan_volume(const Lab *lab, Plan *p, const LabNode *node, size_t inde
 /* A node whose image cannot be had this run (none of that name: validation refuses it first,
  * so this is a safety net): refused when it has disks already, rather than planning them
  * away. */
-static int keep_node_volumes(const Lab *lab, Plan *p, const LabNode *node, Error *err)
+static int keep_node_volumes(const Lab *lab, Plan *p, const LabNode *node, const char *image,
+                             Error *err)
 {
     size_t l = strlen(node->name);
     for (size_t i = 0; i < p->n_have; i++) {
@@ -333,11 +367,11 @@ static int keep_node_volumes(const Lab *lab, Plan *p, const LabNode *node, Error
             strspn(o->key + l + 1, "0123456789") != strlen(o->key + l + 1))
             continue;
         return error_set(err, -EPERM,
-                         "%s:%d:%d: node '%s' has disks ('%s' ...) but its image '%s' is not in "
+                         "%s:%d:%d: node '%s' has disks ('%s' ...) but image '%s' is not in "
                          "the image store, so kvmlab cannot tell what they should be; its disks "
                          "are kept: put the image back (kvmlab image build/up) or remove the node",
                          lab->file ? lab->file : "lab file", node->loc.line, node->loc.col,
-                         node->name, o->name, node->image);
+                         node->name, o->name, image);
     }
     return 0;
 }
@@ -361,8 +395,10 @@ int plan_storage(const Lab *lab, const HostState *host, Plan *p, Error *err)
     }
     /* a pool only when some node gets a disk in this run */
     bool any = false;
-    for (size_t i = 0; i < lab->n_nodes && !any; i++)
-        any = lab_find_image(lab, lab->nodes[i].image) != NULL;
+    for (size_t i = 0; i < lab->n_nodes && !any; i++) {
+        const char *img = lab_disk_image(&lab->nodes[i], 0);
+        any = lab_disk_path(&lab->nodes[i], 0) || (img && lab_find_image(lab, img));
+    }
     if (any)
         r = plan_pool(lab, host, p, base_dir, &pool, &pool_path, err);
     for (size_t i = 0; r >= 0 && i < lab->n_images; i++) {
@@ -372,18 +408,58 @@ int plan_storage(const Lab *lab, const HostState *host, Plan *p, Error *err)
     }
     for (size_t i = 0; r >= 0 && i < lab->n_nodes; i++) {
         const LabNode *node = &lab->nodes[i];
-        size_t k = 0;
-        while (k < lab->n_images && strcmp(lab->images[k].name, node->image) != 0)
-            k++;
-        if (k == lab->n_images || !ips[k].available) {
+        size_t n = node->n_disks ? node->n_disks : 1;
+        VolumeBase *bases = calloc(n, sizeof(*bases));
+        const char *missing = NULL;
+        if (!bases) {
+            r = error_set(err, -ENOMEM, "Out of memory");
+            break;
+        }
+        for (size_t d = 0; r >= 0 && d < n && !missing; d++) {
+            const char *img = lab_disk_image(node, d);
+            const char *path = lab_disk_path(node, d);
+            if (img) {
+                size_t k = 0;
+                while (k < lab->n_images && strcmp(lab->images[k].name, img) != 0)
+                    k++;
+                if (k == lab->n_images || !ips[k].available) {
+                    missing = img;
+                    break;
+                }
+                bases[d] =
+                        (VolumeBase){.path = ips[k].path,
+                                     .format = "qcow2",
+                                     .store_name = ips[k].store_name,
+                                     .label = img,
+                                     .size_known = ips[k].info != NULL,
+                                     .virtual_size = ips[k].info ? ips[k].info->virtual_size : 0};
+            } else if (path) {
+                const DiskSource *src =
+                        disk_source_find(host->disk_sources, host->n_disk_sources, path);
+                const LabLoc l = node->disks[d].content_loc;
+                if (!src)
+                    /* observation reads every content file before planning */
+                    r = error_set(err, -ENOENT,
+                                  "%s:%d:%d: disk %zu of node '%s': '%s' was not read before "
+                                  "planning",
+                                  lab->file ? lab->file : "lab file", l.line, l.col, d, node->name,
+                                  path);
+                else
+                    bases[d] = (VolumeBase){.path = src->path,
+                                            .format = src->format,
+                                            .label = path,
+                                            .file = true,
+                                            .size_known = true,
+                                            .virtual_size = src->virtual_size};
+            }
+        }
+        if (r >= 0 && missing)
             /* no image to make disks on this run: disks the node has already stay as they
              * are, never deleted for it */
-            r = keep_node_volumes(lab, p, node, err);
-            continue;
-        }
-        size_t n = node->n_disks ? node->n_disks : 1;
-        for (size_t d = 0; r >= 0 && d < n; d++)
-            r = plan_volume(lab, p, node, d, pool, pool_path, &ips[k], &lab->images[k], err);
+            r = keep_node_volumes(lab, p, node, missing, err);
+        for (size_t d = 0; r >= 0 && !missing && d < n; d++)
+            r = plan_volume(lab, p, node, d, pool, pool_path, &bases[d], err);
+        free(bases);
     }
     for (size_t i = 0; i < lab->n_images; i++) {
         free(ips[i].store_name);

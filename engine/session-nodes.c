@@ -43,6 +43,11 @@ int lab_session_observe_nodes(LabSession *s, HostState *h, bool make_secrets, Er
     const Lab *lab = s->lab;
     if (!lab->n_nodes)
         return 0;
+    /* the files the disks take their content from and the ISOs: a missing one stops the plan
+     * at its line before anything changes */
+    int r = storage_disk_sources_read(lab, &h->disk_sources, &h->n_disk_sources, err);
+    if (r < 0)
+        return r;
     /* the hypervisor's answer for every machine type the nodes use */
     char **machines = calloc(lab->n_nodes + 1, sizeof(*machines));
     size_t nm = 0;
@@ -98,7 +103,7 @@ int lab_session_observe_nodes(LabSession *s, HostState *h, bool make_secrets, Er
         _cleanup_free_ char *labdir = NULL;
         if (asprintf(&labdir, "%s/labs/%s", s->state_root, lab->name) < 0)
             return error_set(err, -ENOMEM, "Out of memory");
-        int r = fs_mkdir_p(labdir, 0711, err);
+        r = fs_mkdir_p(labdir, 0711, err);
         if (r < 0)
             return r;
         r = lab_secrets_load(dir, lab->kubernetes.bootstrap, h->secrets, err);
@@ -116,8 +121,8 @@ char *lab_session_lease_source(const LabSession *s, const char *key)
         if (strcmp(net->name, key) != 0)
             continue;
         if (net->backend == VMNET_BACKEND_BRIDGE && net->type != VMNET_BRIDGED) {
-            if (asprintf(&src, "file:%s/labs/%s/net/%s/leases", s->state_root, s->lab->name,
-                         key) < 0)
+            if (asprintf(&src, "file:%s/labs/%s/net/%s/leases", s->state_root, s->lab->name, key) <
+                0)
                 return NULL;
             return src;
         }

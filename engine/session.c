@@ -349,8 +349,8 @@ static char *link_manager(const HostLinkInfo *l)
         for (size_t i = 0; clients[i]; i++)
             client |= strcmp(base, clients[i]) == 0;
         for (size_t off = first; client && off < len; off += strlen(cmd + off) + 1)
-            if (strcmp(cmd + off, l->name) == 0 && asprintf(&who, "a DHCP client (%s, PID %s)",
-                                                            base, de->d_name) < 0)
+            if (strcmp(cmd + off, l->name) == 0 &&
+                asprintf(&who, "a DHCP client (%s, PID %s)", base, de->d_name) < 0)
                 who = NULL;
     }
     if (d)
@@ -367,8 +367,7 @@ static int observe_bridge_host(LabSession *s, HostState *h, Error *err)
     if (!h->bridges || !lab_session_local(s) || !s->conn)
         return 0; /* a sandbox that does not run yet: nothing is known of its namespace */
     /* what the namespace's firewall would drop of the lab's traffic (both backends) */
-    int fr = firewall_ruleset_read(s->bridge_ctx.netns, &h->ruleset, &h->br_nf_call_iptables,
-                                   err);
+    int fr = firewall_ruleset_read(s->bridge_ctx.netns, &h->ruleset, &h->br_nf_call_iptables, err);
     if (fr < 0)
         return fr;
     bool bridged = false;
@@ -446,7 +445,10 @@ static int check_image_sources(const LabSession *s, const HostState *h, Error *e
         const LabImage *img = &lab->images[i];
         bool used = false;
         for (size_t k = 0; k < lab->n_nodes; k++)
-            used |= lab->nodes[k].image && strcmp(lab->nodes[k].image, img->name) == 0;
+            for (size_t d = 0; d < (lab->nodes[k].n_disks ? lab->nodes[k].n_disks : 1); d++) {
+                const char *u = lab_disk_image(&lab->nodes[k], d);
+                used |= u && strcmp(u, img->name) == 0;
+            }
         if (!used || img->kind != LAB_IMAGE_PATH || !img->source)
             continue;
         _cleanup_free_ char *name = image_store_name(img, base);

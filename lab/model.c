@@ -31,12 +31,19 @@ static void lab_node_clear(LabNode *node)
     free(node->image);
     free(node->os);
     free(node->machine);
-    for (size_t i = 0; i < node->n_disks; i++)
+    for (size_t i = 0; i < node->n_disks; i++) {
         free(node->disks[i].bus);
+        free(node->disks[i].path);
+        free(node->disks[i].image);
+        free(node->disks[i].controller);
+    }
     free(node->disks);
     for (size_t i = 0; i < node->n_nics; i++)
         free(node->nics[i].network);
     free(node->nics);
+    for (size_t i = 0; i < node->n_cdroms; i++)
+        free(node->cdroms[i].path);
+    free(node->cdroms);
 }
 
 /* Free @lab and everything it owns. Accepts NULL. */
@@ -338,4 +345,22 @@ int lab_size_parse(const char *s, uint64_t *ret_bytes)
     if (ret_bytes)
         *ret_bytes = v << shift;
     return 0;
+}
+
+const char *lab_disk_image(const LabNode *node, size_t index)
+{
+    const LabDisk *d = index < node->n_disks ? &node->disks[index] : NULL;
+    if (d && (d->image || d->path))
+        return d->image;
+    return index == 0 ? node->image : NULL;
+}
+
+const char *lab_disk_path(const LabNode *node, size_t index)
+{
+    return index < node->n_disks ? node->disks[index].path : NULL;
+}
+
+const char *lab_firmware_to_string(LabFirmware f)
+{
+    return f == LAB_FIRMWARE_EFI ? "efi" : "bios";
 }

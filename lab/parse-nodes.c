@@ -69,13 +69,86 @@ static void parse_memory(Ctx *c, const YNode *n, uint64_t *ret_mib)
         *ret_mib = mib;
 }
 
+static const char *const controller_names[] = {"lsilogic", "lsisas1068", "pvscsi", "buslogic",
+                                               "sata",     "ide",        "nvme",   NULL};
+
+/* The size: of a disk into @d; false after reporting it. */
+static bool parse_disk_size(Ctx *c, const YNode *size, LabDisk *d)
+{
+    const char *s = y_text(c, size, "disk size", "a size such as '20G'");
+    int r = s ? lab_size_parse(s, &d->size_bytes) : 0;
+    if (!s)
+        return false; /* already reported */
+    if (r == -EINVAL)
+        diag(c, size->loc, "disk size '%s' is not a size such as '20G' or '512M'", s);
+    else if (r < 0 || d->size_bytes > DISK_MAX_BYTES)
+        diag(c, size->loc, "disk size '%s' is larger than 64 TiB", s);
+    else if (d->size_bytes < DISK_MIN_BYTES)
+        diag(c, size->loc,
+             "disk size '%s' is smaller than 1 MiB (a plain number counts bytes; add a unit such "
+             "as 'G')",
+             s);
+    else
+        return true;
+    return false;
+}
+
+/* The content of a disk (path: or image:) into @d; false after reporting a problem. */
+static bool parse_disk_content(Ctx *c, const YNode *path, const YNode *image, const NodeEntry *e,
+                               LabDisk *d)
+{
+    const char *s;
+    if (path && image) {
+        diag(c, image->loc,
+             "a disk of %s has both 'path' and 'image': its content is one file or one image",
+             e->label);
+        return false;
+    }
+    if (path) {
+        if (!(s = y_text(c, path, "disk 'path'", "a file name such as 'disk1.vmdk'")))
+            return false;
+        if (!*s) {
+            diag(c, path->loc, "disk 'path' is empty: give a file name such as 'disk1.vmdk'");
+            return false;
+        }
+        d->path = xstrdup(s);
+        d->content_loc = path->loc;
+    } else if (image) {
+        if (!(s = y_str(c, image, "disk 'image'")))
+            return false;
+        if (!lab_find_image(c->lab, s)) {
+            _cleanup_free_ const char **names = names_of(c->lab, NAMES_IMAGES);
+            if (c->lab->n_images == 0)
+                diag(c, image->loc,
+                     "a disk of %s uses undefined image '%s'; the lab defines no "
+                     "images",
+                     e->label, s);
+            else
+                diag_suggest(c, image->loc, closest(s, names),
+                             "a disk of %s uses undefined image '%s'", e->label, s);
+            return false;
+        }
+        d->image = xstrdup(s);
+        d->content_loc = image->loc;
+    }
+    return true;
+}
+
+static void disk_clear(LabDisk *d)
+{
+    free(d->bus);
+    free(d->path);
+    free(d->image);
+    free(d->controller);
+}
+
 static void parse_disks(Ctx *c, const YNode *seq, const NodeEntry *e, const char *machine,
                         LabNode *tmpl)
 {
-    static const char *const keys[] = {"size", "bus", NULL};
+    static const char *const keys[] = {"size", "bus", "path", "image", "controller", NULL};
     _cleanup_free_ char *where = xasprintf("in a disk of %s", e->label);
 
-    if (!y_want_seq(c, seq, "'disks'", "a list of {size, bus} mappings"))
+    if (!y_want_seq(c, seq, "'disks'", "a list of {size, bus, path, image, controller} mappings"))
         return;
     if (seq->n_items > LAB_DISKS_PER_NODE_MAX) {
         diag(c, seq->loc, "%s has %zu disks; a node has at most %d", e->label, seq->n_items,
@@ -85,33 +158,23 @@ static void parse_disks(Ctx *c, const YNode *seq, const NodeEntry *e, const char
     for (size_t i = 0; i < seq->n_items; i++) {
         const YNode *item = seq->items[i];
         if (item->type != Y_MAP) {
-            diag_type(c, item, "a disk", "a mapping with 'size' and optionally 'bus'");
+            diag_type(c, item, "a disk",
+                      "a mapping with 'size', 'path' or 'image', and optionally 'bus'");
             continue;
         }
         map_check_keys(c, item, keys, where);
         LabDisk d = {.loc = item->loc};
         const YNode *size = map_get(item, "size"), *bus = map_get(item, "bus");
-        bool ok = true;
-        if (!size) {
-            diag(c, item->loc, "a disk needs a 'size' such as '20G'");
+        const YNode *path = map_get(item, "path"), *image = map_get(item, "image");
+        const YNode *ctl = map_get(item, "controller");
+        bool ok = parse_disk_content(c, path, image, e, &d);
+        if (size) {
+            ok = parse_disk_size(c, size, &d) && ok;
+        } else if (!path && !image) {
+            diag(c, item->loc,
+                 "a disk needs a 'size' such as '20G', or its content: 'path' or "
+                 "'image'");
             ok = false;
-        } else {
-            const char *s = y_text(c, size, "disk size", "a size such as '20G'");
-            int r = s ? lab_size_parse(s, &d.size_bytes) : 0;
-            ok = false;
-            if (!s)
-                ok = false; /* already reported */
-            else if (r == -EINVAL)
-                diag(c, size->loc, "disk size '%s' is not a size such as '20G' or '512M'", s);
-            else if (r < 0 || d.size_bytes > DISK_MAX_BYTES)
-                diag(c, size->loc, "disk size '%s' is larger than 64 TiB", s);
-            else if (d.size_bytes < DISK_MIN_BYTES)
-                diag(c, size->loc,
-                     "disk size '%s' is smaller than 1 MiB (a plain number counts bytes; add a "
-                     "unit such as 'G')",
-                     s);
-            else
-                ok = true;
         }
         if (bus) {
             int b = y_enum(c, bus, "disk bus", bus_names);
@@ -125,10 +188,47 @@ static void parse_disks(Ctx *c, const YNode *seq, const NodeEntry *e, const char
                 d.bus = xstrdup(bus_names[b]);
             }
         }
+        if (ctl) {
+            int k = y_enum(c, ctl, "disk controller", controller_names);
+            if (k < 0)
+                ok = false;
+            else
+                d.controller = xstrdup(controller_names[k]);
+        }
         if (ok)
             *ARRAY_PUSH(tmpl->disks, tmpl->n_disks) = d;
         else
-            free(d.bus);
+            disk_clear(&d);
+    }
+}
+
+static void parse_cdroms(Ctx *c, const YNode *seq, const NodeEntry *e, LabNode *tmpl)
+{
+    if (!y_want_seq(c, seq, "'cdroms'", "a list of ISO file names (null for an empty drive)"))
+        return;
+    if (seq->n_items > LAB_CDROMS_PER_NODE_MAX) {
+        diag(c, seq->loc, "%s has %zu CD-ROM drives; a node has at most %d", e->label, seq->n_items,
+             LAB_CDROMS_PER_NODE_MAX);
+        return;
+    }
+    for (size_t i = 0; i < seq->n_items; i++) {
+        const YNode *item = seq->items[i];
+        LabCdrom cd = {.loc = item->loc};
+        if (item->type == Y_SCALAR && y_is_null(item)) {
+            *ARRAY_PUSH(tmpl->cdroms, tmpl->n_cdroms) = cd; /* an empty drive */
+            continue;
+        }
+        const char *s = y_text(c, item, "a CD-ROM", "an ISO file name, or null for an empty drive");
+        if (!s)
+            continue;
+        if (!*s) {
+            diag(c, item->loc,
+                 "a CD-ROM's file name is empty: give an ISO file, or null for an "
+                 "empty drive");
+            continue;
+        }
+        cd.path = xstrdup(s);
+        *ARRAY_PUSH(tmpl->cdroms, tmpl->n_cdroms) = cd;
     }
 }
 
@@ -250,11 +350,14 @@ static void node_template_clear(LabNode *n)
 {
     free(n->name);
     for (size_t i = 0; i < n->n_disks; i++)
-        free(n->disks[i].bus);
+        disk_clear(&n->disks[i]);
     free(n->disks);
     for (size_t i = 0; i < n->n_nics; i++)
         free(n->nics[i].network);
     free(n->nics);
+    for (size_t i = 0; i < n->n_cdroms; i++)
+        free(n->cdroms[i].path);
+    free(n->cdroms);
     free(n->image);
     free(n->os);
     free(n->machine);
@@ -338,6 +441,14 @@ static void node_expand(Ctx *c, const LabNode *tmpl, const NicLocs *locs, unsign
     for (size_t i = 0; i < tmpl->n_disks; i++) {
         n->disks[i] = tmpl->disks[i];
         n->disks[i].bus = xstrdup(tmpl->disks[i].bus);
+        n->disks[i].path = xstrdup(tmpl->disks[i].path);
+        n->disks[i].image = xstrdup(tmpl->disks[i].image);
+        n->disks[i].controller = xstrdup(tmpl->disks[i].controller);
+    }
+    n->cdroms = tmpl->n_cdroms ? xcalloc(tmpl->n_cdroms, sizeof(*n->cdroms)) : NULL;
+    for (size_t i = 0; i < tmpl->n_cdroms; i++) {
+        n->cdroms[i] = tmpl->cdroms[i];
+        n->cdroms[i].path = xstrdup(tmpl->cdroms[i].path);
     }
     n->nics = tmpl->n_nics ? xcalloc(tmpl->n_nics, sizeof(*n->nics)) : NULL;
     for (size_t i = 0; i < tmpl->n_nics; i++) {
@@ -366,9 +477,11 @@ LabAccel parse_accel(Ctx *c, const YNode *v)
 
 void parse_node(Ctx *c, const YNode *m)
 {
-    static const char *const keys[] = {"name",    "count",      "role",   "image", "os",
-                                       "machine", "cpus",       "memory", "disks", "networks",
-                                       "accel",   "cloud_init", "start",  NULL};
+    static const char *const keys[] = {"name",    "count",      "role",   "image",    "os",
+                                       "machine", "cpus",       "memory", "disks",    "networks",
+                                       "accel",   "cloud_init", "start",  "firmware", "secure_boot",
+                                       "cdroms",  NULL};
+    static const char *const firmware_names[] = {"bios", "efi", NULL};
     Lab *lab = c->lab;
     NodeEntry *e = ARRAY_PUSH(c->entries, c->n_entries);
     LabNode tmpl = {.cpus = LAB_DEFAULT_CPUS,
@@ -430,18 +543,17 @@ void parse_node(Ctx *c, const YNode *m)
             tmpl.role = (LabRole)(r + 1);
     }
 
-    if (!(v = map_get(m, "image"))) {
-        diag(c, m->loc, "%s needs an 'image'", e->label);
-    } else if ((s = y_str(c, v, "node 'image'"))) {
+    const YNode *image = map_get(m, "image");
+    if (image && (s = y_str(c, image, "node 'image'"))) {
         tmpl.image = xstrdup(s);
         if (!lab_find_image(lab, s)) {
             _cleanup_free_ const char **names = names_of(lab, NAMES_IMAGES);
             if (lab->n_images == 0)
-                diag(c, v->loc, "%s uses undefined image '%s'; the lab defines no images", e->label,
-                     s);
+                diag(c, image->loc, "%s uses undefined image '%s'; the lab defines no images",
+                     e->label, s);
             else
-                diag_suggest(c, v->loc, closest(s, names), "%s uses undefined image '%s'", e->label,
-                             s);
+                diag_suggest(c, image->loc, closest(s, names), "%s uses undefined image '%s'",
+                             e->label, s);
         }
     }
     if ((v = map_get(m, "os"))) {
@@ -476,8 +588,45 @@ void parse_node(Ctx *c, const YNode *m)
         diag(c, v->loc,
              "%s has a role but 'cloud_init: false': the kubeadm preparation is done by cloud-init",
              e->label);
-    if ((v = map_get(m, "disks")))
-        parse_disks(c, v, e, tmpl.machine, &tmpl);
+    const YNode *disks = map_get(m, "disks");
+    if (disks)
+        parse_disks(c, disks, e, tmpl.machine, &tmpl);
+    /* the boot disk's content: the node's image, or what its first disk names */
+    const YNode *d0 =
+            disks && disks->type == Y_SEQ && disks->n_items && disks->items[0]->type == Y_MAP
+                    ? disks->items[0]
+                    : NULL;
+    const YNode *d0_content = d0 ? map_get(d0, "path") : NULL;
+    if (d0 && !d0_content)
+        d0_content = map_get(d0, "image");
+    if (image && d0_content)
+        diag(c, d0_content->loc,
+             "%s has an 'image' and its first disk names its content too ('%s'): the boot disk "
+             "has one content; remove one of them",
+             e->label, map_get(d0, "path") ? "path" : "image");
+    else if (!image && !d0_content)
+        diag(c, m->loc, "%s needs an 'image' (or a first disk with 'path' or 'image')", e->label);
+    if ((v = map_get(m, "firmware"))) {
+        int f = y_enum(c, v, "firmware", firmware_names);
+        if (f >= 0)
+            tmpl.firmware = (LabFirmware)f;
+    }
+    if ((v = map_get(m, "secure_boot")) && y_bool(c, v, "node 'secure_boot'", &tmpl.secure_boot) &&
+        tmpl.secure_boot && tmpl.firmware != LAB_FIRMWARE_EFI) {
+        diag(c, v->loc,
+             "%s has 'secure_boot: true' without 'firmware: efi': secure boot is a "
+             "feature of UEFI firmware; add 'firmware: efi'",
+             e->label);
+        tmpl.secure_boot = false;
+    } else if (v && tmpl.secure_boot && tmpl.machine && !machine_is_q35(tmpl.machine)) {
+        diag(c, v->loc,
+             "%s has 'secure_boot: true' on machine '%s': secure boot needs SMM, which kvmlab "
+             "gives on q35 only; use machine 'q35' or leave 'machine' out",
+             e->label, tmpl.machine);
+        tmpl.secure_boot = false;
+    }
+    if ((v = map_get(m, "cdroms")))
+        parse_cdroms(c, v, e, &tmpl);
     if ((v = map_get(m, "networks")))
         parse_nics(c, v, e, &tmpl, &locs);
 

@@ -76,11 +76,23 @@ static void metadata_write(FILE *f, const DomainSpec *s)
 
 static void os_write(FILE *f, const DomainSpec *s)
 {
-    fputs("  <os>\n", f);
+    fputs(s->efi ? "  <os firmware='efi'>\n" : "  <os>\n", f);
     fputs("    <type arch='x86_64'", f);
     if (s->machine)
         attr(f, "machine", s->machine);
     fputs(">hvm</type>\n", f);
+    if (s->efi) {
+        /* said either way: with no wish libvirt would pick the first descriptor, which on
+         * Debian is the secure-boot build with enrolled keys */
+        fputs("    <firmware>\n", f);
+        if (s->secure_boot) {
+            fputs("      <feature enabled='yes' name='secure-boot'/>\n", f);
+            fputs("      <feature enabled='yes' name='enrolled-keys'/>\n", f);
+        } else {
+            fputs("      <feature enabled='no' name='secure-boot'/>\n", f);
+        }
+        fputs("    </firmware>\n", f);
+    }
     if (s->kernel) {
         text_element(f, 2, NULL, "kernel", s->kernel);
         if (s->initrd)
@@ -193,6 +205,9 @@ int node_domain_xml(const DomainSpec *s, char **ret, Error *err)
     fputs("  <features>\n", f);
     fputs("    <acpi/>\n", f);
     fputs("    <apic/>\n", f);
+    /* secure boot's firmware keeps its variables safe from the guest in SMM */
+    if (s->efi && s->secure_boot)
+        fputs("    <smm state='on'/>\n", f);
     fputs("  </features>\n", f);
     if (s->kvm)
         fputs("  <cpu mode='host-passthrough'/>\n", f);

@@ -107,25 +107,26 @@ static bool serial_is_safe(const char *s)
 /* What one disk asks for, checked before anything is placed. */
 static int disk_check(const DiskXml *d, size_t i, Error *err)
 {
-    if (!d->path || !d->path[0])
+    if ((!d->path && !d->cdrom) || (d->path && !d->path[0]))
         return error_set(err, -EINVAL, "Disk %zu has no source file", i);
+    const char *shown = d->path ? d->path : "an empty CD-ROM drive";
     const char *bus = bus_name(d->bus);
     if (!bus)
-        return error_set(err, -EINVAL, "Disk %zu ('%s') has no valid bus", i, d->path);
+        return error_set(err, -EINVAL, "Disk %zu ('%s') has no valid bus", i, shown);
     if (!d->format || !d->format[0])
-        return error_set(err, -EINVAL, "Disk %zu ('%s') has no format", i, d->path);
+        return error_set(err, -EINVAL, "Disk %zu ('%s') has no format", i, shown);
     switch (d->bus) {
     case DISK_BUS_VIRTIO:
         if (d->cdrom)
             return error_set(err, -EINVAL,
                              "Disk %zu ('%s') is a CD-ROM on bus 'virtio', which cannot hold one "
                              "(use sata, ide or scsi)",
-                             i, d->path);
+                             i, shown);
         if (d->controller)
             return error_set(err, -EINVAL,
                              "Disk %zu ('%s') is on bus 'virtio', which has no controller, but "
                              "names controller '%s'",
-                             i, d->path, d->controller);
+                             i, shown, d->controller);
         break;
     case DISK_BUS_SCSI:
         if (d->controller && !scsi_model_find(d->controller))
@@ -133,21 +134,21 @@ static int disk_check(const DiskXml *d, size_t i, Error *err)
                              "Disk %zu ('%s') names SCSI controller model '%s', which kvmlab "
                              "does not place disks on (virtio-scsi, lsilogic, vmpvscsi, "
                              "lsisas1078)",
-                             i, d->path, d->controller);
+                             i, shown, d->controller);
         break;
     case DISK_BUS_SATA:
         if (d->controller && strcmp(d->controller, "ahci") != 0)
             return error_set(err, -EINVAL,
                              "Disk %zu ('%s') is on bus 'sata' but names controller '%s' "
                              "(a SATA disk sits on 'ahci')",
-                             i, d->path, d->controller);
+                             i, shown, d->controller);
         break;
     case DISK_BUS_IDE:
         if (d->controller && strcmp(d->controller, "ide") != 0)
             return error_set(err, -EINVAL,
                              "Disk %zu ('%s') is on bus 'ide' but names controller '%s' (an IDE "
                              "disk sits on 'ide')",
-                             i, d->path, d->controller);
+                             i, shown, d->controller);
         break;
     case DISK_BUS_MAX:
         break;
@@ -158,13 +159,13 @@ static int disk_check(const DiskXml *d, size_t i, Error *err)
                              "Serial '%s' of disk %zu ('%s') holds characters libvirt's QEMU "
                              "driver refuses (it takes letters, digits, '_', ' ', '.', '+' "
                              "and '-')",
-                             d->serial, i, d->path);
+                             d->serial, i, shown);
         /* QEMU cuts a longer one short without a word: the guest would see another serial */
         if (d->bus != DISK_BUS_SCSI && strlen(d->serial) > DISK_SERIAL_MAX)
             return error_set(err, -EINVAL,
                              "Serial '%s' of disk %zu ('%s') is longer than the %d bytes a %s "
                              "disk holds",
-                             d->serial, i, d->path, DISK_SERIAL_MAX,
+                             d->serial, i, shown, DISK_SERIAL_MAX,
                              d->bus == DISK_BUS_VIRTIO ? "virtio" : "SATA or IDE");
     }
     return 0;
@@ -214,9 +215,14 @@ int storage_disks_xml(const DiskXml *disks, size_t n, char **ret, Error *err)
         fprintf(f, "    <disk type='file' device='%s'>\n", d->cdrom ? "cdrom" : "disk");
         fputs("      <driver name='qemu' type='", f);
         text_put_xml_escaped(f, d->format);
-        fputs("'/>\n      <source file='", f);
-        text_put_xml_escaped(f, d->path);
-        fputs("'/>\n      <target dev='", f);
+        fputs("'/>\n", f);
+        /* a CD-ROM without a path is an empty drive */
+        if (d->path) {
+            fputs("      <source file='", f);
+            text_put_xml_escaped(f, d->path);
+            fputs("'/>\n", f);
+        }
+        fputs("      <target dev='", f);
         switch (d->bus) {
         case DISK_BUS_VIRTIO:
             target_name(f, "vd", n_vd++);

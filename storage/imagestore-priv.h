@@ -14,6 +14,11 @@
 #include "kvmlab/error.h"
 #include "kvmlab/imagestore.h"
 
+/* @p made absolute against @base (itself made absolute against the current directory) and
+ * cleaned of "", "." and ".." components without looking at the file system. New string, NULL
+ * when out of memory. */
+char *image_path_absolute(const char *p, const char *base);
+
 /* ---- qemu-img (qemuimg.c) ---------------------------------------------------------------- */
 
 typedef struct QemuImgInfo {

@@ -66,9 +66,7 @@ static char *cwd_join(const char *p)
     return p && *p ? fs_path_join(cwd, p) : strdup(cwd);
 }
 
-/* @p made absolute against @base (itself made absolute against the current directory) and
- * cleaned of "", "." and ".." components without looking at the file system. New string. */
-static char *path_absolute(const char *p, const char *base)
+char *image_path_absolute(const char *p, const char *base)
 {
     _cleanup_free_ char *joined = NULL;
     if (p[0] == '/') {
@@ -162,7 +160,7 @@ char *image_store_name(const LabImage *img, const char *base_dir)
     const char *kind = kind_to_string(img->kind);
     const char *source = img->source ? img->source : "";
     _cleanup_free_ char *src = img->kind == LAB_IMAGE_PATH && *source
-                                       ? path_absolute(source, base_dir)
+                                       ? image_path_absolute(source, base_dir)
                                        : strdup(source);
     const char *sha = img->sha256 ? img->sha256 : "";
     /* a built image: the recipe's revision too, so a changed recipe builds anew (only for
@@ -923,7 +921,7 @@ static int import_path(Import *im, const char *src, const char *tmp, Error *err)
         char *slash = src_dir ? strrchr(src_dir, '/') : NULL;
         if (slash)
             *slash = 0;
-        _cleanup_free_ char *backing = path_absolute(qi.backing, src_dir);
+        _cleanup_free_ char *backing = image_path_absolute(qi.backing, src_dir);
         struct stat bst;
         if (!backing)
             r = error_set(err, -ENOMEM, "Out of memory");
@@ -1173,8 +1171,9 @@ int image_store_import(const char *state_root, const LabImage *img, const char *
 
     _cleanup_free_ char *dir = image_store_dir(state_root);
     _cleanup_free_ char *name = image_store_name(img, base_dir);
-    _cleanup_free_ char *src = img->kind == LAB_IMAGE_PATH ? path_absolute(img->source, base_dir)
-                                                           : strdup(img->source);
+    _cleanup_free_ char *src = img->kind == LAB_IMAGE_PATH
+                                       ? image_path_absolute(img->source, base_dir)
+                                       : strdup(img->source);
     if (!dir || !name || !src)
         return error_set(err, -ENOMEM, "Out of memory");
     if (!name_is_valid(name))

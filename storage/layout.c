@@ -84,7 +84,8 @@ static char *recipe_os(const char *recipe)
  * (*ret_implied). New string in *ret (NULL: none). 0 or -ENOMEM. */
 static int node_os_id(const Lab *lab, const LabNode *node, char **ret, bool *ret_implied)
 {
-    const LabImage *img = node->image ? lab_find_image(lab, node->image) : NULL;
+    const char *boot = lab_disk_image(node, 0);
+    const LabImage *img = boot ? lab_find_image(lab, boot) : NULL;
     *ret_implied = false;
     *ret = NULL;
     if (node->os || (img && img->os)) {
@@ -154,6 +155,7 @@ int storage_node_disks(const Lab *lab, const LabNode *node, const HvCaps *caps, 
                 .machine = d.machine.machine,
                 .caps = hc,
                 .bus = ld ? ld->bus : NULL,
+                .vmware_controller = ld ? ld->controller : NULL,
                 .n_disks = n,
         };
         d.n_disks = i + 1;

@@ -752,7 +752,8 @@ static int volume_create(void *ctx, const Resource *want, Error *err)
                              " bytes: a root disk holds the whole image; give it at least that",
                              want->name, capacity, spec->image, base);
     }
-    _cleanup_free_ char *xml = storage_volume_xml(spec->volume, capacity, spec->backing);
+    _cleanup_free_ char *xml =
+            storage_volume_xml(spec->volume, capacity, spec->backing, spec->backing_format);
     if (!xml)
         return error_set(err, -ENOMEM, "Out of memory");
     _cleanup_pool_ virStoragePoolPtr pool = virStoragePoolLookupByName(c->conn, spec->pool);

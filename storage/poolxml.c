@@ -31,7 +31,8 @@ char *storage_pool_xml(const char *name, const char *path)
     return buf;
 }
 
-char *storage_volume_xml(const char *name, uint64_t capacity, const char *backing)
+char *storage_volume_xml(const char *name, uint64_t capacity, const char *backing,
+                         const char *backing_format)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -49,7 +50,10 @@ char *storage_volume_xml(const char *name, uint64_t capacity, const char *backin
     if (backing) {
         fputs("  <backingStore>\n    <path>", f);
         text_put_xml_escaped(f, backing);
-        fputs("</path>\n    <format type='qcow2'/>\n  </backingStore>\n", f);
+        /* recorded in the overlay, so nobody probes the base (a raw file probed is a risk) */
+        fputs("</path>\n    <format type='", f);
+        text_put_xml_escaped(f, backing_format ? backing_format : "qcow2");
+        fputs("'/>\n  </backingStore>\n", f);
     }
     fputs("</volume>\n", f);
     if (fclose(f) != 0) {

@@ -145,7 +145,9 @@ int qemu_img_info_parse(const char *json, QemuImgInfo *ret, Error *err)
 
 int qemu_img_info(const char *path, QemuImgInfo *ret, Error *err)
 {
-    const char *argv[] = {"qemu-img", "info", "--output=json", path, NULL};
+    /* -U: a file a running guest holds open (a lab disk's content under its overlay) is read
+     * all the same; info only reads */
+    const char *argv[] = {"qemu-img", "info", "-U", "--output=json", path, NULL};
     SpawnOpts o = {.timeout_ms = INFO_TIMEOUT_MS};
     SpawnResult res = {0};
     int r = spawn_run(argv, &o, &res, err);

@@ -61,6 +61,10 @@ typedef struct HostState {
     ImageInfo *images;
     size_t n_images;
     char *volume_record;
+    /* what the files the nodes' disks name as their content are (qemu-img info, storage.h),
+     * sorted by the file's name as the lab writes it */
+    struct DiskSource *disk_sources;
+    size_t n_disk_sources;
     /* the user said disks that a node's shorter disks: list drops may be deleted with their
      * data (up --delete-disks); otherwise planning refuses to */
     bool delete_disks;

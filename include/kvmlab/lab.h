@@ -137,10 +137,30 @@ typedef struct LabNic {
 } LabNic;
 
 typedef struct LabDisk {
-    uint64_t size_bytes;
-    char *bus; /* NULL: chosen by storage/ from os, machine and hypervisor */
+    uint64_t size_bytes; /* 0: the size of its content (a disk with path or image) */
+    char *bus;           /* NULL: chosen by storage/ from os, machine and hypervisor */
+    /* its content: a file of any format qemu-img reads, as written (relative: to the lab
+     * file's directory), under a qcow2 overlay that kvmlab makes and the file is never written;
+     * or a key of Lab.images; both NULL: an empty disk (disk 0: the node's image) */
+    char *path;
+    char *image;
+    /* VMware's controller of the disk (lsilogic, lsisas1068, pvscsi, buslogic, sata, ide,
+     * nvme): a hint for the bus choice, NULL */
+    char *controller;
     LabLoc loc;
+    LabLoc content_loc; /* the path: or image: value, when given */
 } LabDisk;
+
+typedef enum LabFirmware {
+    LAB_FIRMWARE_BIOS,
+    LAB_FIRMWARE_EFI,
+} LabFirmware;
+
+/* A CD-ROM drive of a node: an ISO file attached read-only, or an empty drive. */
+typedef struct LabCdrom {
+    char *path; /* as written (relative: to the lab file's directory); NULL: empty drive */
+    LabLoc loc;
+} LabCdrom;
 
 /* A node after `count` expansion: count: 2 of "worker" gives worker-1 and worker-2. */
 typedef struct LabNode {
@@ -148,7 +168,7 @@ typedef struct LabNode {
     char *base_name; /* the name in the file */
     unsigned index;  /* 1..count, 0 when count was not given */
     LabRole role;
-    char *image;   /* a key of Lab.images */
+    char *image;   /* a key of Lab.images; NULL when disk 0 names its own content */
     char *os;      /* override of the image's os, may be NULL */
     char *machine; /* pc | q35 | other QEMU machine, may be NULL */
     unsigned cpus;
@@ -157,9 +177,13 @@ typedef struct LabNode {
     size_t n_disks;
     LabNic *nics;
     size_t n_nics;
-    LabAccel accel;  /* LAB_ACCEL_UNSET: the lab's */
-    bool cloud_init; /* false: the image has no cloud-init; ready when it has an address */
-    bool start;      /* false: `up` defines it with its disks but does not start it */
+    LabCdrom *cdroms; /* after the disks, before the cloud-init seed */
+    size_t n_cdroms;
+    LabFirmware firmware;
+    bool secure_boot; /* only with LAB_FIRMWARE_EFI */
+    LabAccel accel;   /* LAB_ACCEL_UNSET: the lab's */
+    bool cloud_init;  /* false: the image has no cloud-init; ready when it has an address */
+    bool start;       /* false: `up` defines it with its disks but does not start it */
     LabLoc loc;
     LabLoc os_loc; /* the os: value, when given */
 } LabNode;
@@ -208,11 +232,12 @@ typedef struct Lab {
  * and memory: each is reported at FILE:LINE:COL naming the limit. Counts are after `count`
  * expansion.
  */
-#define LAB_FILE_MAX_BYTES     (4u * 1024 * 1024)
-#define LAB_NETWORKS_MAX       256
-#define LAB_NODES_MAX          1024
-#define LAB_NICS_PER_NODE_MAX  16
-#define LAB_DISKS_PER_NODE_MAX 64
+#define LAB_FILE_MAX_BYTES      (4u * 1024 * 1024)
+#define LAB_NETWORKS_MAX        256
+#define LAB_NODES_MAX           1024
+#define LAB_NICS_PER_NODE_MAX   16
+#define LAB_DISKS_PER_NODE_MAX  64
+#define LAB_CDROMS_PER_NODE_MAX 8
 /* values that YAML aliases may add to the file, in total (each alias counts its whole value) */
 #define LAB_ALIAS_VALUES_MAX 100000
 /* the parser stops collecting problems after this many and says so */
@@ -241,6 +266,12 @@ char *lab_diags_format(const LabDiags *d);
 const LabNetwork *lab_find_network(const Lab *lab, const char *name);
 const LabNode *lab_find_node(const Lab *lab, const char *name);
 const LabImage *lab_find_image(const Lab *lab, const char *name);
+/* The key of Lab.images disk @index of @node rests on: the disk's image:, else for disk 0 the
+ * node's image:; NULL for an empty disk or a path: disk. */
+const char *lab_disk_image(const LabNode *node, size_t index);
+/* The path: content of disk @index of @node, NULL when it has none. */
+const char *lab_disk_path(const LabNode *node, size_t index);
+const char *lab_firmware_to_string(LabFirmware f);
 
 const char *vmnet_type_to_string(VmnetType t);
 const char *vmnet_backend_to_string(VmnetBackend b);

@@ -216,6 +216,10 @@ typedef struct DomainSpec {
     const char *kernel;  /* direct kernel boot; NULL: boot from the first disk */
     const char *initrd;
     const char *cmdline;
+    /* UEFI firmware (libvirt picks OVMF from its firmware descriptors), else BIOS; secure boot
+     * with Microsoft's keys enrolled and SMM on (q35 only) */
+    bool efi;
+    bool secure_boot;
     const char *disks_xml; /* <disk> and <controller> elements (storage_disks_xml), seed included */
     const DomainNic *nics;
     size_t n_nics;

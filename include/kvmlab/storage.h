@@ -169,6 +169,32 @@ void node_disks_clear(NodeDisks *d);
  */
 size_t storage_lab_check(const Lab *lab, LabDiags *diags);
 
+/* ---- what a disk's content and a CD-ROM are (storage/disksource.c) --------------------- */
+
+/* A file a node's disk names as its content (disks: [{path: FILE}]), as qemu-img sees it. */
+typedef struct DiskSource {
+    char *source; /* as the lab file writes it */
+    char *path;   /* absolute, cleaned of "." and ".." (storage_lab_file_path()) */
+    char *format; /* what `qemu-img info` says it is ("vmdk", "qcow2", "raw"), never the name's */
+    uint64_t virtual_size; /* bytes the guest sees */
+} DiskSource;
+
+/* @path as lab file @lab writes it, made absolute: relative to the file's directory, itself
+ * taken against the current directory; "." and ".." cleaned without looking at the file
+ * system. New string, NULL when out of memory. */
+char *storage_lab_file_path(const Lab *lab, const char *path);
+
+/*
+ * What every disk content file of @lab's nodes is, read with `qemu-img info` once per file (the
+ * file is only read), into *ret (sorted by ->source; *ret_n 0 gives NULL), and whether every
+ * CD-ROM file can be read. A file that is missing, unreadable or not a disk image qemu-img
+ * reads, a content smaller than the disk's size: asks, or an ISO that cannot be read is
+ * refused at its FILE:LINE:COL with -ENOENT, -EACCES or -EINVAL before anything changes.
+ */
+int storage_disk_sources_read(const Lab *lab, DiskSource **ret, size_t *ret_n, Error *err);
+const DiskSource *disk_source_find(const DiskSource *list, size_t n, const char *source);
+void disk_source_list_free(DiskSource *list, size_t n);
+
 /* ---- disk XML (storage/diskxml.c, pure) -------------------------------------------------- */
 
 typedef struct DiskXml {
@@ -177,7 +203,7 @@ typedef struct DiskXml {
     DiskBus bus;
     const char *controller; /* BusChoice.controller */
     const char *serial;     /* NULL for a CD-ROM */
-    bool cdrom;             /* read-only CD-ROM */
+    bool cdrom;             /* read-only CD-ROM; @path NULL: an empty drive */
 } DiskXml;
 
 /*

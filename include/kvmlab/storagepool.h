@@ -36,17 +36,20 @@ typedef struct ImageSpec {
 } ImageSpec;
 
 typedef struct VolumeSpec {
-    char *pool;        /* the lab pool's name */
-    char *pool_path;   /* its directory */
-    char *volume;      /* file name in the pool: "<node>-<n>.qcow2" */
-    char *backing;     /* the base image's path (root disk), NULL for a data disk */
-    char *image;       /* the base's store name, NULL for a data disk */
-    uint64_t capacity; /* bytes; 0: the base's own size */
+    char *pool;           /* the lab pool's name */
+    char *pool_path;      /* its directory */
+    char *volume;         /* file name in the pool: "<node>-<n>.qcow2" */
+    char *backing;        /* the base's path: a store image or a disk's content file; NULL: empty */
+    char *backing_format; /* the base's format (qemu-img info's for a content file), NULL */
+    char *image;          /* the base's store name when it is a store image, else NULL */
+    uint64_t capacity;    /* bytes; 0: the base's own size */
 } VolumeSpec;
 
 /* The pool XML and volume XML kvmlab defines (pure). New strings, NULL on OOM. */
 char *storage_pool_xml(const char *name, const char *path);
-char *storage_volume_xml(const char *name, uint64_t capacity, const char *backing);
+/* @backing_format: the base's format ("qcow2" when NULL), recorded in the overlay. */
+char *storage_volume_xml(const char *name, uint64_t capacity, const char *backing,
+                         const char *backing_format);
 
 /* The canonical spec texts the engine compares (pure). */
 char *storage_pool_spec_text(const char *path);

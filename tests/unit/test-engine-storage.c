@@ -18,6 +18,7 @@
 #include "kvmlab/engine.h"
 #include "kvmlab/imagestore.h"
 #include "kvmlab/nodedomain.h"
+#include "kvmlab/storage.h"
 #include "kvmlab/storagepool.h"
 
 #define STATE "/srv/kvmlab-state"
@@ -595,6 +596,225 @@ static void test_second_review_defects(void **state)
     plan_free(p);
 }
 
+/* ---- disks that name their content ---------------------------------------------------- */
+
+/* A temporary directory with a real vmdk (qemu-img create -f vmdk), a raw file whose name says
+ * vmdk, and an ISO; the lab file is in it, so the lab's relative paths point there. */
+static char *content_dir(void)
+{
+    char *dir = strdup("/tmp/kvmlab-content-XXXXXX");
+    assert_non_null(dir);
+    assert_non_null(mkdtemp(dir));
+    _cleanup_free_ char *vmdk = NULL, *fake = NULL, *iso = NULL;
+    assert_true(asprintf(&vmdk, "%s/x.vmdk", dir) > 0);
+    assert_true(asprintf(&fake, "%s/fake.vmdk", dir) > 0);
+    assert_true(asprintf(&iso, "%s/tools.iso", dir) > 0);
+    const char *mk[] = {"qemu-img", "create", "-q", "-f", "vmdk", vmdk, "64M", NULL};
+    assert_int_equal(fixture_run(NULL, mk, NULL, 30000), 0);
+    const char *mkraw[] = {"qemu-img", "create", "-q", "-f", "raw", fake, "96M", NULL};
+    assert_int_equal(fixture_run(NULL, mkraw, NULL, 30000), 0);
+    FILE *f = fopen(iso, "w");
+    assert_non_null(f);
+    fputs("not really an ISO, but a file to attach", f);
+    fclose(f);
+    return dir;
+}
+
+static void content_dir_remove(char *dir)
+{
+    const char *argv[] = {"rm", "-rf", dir, NULL};
+    assert_int_equal(fixture_run(NULL, argv, NULL, 30000), 0);
+    free(dir);
+}
+
+static const char content_lab[] = "lab: pd\n"
+                                  "images:\n"
+                                  "  base: {path: /images/base.qcow2, os: debian12}\n"
+                                  "nodes:\n"
+                                  "  - name: v\n"
+                                  "    os: debian12\n"
+                                  "    start: false\n"
+                                  "    disks:\n"
+                                  "      - {path: x.vmdk, controller: lsilogic}\n"
+                                  "      - {path: fake.vmdk, size: 128M}\n"
+                                  "      - {image: base, size: 2G}\n"
+                                  "      - {size: 1G}\n"
+                                  "    cdroms: [tools.iso, null]\n";
+
+/* Read the lab's content files as observation does, and plan on a host with the image stored. */
+static int content_plan(const char *dir, const char *text, Plan **ret, Error *err)
+{
+    _cleanup_free_ char *file = NULL;
+    assert_true(asprintf(&file, "%s/lab.yaml", dir) > 0);
+    Lab *lab = fixture_lab_load(file, text);
+    assert_non_null(lab);
+    HostState h;
+    host_init(&h);
+    _cleanup_free_ char *store = base_store_name(lab);
+    host_add_image(&h, store, 1ULL << 30);
+    int r = storage_disk_sources_read(lab, &h.disk_sources, &h.n_disk_sources, err);
+    if (r >= 0)
+        r = engine_plan(lab, &h, ret, err);
+    host_state_clear(&h);
+    if (r < 0)
+        lab_free(lab);
+    else
+        fixture_keep(lab);
+    return r;
+}
+
+static const Resource *want_key(const Plan *p, ResourceKind kind, const char *key)
+{
+    for (size_t i = 0; i < p->n_want; i++)
+        if (p->want[i].kind == kind && strcmp(p->want[i].key, key) == 0)
+            return &p->want[i];
+    return NULL;
+}
+
+static void test_disk_content(void **state)
+{
+    char *dir = content_dir();
+    Plan *p = NULL;
+    Error err = ERROR_INIT;
+    int r = content_plan(dir, content_lab, &p, &err);
+    if (r < 0)
+        fail_msg("%s", err.message);
+    _cleanup_free_ char *vmdk = NULL, *fake = NULL, *iso = NULL;
+    assert_true(asprintf(&vmdk, "%s/x.vmdk", dir) > 0);
+    assert_true(asprintf(&fake, "%s/fake.vmdk", dir) > 0);
+    assert_true(asprintf(&iso, "%s/tools.iso", dir) > 0);
+
+    /* disk 0: an overlay on the vmdk, its format from qemu-img, its size the file's */
+    const Resource *v0 = want_key(p, RESOURCE_VOLUME, "v-0");
+    assert_non_null(v0);
+    const VolumeSpec *s0 = v0->data;
+    assert_string_equal(s0->backing, vmdk);
+    assert_string_equal(s0->backing_format, "vmdk");
+    assert_null(s0->image);
+    assert_int_equal(s0->capacity, 64ULL << 20);
+    assert_non_null(strstr(v0->spec, "backing="));
+    assert_non_null(strstr(v0->spec, vmdk));
+    assert_non_null(strstr(v0->note, "never written"));
+    _cleanup_free_ char *xml =
+            storage_volume_xml(s0->volume, s0->capacity, s0->backing, s0->backing_format);
+    assert_non_null(strstr(xml, "<backingStore>"));
+    assert_non_null(strstr(xml, "<format type='vmdk'/>\n  </backingStore>"));
+    /* disk 1: named .vmdk but raw: the name is never trusted; grown to its size: */
+    const VolumeSpec *s1 = want_key(p, RESOURCE_VOLUME, "v-1")->data;
+    assert_string_equal(s1->backing, fake);
+    assert_string_equal(s1->backing_format, "raw");
+    assert_int_equal(s1->capacity, 128ULL << 20);
+    /* disk 2: an overlay on the store image, as a node's image: makes disk 0 */
+    const VolumeSpec *s2 = want_key(p, RESOURCE_VOLUME, "v-2")->data;
+    assert_non_null(s2->image);
+    assert_string_equal(s2->backing_format, "qcow2");
+    assert_int_equal(s2->capacity, 2ULL << 30);
+    assert_non_null(want_key(p, RESOURCE_IMAGE, "base"));
+    /* disk 3: empty */
+    const VolumeSpec *s3 = want_key(p, RESOURCE_VOLUME, "v-3")->data;
+    assert_null(s3->backing);
+    assert_null(s3->backing_format);
+
+    /* the domain: the disks, then the ISO and the empty drive, then the seed, read-only */
+    const Resource *dom = want_key(p, RESOURCE_DOMAIN, "v");
+    assert_non_null(dom);
+    const DomainPlan *d = dom->data;
+    _cleanup_free_ char *src = NULL;
+    assert_true(asprintf(&src, "<source file='%s'/>", iso) > 0);
+    /* in <devices>: the metadata before it names them all too */
+    const char *devices = strstr(d->xml, "<devices>");
+    assert_non_null(devices);
+    const char *at_iso = strstr(devices, src);
+    const char *at_seed = strstr(devices, "/seed-");
+    const char *at_last = strstr(devices, "v-3.qcow2");
+    assert_non_null(at_iso);
+    assert_non_null(at_seed);
+    assert_non_null(at_last);
+    if (!(at_last < at_iso && at_iso < at_seed))
+        fail_msg("disk order in:\n%s", devices);
+    /* three CD-ROMs (ISO, empty, seed) on q35's SATA */
+    size_t cds = 0;
+    for (const char *x = d->xml; (x = strstr(x, "device='cdrom'")); x++)
+        cds++;
+    assert_int_equal(cds, 3);
+    assert_non_null(strstr(dom->spec, "cdrom=empty,sata\n"));
+    _cleanup_free_ char *cdspec = NULL;
+    assert_true(asprintf(&cdspec, "cdrom=%s,sata\n", iso) > 0);
+    assert_non_null(strstr(dom->spec, cdspec));
+    plan_free(p);
+
+    /* the controller hint reaches the bus choice, which says why */
+    const Lab *lab = kept[n_kept - 1];
+    NodeDisks nd = {0};
+    assert_int_equal(storage_node_disks(lab, &lab->nodes[0], NULL, 0, &nd, &err), 0);
+    assert_non_null(strstr(nd.disks[0].choice.reason, "lsilogic"));
+    assert_null(strstr(nd.disks[1].choice.reason, "lsilogic"));
+    node_disks_clear(&nd);
+
+    /* a changed ISO list changes the domain's spec: the node is made again */
+    p = NULL;
+    char *text = strdup(content_lab);
+    char *at = strstr(text, "[tools.iso, null]");
+    memcpy(at, "[tools.iso]      ", strlen("[tools.iso, null]"));
+    assert_int_equal(content_plan(dir, text, &p, &err), 0);
+    assert_null(strstr(want_key(p, RESOURCE_DOMAIN, "v")->spec, "cdrom=empty"));
+    plan_free(p);
+    free(text);
+    content_dir_remove(dir);
+    fixture_release();
+}
+
+/* A missing file, a missing ISO and a size below the content's are refused at their lines. */
+static void test_disk_content_refused(void **state)
+{
+    char *dir = content_dir();
+    int r;
+    Plan *p = NULL;
+    Error err = ERROR_INIT;
+    const struct {
+        const char *from, *to, *want;
+        int code;
+    } cases[] = {
+            {"{path: x.vmdk, controller: lsilogic}", "{path: nope.vmdk}",
+             "lab.yaml:9:16: disk 0 "
+             "of node 'v': cannot read '",
+             -ENOENT},
+            {"[tools.iso, null]", "[null, gone.iso]",
+             "lab.yaml:13:20: CD-ROM 1 of node 'v': "
+             "cannot read '",
+             -ENOENT},
+            {"{path: x.vmdk, controller: lsilogic}", "{path: x.vmdk, size: 32M}",
+             "lab.yaml:9:9: "
+             "disk 0 of node 'v' asks 33554432 bytes but its content 'x.vmdk' is 67108864 bytes",
+             -EINVAL},
+    };
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        const char *at = strstr(content_lab, cases[i].from);
+        assert_non_null(at);
+        _cleanup_free_ char *text = NULL;
+        assert_true(asprintf(&text, "%.*s%s%s", (int)(at - content_lab), content_lab, cases[i].to,
+                             at + strlen(cases[i].from)) > 0);
+        r = content_plan(dir, text, &p, &err);
+        if (r != cases[i].code)
+            fail_msg("case %zu: %d, want %d (%s)", i, r, cases[i].code, err.message);
+        if (!strstr(err.message, cases[i].want))
+            fail_msg("case %zu: '%s' lacks '%s'", i, err.message, cases[i].want);
+        error_clear(&err);
+    }
+    /* a plan without the files read (observation skipped) refuses rather than guessing */
+    _cleanup_free_ char *file = NULL;
+    assert_true(asprintf(&file, "%s/lab.yaml", dir) > 0);
+    Lab *lab = fixture_lab_load(file, content_lab);
+    HostState h;
+    host_init(&h);
+    assert_int_equal(engine_plan(lab, &h, &p, &err), -ENOENT);
+    assert_non_null(strstr(err.message, "was not read before planning"));
+    error_clear(&err);
+    host_state_clear(&h);
+    lab_free(lab);
+    content_dir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -611,6 +831,8 @@ int main(void)
             cmocka_unit_test(test_review_defects),
             cmocka_unit_test(test_second_review_defects),
             cmocka_unit_test(test_node_removed),
+            cmocka_unit_test(test_disk_content),
+            cmocka_unit_test(test_disk_content_refused),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     fixture_release();

@@ -872,6 +872,61 @@ static void test_node_options(void **state)
     lab_free(lab);
 }
 
+/* Disk contents (path, image), VMware controllers, firmware, secure boot and CD-ROMs. */
+static void test_vmware_disks(void **state)
+{
+    Lab *lab = NULL;
+    LabDiags d = {0};
+    assert_int_equal(load_case("ok-vmware-disks.yaml", &lab, &d), 0);
+    const LabNode *n = lab_find_node(lab, "imported");
+    assert_non_null(n);
+    assert_null(n->image);
+    assert_int_equal(n->n_disks, 3);
+    assert_string_equal(n->disks[0].path, "disks/imported.vmdk");
+    assert_int_equal(n->disks[0].size_bytes, 0);
+    assert_string_equal(n->disks[0].controller, "lsisas1068");
+    assert_int_equal(n->disks[0].content_loc.line, 10);
+    assert_int_equal(n->disks[0].content_loc.col, 16);
+    assert_string_equal(n->disks[1].path, "/srv/data.vmdk");
+    assert_int_equal(n->disks[1].size_bytes, 40ULL << 30);
+    assert_string_equal(n->disks[1].bus, "scsi");
+    assert_string_equal(n->disks[1].controller, "pvscsi");
+    assert_null(n->disks[2].path);
+    assert_null(n->disks[2].image);
+    assert_string_equal(n->disks[2].controller, "nvme");
+    assert_null(lab_disk_image(n, 0));
+    assert_string_equal(lab_disk_path(n, 0), "disks/imported.vmdk");
+    assert_int_equal(n->firmware, LAB_FIRMWARE_EFI);
+    assert_true(n->secure_boot);
+    assert_int_equal(n->n_cdroms, 3);
+    assert_string_equal(n->cdroms[0].path, "tools.iso");
+    assert_null(n->cdroms[1].path);
+    assert_string_equal(n->cdroms[2].path, "/isos/install.iso");
+    assert_int_equal(n->cdroms[2].loc.line, 13);
+
+    n = lab_find_node(lab, "fromimage");
+    assert_null(n->image);
+    assert_string_equal(lab_disk_image(n, 0), "win");
+    assert_string_equal(lab_disk_image(n, 1), "base");
+    assert_int_equal(n->disks[0].size_bytes, 30ULL << 30);
+    assert_int_equal(n->firmware, LAB_FIRMWARE_BIOS);
+    assert_false(n->secure_boot);
+    assert_int_equal(n->n_cdroms, 0);
+
+    n = lab_find_node(lab, "plain");
+    assert_string_equal(lab_disk_image(n, 0), "base");
+    assert_null(lab_disk_image(n, 1));
+    assert_string_equal(lab_disk_path(n, 1), "extra.qcow2");
+    assert_int_equal(n->firmware, LAB_FIRMWARE_EFI);
+    assert_false(n->secure_boot);
+
+    n = lab_find_node(lab, "legacy");
+    assert_string_equal(lab_disk_image(n, 0), "base");
+    assert_null(lab_disk_path(n, 0));
+    assert_string_equal(lab_firmware_to_string(n->firmware), "bios");
+    lab_free(lab);
+}
+
 static void test_bad_case(void **state)
 {
     const char *name = *state;
@@ -950,6 +1005,7 @@ static void test_ok_case(void **state)
     X("syntax-error")                                                                              \
     X("syntax-indent")                                                                             \
     X("unknown-keys")                                                                              \
+    X("vmware-disks")                                                                              \
     X("wrong-types")                                                                               \
     X("wrong-types-values")
 #define OK_CASES(X)                                                                                \
@@ -958,6 +1014,7 @@ static void test_ok_case(void **state)
     X("ok-minimal")                                                                                \
     X("ok-node-options")                                                                           \
     X("ok-small-cp-no-bootstrap")                                                                  \
+    X("ok-vmware-disks")                                                                           \
     X("ok-wide-subnet")
 
 #define NAME(n) n ".yaml",
@@ -1000,6 +1057,7 @@ int main(void)
             BAD_CASES(BAD)
             OK_CASES(OK)
             cmocka_unit_test(test_example),
+            cmocka_unit_test(test_vmware_disks),
             cmocka_unit_test(test_example_stable),
             cmocka_unit_test(test_networks_example),
             cmocka_unit_test(test_missing_file),

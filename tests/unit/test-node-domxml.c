@@ -88,6 +88,38 @@ static const char disk_one[] = "    <disk type='file' device='disk'>\n"
                                "      <target dev='vda' bus='virtio'/>\n"
                                "    </disk>\n";
 
+/* an imported node: its boot disk, an ISO and an empty drive, then the seed (SATA on q35) */
+static const char disks_cdroms[] = "    <disk type='file' device='disk'>\n"
+                                   "      <driver name='qemu' type='qcow2'/>\n"
+                                   "      <source file='" POOL "imp-0.qcow2'/>\n"
+                                   "      <target dev='vda' bus='virtio'/>\n"
+                                   "      <serial>imp-0</serial>\n"
+                                   "    </disk>\n"
+                                   "    <disk type='file' device='cdrom'>\n"
+                                   "      <driver name='qemu' type='raw'/>\n"
+                                   "      <source file='/srv/isos/tools.iso'/>\n"
+                                   "      <target dev='sda' bus='sata'/>\n"
+                                   "      <readonly/>\n"
+                                   "      <address type='drive' controller='0' bus='0' target='0' "
+                                   "unit='0'/>\n"
+                                   "    </disk>\n"
+                                   "    <disk type='file' device='cdrom'>\n"
+                                   "      <driver name='qemu' type='raw'/>\n"
+                                   "      <target dev='sdb' bus='sata'/>\n"
+                                   "      <readonly/>\n"
+                                   "      <address type='drive' controller='0' bus='0' target='0' "
+                                   "unit='1'/>\n"
+                                   "    </disk>\n"
+                                   "    <disk type='file' device='cdrom'>\n"
+                                   "      <driver name='qemu' type='raw'/>\n"
+                                   "      <source file='" POOL "imp-seed.iso'/>\n"
+                                   "      <target dev='sdc' bus='sata'/>\n"
+                                   "      <readonly/>\n"
+                                   "      <address type='drive' controller='0' bus='0' target='0' "
+                                   "unit='2'/>\n"
+                                   "    </disk>\n"
+                                   "    <controller type='sata' index='0'/>\n";
+
 static const DomainNic nics_two[] = {
         {"demo-vmnet8", NULL, MAC(0x1a, 0x2b, 0x3c), "virtio"},
         {"demo-vmnet1", NULL, MAC(0x1a, 0x2b, 0x3d), "e1000e"},
@@ -172,6 +204,43 @@ static const DomCase cases[] = {
                  .nics = nic_net,
                  .n_nics = 1,
                  .console_log = "/tmp/fb/console.log",
+         }},
+        {"efi-cdroms",
+         {
+                 .name = "demo-imp",
+                 .uuid = "0f3c8a52-6d1e-5b7a-9c44-2e8d61f0a7b3",
+                 .lab = "demo",
+                 .key = "imp",
+                 .hash = "e1f1e1f1e1f1e1f1",
+                 .spec = "firmware=efi\n",
+                 .kvm = true,
+                 .cpus = 2,
+                 .memory_mib = 2048,
+                 .machine = "q35",
+                 .efi = true,
+                 .disks_xml = disks_cdroms,
+                 .nics = nic_net,
+                 .n_nics = 1,
+                 .console_log = "/var/lib/kvmlab/labs/demo/imp/console.log",
+         }},
+        {"secure-boot",
+         {
+                 .name = "demo-sb",
+                 .uuid = "6a0e2f4b-8c1d-5e3f-a7b9-0c2d4e6f8a1b",
+                 .lab = "demo",
+                 .key = "sb",
+                 .hash = "5b5b5b5b5b5b5b5b",
+                 .spec = "firmware=efi,secure-boot\n",
+                 .kvm = false,
+                 .cpus = 1,
+                 .memory_mib = 1024,
+                 .machine = "q35",
+                 .efi = true,
+                 .secure_boot = true,
+                 .disks_xml = disk_one,
+                 .nics = nic_net,
+                 .n_nics = 1,
+                 .console_log = "/var/lib/kvmlab/labs/demo/sb/console.log",
          }},
         {"escape",
          {
@@ -329,6 +398,16 @@ static void dump_check(const DomCase *c, const char *dumped)
     assert_xp(ctx, "os/boot/@dev", "hd");
     assert_xp(ctx, "cpu/@mode", s->kvm ? "host-passthrough" : "");
     assert_int_equal(xp_count(ctx, "cpu"), s->kvm ? 1 : 0);
+    /* firmware: libvirt keeps the wish for autoselection (test:///default has no descriptors
+     * to resolve it with) */
+    assert_xp(ctx, "os/@firmware", s->efi ? "efi" : "");
+    assert_xp(ctx, "os/firmware/feature[@name='secure-boot']/@enabled",
+              !s->efi          ? ""
+              : s->secure_boot ? "yes"
+                               : "no");
+    assert_xp(ctx, "os/firmware/feature[@name='enrolled-keys']/@enabled",
+              s->secure_boot ? "yes" : "");
+    assert_xp(ctx, "features/smm/@state", s->secure_boot ? "on" : "");
     assert_int_equal(xp_count(ctx, "features/acpi"), 1);
     assert_int_equal(xp_count(ctx, "features/apic"), 1);
     assert_xp(ctx, "clock/@offset", "utc");
