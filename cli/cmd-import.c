@@ -80,8 +80,9 @@ static char *default_route_nic(void)
 }
 
 /* Parse one of VMware's network files when it is there; a missing one is no error. */
-static int read_netfile(const char *path, int (*parse)(const char *, size_t, const char *, void *,
-                                                       VmwWarnings *, Error *),
+static int read_netfile(const char *path,
+                        int (*parse)(const char *, size_t, const char *, void *, VmwWarnings *,
+                                     Error *),
                         void *ret, VmwWarnings *w, bool *ret_found, Error *err)
 {
     _cleanup_free_ char *text = NULL;

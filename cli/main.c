@@ -12,8 +12,9 @@
 #include "kvmlab/interrupt.h"
 
 static const CliCommand *const commands[] = {
-        &cli_cmd_init,   &cli_cmd_validate, &cli_cmd_plan,    &cli_cmd_up,   &cli_cmd_down,
-        &cli_cmd_status, &cli_cmd_ssh,      &cli_cmd_console, &cli_cmd_disk, &cli_cmd_image, &cli_cmd_import,
+        &cli_cmd_init, &cli_cmd_validate, &cli_cmd_plan,   &cli_cmd_up,
+        &cli_cmd_down, &cli_cmd_status,   &cli_cmd_ssh,    &cli_cmd_console,
+        &cli_cmd_disk, &cli_cmd_image,    &cli_cmd_import,
 };
 
 static void usage(FILE *f)

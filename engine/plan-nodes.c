@@ -375,7 +375,9 @@ static int plan_node(const Lab *lab, const HostState *host, Plan *p, const LabNo
         bool own = w && w->kind == RESOURCE_BRIDGE && vs;
         /* a model the file names (an imported VMware NIC), else the OS's */
         const char *m = node->nics[i].model ? node->nics[i].model : model;
-        dn[i] = (DomainNic){.network = own ? NULL : w ? w->name : node->nics[i].network,
+        dn[i] = (DomainNic){.network = own ? NULL
+                                       : w ? w->name
+                                           : node->nics[i].network,
                             .bridge = own ? vs->bridge : NULL,
                             .mac = node->nics[i].mac,
                             .model = m};

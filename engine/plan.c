@@ -86,10 +86,9 @@ static int plan_forwards(const Lab *lab, Plan *p, bool nat_table, Error *err)
     for (size_t i = 0; i < p->n_want; i++) {
         const Resource *r = &p->want[i];
         /* the bridge backend's NAT is always kvmlab's table; libvirt's where kvmlab writes it */
-        const VmnetSpec *spec = (r->kind == RESOURCE_NETWORK && nat_table) ||
-                                                r->kind == RESOURCE_BRIDGE
-                                        ? r->data
-                                        : NULL;
+        const VmnetSpec *spec =
+                (r->kind == RESOURCE_NETWORK && nat_table) || r->kind == RESOURCE_BRIDGE ? r->data
+                                                                                         : NULL;
         if (!spec || spec->type != VMNET_NAT)
             continue;
         if (spec->has_subnet) {
@@ -343,8 +342,8 @@ static int plan_network(const Lab *lab, const HostState *host, Plan *p, const La
         free(spec->bridge);
         spec->bridge = choose_bridge(lab, p, net, bridges);
     }
-    spec->nat_libvirt = net->type == VMNET_NAT && !host->nat_table &&
-                        net->backend == VMNET_BACKEND_LIBVIRT;
+    spec->nat_libvirt =
+            net->type == VMNET_NAT && !host->nat_table && net->backend == VMNET_BACKEND_LIBVIRT;
     if (!w->key || !spec->name || !spec->bridge)
         return error_set(err, -ENOMEM, "Out of memory");
     w->name = strdup(spec->name);

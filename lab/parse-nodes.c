@@ -243,7 +243,7 @@ static void parse_nics(Ctx *c, const YNode *seq, const NodeEntry *e, LabNode *tm
     static const char *const keys[] = {"network", "ip", "mac", "model", NULL};
     /* QEMU's NIC models: virtio, and the emulated ones guests without virtio-net drivers know
      * (vmxnet3 for VMware guests with VMware Tools, pcnet for VMware's vlance) */
-    static const char *const models[] = {"virtio", "e1000",  "e1000e", "rtl8139",
+    static const char *const models[] = {"virtio", "e1000",   "e1000e", "rtl8139",
                                          "pcnet",  "vmxnet3", NULL};
     _cleanup_free_ char *where = xasprintf("in a NIC of %s", e->label);
     const Lab *lab = c->lab;

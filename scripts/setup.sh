@@ -27,13 +27,14 @@ BUILD=${1:-build}
 # the lab's key (openssh-client), `cloud-init schema` for rendered user-data (cloud-init), stub
 # Kubernetes packages and their apt repository in tests (dpkg-dev, apt-utils). The bridge backend:
 # its own dnsmasq (dnsmasq-base), iptables-nft for Docker-like firewalls in its tests, ping(8)
-# (iputils-ping) as the tests' independent check that a gateway answers.
+# (iputils-ping) as the tests' independent check that a gateway answers. Imported VMware machines
+# with firmware = "efi": libvirt picks UEFI firmware from Debian's OVMF (ovmf).
 PACKAGES="gcc pkg-config meson ninja-build clang-format python3
  clang libclang-rt-14-dev llvm
  libvirt-dev libxml2-dev libnl-3-dev libnl-route-3-dev libfyaml-dev libnftables-dev libcmocka-dev
  libcurl4-openssl-dev libssl-dev libosinfo-1.0-dev osinfo-db
  libvirt-daemon-system libvirt-clients libxml2-utils qemu-system-x86 qemu-utils dnsmasq-base iproute2
- nftables iptables iputils-ping
+ nftables iptables iputils-ping ovmf
  busybox-static linux-image-amd64 kmod cpio gzip genisoimage
  libisofs-dev debootstrap e2fsprogs cloud-init openssh-client openssl apt-utils dpkg-dev"
 

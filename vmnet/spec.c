@@ -716,9 +716,10 @@ char *vmnet_session_bridge_refusal(const char *helper, bool helper_setuid_root,
         l += n + (l[n] == '\n');
     }
     if (!allowed) {
-        if (asprintf(&why, "qemu:///session may join only the bridges /etc/qemu/bridge.conf "
-                           "allows, and it %s; add the line 'allow all' (or one 'allow BRIDGE' "
-                           "line per bridge of the lab)",
+        if (asprintf(&why,
+                     "qemu:///session may join only the bridges /etc/qemu/bridge.conf "
+                     "allows, and it %s; add the line 'allow all' (or one 'allow BRIDGE' "
+                     "line per bridge of the lab)",
                      bridge_conf ? "allows none" : "does not exist") < 0)
             return NULL;
         return why;

@@ -16,9 +16,9 @@
 #include "kvmlab/lab.h"
 #include "kvmlab/vmware.h"
 
-#define LEASE_MAX_S (7 * 24 * 3600)
+#define LEASE_MAX_S   (7 * 24 * 3600)
 #define NODE_NAME_MAX 24
-#define NET_NAME_MAX 15
+#define NET_NAME_MAX  15
 
 /* ---- the summary ----------------------------------------------------------------------- */
 
@@ -54,9 +54,11 @@ static bool text_ok(const char *s)
     while (*p) {
         if (*p < 0x20 || *p == 0x7f)
             return false;
-        int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2
-                                   : (*p & 0xf8) == 0xf0                 ? 3
-                                                                         : -1;
+        int n = *p < 0x80             ? 0
+                : (*p & 0xe0) == 0xc0 ? 1
+                : (*p & 0xf0) == 0xe0 ? 2
+                : (*p & 0xf8) == 0xf0 ? 3
+                                      : -1;
         if (n < 0 || (n == 1 && *p < 0xc2))
             return false;
         p++;
@@ -96,9 +98,9 @@ typedef struct Net {
     bool used;    /* a node's NIC is on it */
     bool dropped; /* cannot be made: not written, NICs on it dropped */
     char key[NET_NAME_MAX + 8];
-    unsigned vnet;         /* VMware's number; UINT32 max for a custom name */
+    unsigned vnet; /* VMware's number; UINT32 max for a custom name */
     VmnetType type;
-    char *interface;       /* bridged */
+    char *interface; /* bridged */
     bool has_subnet;
     Ipv4Net subnet;
     bool has_range;
@@ -214,13 +216,14 @@ static void net_from_vnet(Ctx *c, const VmwImportInput *in, Nets *nets, const Vm
     if (!n)
         return;
     const char *iface = vn->bridge_interface ? vn->bridge_interface
-                        : vn->n == 0        ? in->default_bridge_nic
-                                            : NULL;
+                        : vn->n == 0         ? in->default_bridge_nic
+                                             : NULL;
     if (vn->n == 0 || vn->bridge_interface) {
         n->type = VMNET_BRIDGED;
         if (!iface) {
-            say(c, "dropped: %s: bridged, but to which host NIC is not known (no "
-                   "add_bridge_mapping, no default route)",
+            say(c,
+                "dropped: %s: bridged, but to which host NIC is not known (no "
+                "add_bridge_mapping, no default route)",
                 key);
             n->dropped = true;
             return;
@@ -237,8 +240,9 @@ static void net_from_vnet(Ctx *c, const VmwImportInput *in, Nets *nets, const Vm
     }
     n->type = vn->nat ? VMNET_NAT : vn->virtual_adapter ? VMNET_HOSTONLY : VMNET_ISOLATED;
     if (n->type == VMNET_ISOLATED && vn->dhcp)
-        say(c, "%s: host-only without a host adapter is an isolated network here, and isolated "
-               "networks have no DHCP server: its DHCP is dropped",
+        say(c,
+            "%s: host-only without a host adapter is an isolated network here, and isolated "
+            "networks have no DHCP server: its DHCP is dropped",
             key);
     if (vn->has_subnet) {
         bool ok;
@@ -246,8 +250,9 @@ static void net_from_vnet(Ctx *c, const VmwImportInput *in, Nets *nets, const Vm
         Ipv4Net s = {vn->subnet & addr_netmask(prefix), prefix};
         if (!ok || !addrplan_prefix_fits(n->type, prefix)) {
             char a[IPV4_STRLEN];
-            say(c, "dropped: %s's subnet %s with netmask %s: not a subnet kvmlab can lay out; a "
-                   "free /24 is picked instead",
+            say(c,
+                "dropped: %s's subnet %s with netmask %s: not a subnet kvmlab can lay out; a "
+                "free /24 is picked instead",
                 key, ip_str(vn->subnet, a), ip_str(vn->netmask, (char[IPV4_STRLEN]){0}));
         } else {
             n->has_subnet = true;
@@ -258,14 +263,16 @@ static void net_from_vnet(Ctx *c, const VmwImportInput *in, Nets *nets, const Vm
         return;
     if (!n->has_subnet) {
         if (vn->n_reservations || vn->n_forwards)
-            say(c, "dropped: %s's reservations and port forwards: without its subnet they "
-                   "cannot be placed",
+            say(c,
+                "dropped: %s's reservations and port forwards: without its subnet they "
+                "cannot be placed",
                 key);
         return;
     }
     if (!vn->dhcp && addrplan_has_dhcp(n->type))
-        say(c, "%s: VMware runs no DHCP on it, kvmlab's networks always do; guests with "
-               "static addresses keep them",
+        say(c,
+            "%s: VMware runs no DHCP on it, kvmlab's networks always do; guests with "
+            "static addresses keep them",
             key);
     const VmwDhcpd *d = in->windows ? in->dhcpd[0] : in->dhcpd[vn->n];
     const VmwDhcpSubnet *ds = dhcp_subnet(d, &n->subnet);
@@ -279,8 +286,9 @@ static void net_from_vnet(Ctx *c, const VmwImportInput *in, Nets *nets, const Vm
             n->start = ds->range_start;
             n->end = ds->range_end;
         } else {
-            say(c, "dropped: %s's DHCP range %s-%s: it takes addresses kvmlab's plan keeps; "
-                   "VMware's default pool is used",
+            say(c,
+                "dropped: %s's DHCP range %s-%s: it takes addresses kvmlab's plan keeps; "
+                "VMware's default pool is used",
                 key, ip_str(ds->range_start, a), ip_str(ds->range_end, b));
         }
     }
@@ -349,8 +357,9 @@ static Net *net_for_nic(Ctx *c, const VmwImportInput *in, Nets *nets, const VmwN
             Net *n = net_find(nets, safe);
             if (!n && (n = net_add(c, nets, safe, 0xffffffffu))) {
                 n->type = VMNET_HOSTONLY;
-                say(c, "%s: custom network '%s' is not in VMware's networking file: a host-only "
-                       "network with a subnet kvmlab picks",
+                say(c,
+                    "%s: custom network '%s' is not in VMware's networking file: a host-only "
+                    "network with a subnet kvmlab picks",
                     safe, safe);
             }
             return n;
@@ -368,10 +377,7 @@ static Net *net_for_nic(Ctx *c, const VmwImportInput *in, Nets *nets, const VmwN
         say(c, "%s: not in %s: VMware's defaults for it", key,
             in->networking_file ? in->networking_file : "the networking file");
     /* VMware's defaults: VMnet0 bridged, VMnet1 host-only, VMnet8 NAT, custom host-only */
-    VmwVnet def = {.n = vnet,
-                   .nat = vnet == 8,
-                   .virtual_adapter = vnet != 0,
-                   .dhcp = vnet != 0};
+    VmwVnet def = {.n = vnet, .nat = vnet == 8, .virtual_adapter = vnet != 0, .dhcp = vnet != 0};
     net_from_vnet(c, in, nets, &def);
     n = net_find(nets, key);
     return n && !n->dropped ? n : NULL;
@@ -490,8 +496,9 @@ static void node_from_vm(Ctx *c, const VmwImportInput *in, Nets *nets, Node *nod
     }
     node->os = x->guest_os ? vmw_guest_os_osinfo(x->guest_os) : NULL;
     if (x->guest_os && !node->os)
-        say(c, "%s: guestOS '%s' has no osinfo id here: disk buses and NIC models are chosen "
-               "without the OS's facts",
+        say(c,
+            "%s: guestOS '%s' has no osinfo id here: disk buses and NIC models are chosen "
+            "without the OS's facts",
             node->name, text_ok(x->guest_os) ? x->guest_os : "(not text)");
     node->nics = calloc(x->n_nics + 1, sizeof(*node->nics));
     if (!node->nics) {
@@ -544,8 +551,9 @@ static void write_net(Ctx *c, FILE *f, const Net *n, const Node *nodes, size_t n
         fputs("    interface: ", f);
         yq(f, n->interface);
         fputs("\n    backend: bridge\n", f);
-        say(c, "%s: bridged to %s; `up` moves %s onto kvmlab's bridge kvbr-%s (say macvtap: "
-               "true and drop backend to leave the host as it is)",
+        say(c,
+            "%s: bridged to %s; `up` moves %s onto kvmlab's bridge kvbr-%s (say macvtap: "
+            "true and drop backend to leave the host as it is)",
             n->key, n->interface, n->interface, n->interface);
         return;
     }
@@ -570,8 +578,9 @@ static void write_net(Ctx *c, FILE *f, const Net *n, const Node *nodes, size_t n
         const Fwd *fw = &n->fwd[i];
         const char *node = forward_node(nodes, n_nodes, n, fw->guest_ip);
         if (!node) {
-            say(c, "dropped: %s port forward %s/%u -> %s:%u: no imported VM has that address "
-                   "(give its .vmx, or add the forward by hand with node:)",
+            say(c,
+                "dropped: %s port forward %s/%u -> %s:%u: no imported VM has that address "
+                "(give its .vmx, or add the forward by hand with node:)",
                 n->key, fw->proto == VMW_TCP ? "tcp" : "udp", fw->host_port,
                 ip_str(fw->guest_ip, a), fw->guest_port);
             continue;
@@ -583,8 +592,8 @@ static void write_net(Ctx *c, FILE *f, const Net *n, const Node *nodes, size_t n
     }
     say(c, "%s: %s%s%s, %zu reservation%s, %zu port forward%s", n->key,
         vmnet_type_to_string(n->type), n->has_subnet ? " " : " (subnet picked by kvmlab)",
-        n->has_subnet ? addr_cidr_format(&n->subnet, cidr) : "", n->n_res,
-        n->n_res == 1 ? "" : "s", kept, kept == 1 ? "" : "s");
+        n->has_subnet ? addr_cidr_format(&n->subnet, cidr) : "", n->n_res, n->n_res == 1 ? "" : "s",
+        kept, kept == 1 ? "" : "s");
 }
 
 /* The controllers the lab file takes as a hint for the disk bus. */
@@ -622,7 +631,7 @@ static void write_node(Ctx *c, FILE *f, const Node *node, bool convert)
         const char *p = vm->paths ? vm->paths[i] : NULL;
         if (!p || !vm->exists[i] || !text_ok(p)) {
             say(c, "dropped: %s's disk %s: %s", node->name, d->slot,
-                !p                ? "it names no file"
+                !p               ? "it names no file"
                 : !vm->exists[i] ? "its file is not there"
                                  : "its path is not UTF-8 text a lab file can hold");
             continue;

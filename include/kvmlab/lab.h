@@ -130,7 +130,7 @@ typedef struct LabNic {
     bool has_ip;
     uint32_t ip;
     bool has_mac;
-    MacAddr mac; /* derived from lab/node/index when not given */
+    MacAddr mac;       /* derived from lab/node/index when not given */
     const char *model; /* static string: virtio, e1000, e1000e, rtl8139, pcnet, vmxnet3; NULL:
                           chosen from the guest's OS and machine */
     LabLoc loc;

@@ -66,13 +66,13 @@ typedef struct VmwPortFwd {
 } VmwPortFwd;
 
 typedef struct VmwVnet {
-    unsigned n; /* vmnetN */
+    unsigned n;           /* vmnetN */
     bool nat;             /* VNET_N_NAT yes */
     bool dhcp;            /* VNET_N_DHCP yes */
     bool virtual_adapter; /* VNET_N_VIRTUAL_ADAPTER yes */
     bool has_subnet;
-    uint32_t subnet, netmask;  /* VNET_N_HOSTONLY_SUBNET / _NETMASK (host order) */
-    char *bridge_interface;    /* add_bridge_mapping IFACE N, NULL when not bridged */
+    uint32_t subnet, netmask;     /* VNET_N_HOSTONLY_SUBNET / _NETMASK (host order) */
+    char *bridge_interface;       /* add_bridge_mapping IFACE N, NULL when not bridged */
     VmwReservation *reservations; /* add_dhcp_mac_to_ip N MAC IP */
     size_t n_reservations;
     VmwPortFwd *forwards; /* add_nat_portfwd N tcp|udp HOSTPORT IP PORT */
@@ -114,8 +114,8 @@ typedef struct VmwDhcpd {
     size_t n_hosts;
 } VmwDhcpd;
 
-int vmw_dhcpd_parse(const char *text, size_t len, const char *file, VmwDhcpd *ret,
-                    VmwWarnings *w, Error *err);
+int vmw_dhcpd_parse(const char *text, size_t len, const char *file, VmwDhcpd *ret, VmwWarnings *w,
+                    Error *err);
 void vmw_dhcpd_clear(VmwDhcpd *d);
 
 /* ---- nat.conf / vmnetnat.conf (vmware/natconf.c) ------------------------------------------- */
@@ -209,8 +209,8 @@ typedef struct VmwImportVm {
 } VmwImportVm;
 
 typedef struct VmwImportInput {
-    const char *lab; /* the lab's name */
-    const char *networking_file; /* for messages; NULL when there was none */
+    const char *lab;                 /* the lab's name */
+    const char *networking_file;     /* for messages; NULL when there was none */
     const VmwNetworking *networking; /* NULL: none read */
     /* dhcpd.conf and nat.conf per vnet (Linux/macOS), or Windows' one file each at [0] with
      * @windows set; entries may be NULL */

@@ -676,7 +676,9 @@ static void test_firewall_planned(void **state)
 {
     (void)state;
     _cleanup_free_ char *docker = read_fixture("tests/data/firewall/docker.ruleset");
-    HostState h = {.nat_table = true, .bridges = true, .ruleset = xstrdup(docker),
+    HostState h = {.nat_table = true,
+                   .bridges = true,
+                   .ruleset = xstrdup(docker),
                    .br_nf_call_iptables = 0};
     Plan *p = plan_ok(LAB_BRIDGE_NAT, &h);
     bool noted = false;
@@ -688,8 +690,8 @@ static void test_firewall_planned(void **state)
         assert_int_not_equal(p->want[i].kind, RESOURCE_FIREWALL);
     plan_free(p);
 
-    HostState h2 = {.nat_table = true, .bridges = true, .ruleset = xstrdup(docker),
-                    .firewall_allow = true};
+    HostState h2 = {
+            .nat_table = true, .bridges = true, .ruleset = xstrdup(docker), .firewall_allow = true};
     p = plan_ok(LAB_BRIDGE_NAT, &h2);
     const Resource *fw = want(p, "firewall");
     assert_int_equal(fw->kind, RESOURCE_FIREWALL);
@@ -703,11 +705,12 @@ static void test_firewall_planned(void **state)
 
     /* the rules are in: a ruleset carrying them still wants the same resource */
     _cleanup_free_ char *with = NULL;
-    assert_true(asprintf(&with, "%s\ntable ip filter {\n\tchain DOCKER-USER {\n\t\tiifname "
-                                "\"bb-vmnet8\" accept comment \"kvmlab-allow lab=bb\"\n\t}\n}\n",
+    assert_true(asprintf(&with,
+                         "%s\ntable ip filter {\n\tchain DOCKER-USER {\n\t\tiifname "
+                         "\"bb-vmnet8\" accept comment \"kvmlab-allow lab=bb\"\n\t}\n}\n",
                          docker) > 0);
-    HostState h3 = {.nat_table = true, .bridges = true, .ruleset = xstrdup(with),
-                    .firewall_allow = true};
+    HostState h3 = {
+            .nat_table = true, .bridges = true, .ruleset = xstrdup(with), .firewall_allow = true};
     p = plan_ok(LAB_BRIDGE_NAT, &h3);
     assert_string_equal(want(p, "firewall")->hash, hash);
     assert_string_equal(want(p, "firewall")->spec, spec);
@@ -715,8 +718,8 @@ static void test_firewall_planned(void **state)
 
     /* a lab whose traffic nothing drops wants no rules */
     _cleanup_free_ char *clean = read_fixture("tests/data/firewall/kvmlab-only.ruleset");
-    HostState h4 = {.nat_table = true, .bridges = true, .ruleset = xstrdup(clean),
-                    .firewall_allow = true};
+    HostState h4 = {
+            .nat_table = true, .bridges = true, .ruleset = xstrdup(clean), .firewall_allow = true};
     p = plan_ok(LAB_BRIDGE_NAT, &h4);
     for (size_t i = 0; i < p->n_want; i++)
         assert_int_not_equal(p->want[i].kind, RESOURCE_FIREWALL);

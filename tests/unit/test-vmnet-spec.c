@@ -528,7 +528,6 @@ static void test_subnet_pick(void **state)
     assert_string_equal(addr_cidr_format(&r, buf), "10.254.255.0/24");
 }
 
-
 /* qemu:///session and kvmlab's bridges: each missing piece named with its fix. */
 static void test_session_bridge_refusal(void **state)
 {
@@ -542,7 +541,8 @@ static void test_session_bridge_refusal(void **state)
             {NULL, false, NULL, "qemu-bridge-helper, which is not installed"},
             {"/usr/lib/qemu/qemu-bridge-helper", false, "allow all\n",
              "`chmod u+s /usr/lib/qemu/qemu-bridge-helper` as root"},
-            {"/usr/lib/qemu/qemu-bridge-helper", true, NULL, "it does not exist; add the line 'allow all'"},
+            {"/usr/lib/qemu/qemu-bridge-helper", true, NULL,
+             "it does not exist; add the line 'allow all'"},
             {"/usr/lib/qemu/qemu-bridge-helper", true, "# allow all\n", "it allows none"},
             {"/usr/lib/qemu/qemu-bridge-helper", true, "\tallowance\n", "it allows none"},
             {"/usr/lib/qemu/qemu-bridge-helper", true, "allow all", NULL},

@@ -75,13 +75,17 @@ static void parse_all(Parsed *p)
     static const struct {
         const char *file;
         int kind;
-    } files[] = {{"vmnet/networking", 0},        {"vmnet/vmnet8/dhcpd/dhcpd.conf", 1},
-                 {"vmnet/vmnet1/dhcpd/dhcpd.conf", 2}, {"vmnet/vmnet8/nat/nat.conf", 3},
-                 {"vms/web/web.vmx", 4},          {"vms/win/win.vmx", 5}};
+    } files[] = {{"vmnet/networking", 0},
+                 {"vmnet/vmnet8/dhcpd/dhcpd.conf", 1},
+                 {"vmnet/vmnet1/dhcpd/dhcpd.conf", 2},
+                 {"vmnet/vmnet8/nat/nat.conf", 3},
+                 {"vms/web/web.vmx", 4},
+                 {"vms/win/win.vmx", 5}};
     for (size_t i = 0; i < ELEMENTSOF(files); i++) {
         size_t len = 0;
         _cleanup_free_ char *t = fixture(files[i].file, &len);
-        int r = files[i].kind == 0   ? vmw_networking_parse(t, len, files[i].file, &p->net, &p->w, NULL)
+        int r = files[i].kind == 0
+                        ? vmw_networking_parse(t, len, files[i].file, &p->net, &p->w, NULL)
                 : files[i].kind == 1 ? vmw_dhcpd_parse(t, len, files[i].file, &p->d8, &p->w, NULL)
                 : files[i].kind == 2 ? vmw_dhcpd_parse(t, len, files[i].file, &p->d1, &p->w, NULL)
                 : files[i].kind == 3 ? vmw_natconf_parse(t, len, files[i].file, &p->n8, &p->w, NULL)
@@ -131,7 +135,10 @@ static void test_fixture_set(void **state)
     assert_int_equal(p.web.n_disks, 2);
     assert_int_equal(p.win.n_disks, 1);
     VmwImportVm vms[] = {
-            {.vmx_path = "web.vmx", .vmx = &p.web, .paths = web_paths, .exists = web_exists,
+            {.vmx_path = "web.vmx",
+             .vmx = &p.web,
+             .paths = web_paths,
+             .exists = web_exists,
              .virtio_net = true},
             {.vmx_path = "win.vmx", .vmx = &p.win, .paths = win_paths, .exists = win_exists},
     };
@@ -285,7 +292,10 @@ static void test_hostile(void **state)
                      strdup("/vm/o\"k.vmdk")};
     bool exists[] = {true, true, true};
     VmwImportVm vm = {.vmx_path = "hostile.vmx", .vmx = &x, .paths = paths, .exists = exists};
-    VmwImportInput in = {.lab = "hostile", .networking = &n, .vms = &vm, .n_vms = 1,
+    VmwImportInput in = {.lab = "hostile",
+                         .networking = &n,
+                         .vms = &vm,
+                         .n_vms = 1,
                          .default_bridge_nic = "eth0"};
     char *text = NULL;
     VmwWarnings summary = {0};
