@@ -444,8 +444,23 @@ static int block_close(Ctx *c)
                         vmw_net_excerpt(name, ex));
     /* VMware's block for the host's own adapter on the vmnet (00:50:56:C0:00:NN), not a guest */
     const uint8_t *b = c->host.mac.b;
-    if (b[0] == 0x00 && b[1] == 0x50 && b[2] == 0x56 && b[3] == 0xc0 && b[4] == 0x00)
+    if (b[0] == 0x00 && b[1] == 0x50 && b[2] == 0x56 && b[3] == 0xc0 && b[4] == 0x00) {
+        if (!(c->host_seen & SEEN_IP))
+            return 0;
+        VmwDhcpd *d = &c->out;
+        for (size_t i = 0; i < d->n_adapters; i++)
+            if (d->adapters[i].vnet == b[5]) {
+                d->adapters[i].ip = c->host.ip; /* the last one, as for guests */
+                return 0;
+            }
+        void *v = realloc(d->adapters, (d->n_adapters + 1) * sizeof(*d->adapters));
+        if (!v)
+            return -ENOMEM;
+        d->adapters = v;
+        d->adapters[d->n_adapters].vnet = b[5];
+        d->adapters[d->n_adapters++].ip = c->host.ip;
         return 0;
+    }
     if (!(c->host_seen & SEEN_IP))
         return vmw_warn(c->w, c->file, c->host_line, "host '%s' has no fixed-address: skipped",
                         vmw_net_excerpt(name, ex));
@@ -594,6 +609,8 @@ int vmw_dhcpd_parse(const char *text, size_t len, const char *file, VmwDhcpd *re
     vmw_lines_init(&it, text, len);
     while (r >= 0 && vmw_lines_next(&it, &line, &number))
         r = parse_line(&c, number, line);
+    if (r >= 0 && it.oom)
+        r = -ENOMEM; /* the iterator stopped early: the file was not read to its end */
     vmw_lines_clear(&it);
     if (r >= 0)
         r = finish(&c, number);
@@ -626,5 +643,6 @@ void vmw_dhcpd_clear(VmwDhcpd *d)
         free(d->hosts[i].name);
     free(d->hosts);
     free(d->subnets);
+    free(d->adapters);
     *d = (VmwDhcpd){0};
 }

@@ -326,6 +326,48 @@ static void net_from_vnet(Ctx *c, const VmwImportInput *in, Nets *nets, const Vm
     }
 }
 
+/* Without a networking file (Windows keeps it in the registry): the vmnets the DHCP files know
+ * by the host's adapter on them (MAC 00:50:56:C0:00:NN), each on the subnet that holds the
+ * adapter's address; NAT where nat.conf's gateway lies in it (Windows: vmnet8's). */
+static void nets_from_adapters(Ctx *c, const VmwImportInput *in, Nets *nets)
+{
+    for (unsigned k = 0; k < 256; k++) {
+        const VmwDhcpd *d = in->dhcpd[k];
+        for (size_t i = 0; d && i < d->n_adapters; i++) {
+            unsigned vnet = d->adapters[i].vnet;
+            char key[NET_NAME_MAX + 8];
+            snprintf(key, sizeof(key), "vmnet%u", vnet);
+            if (net_find(nets, key) || (!in->windows && vnet != k))
+                continue;
+            const VmwDhcpSubnet *s = NULL;
+            for (size_t j = 0; j < d->n_subnets && !s; j++) {
+                Ipv4Net n = {d->subnets[j].subnet, 0};
+                bool ok;
+                n.prefix = mask_prefix(d->subnets[j].netmask, &ok);
+                if (ok && addr_net_contains(&n, d->adapters[i].ip))
+                    s = &d->subnets[j];
+            }
+            if (!s)
+                continue;
+            const VmwNatConf *nc = in->windows ? in->nat[0] : in->nat[vnet];
+            Ipv4Net sn = {s->subnet, 0};
+            bool ok;
+            sn.prefix = mask_prefix(s->netmask, &ok);
+            bool nat = nc && nc->has_host && addr_net_contains(&sn, nc->host_ip);
+            VmwVnet v = {.n = vnet,
+                         .nat = nat,
+                         .dhcp = true,
+                         .virtual_adapter = true,
+                         .has_subnet = true,
+                         .subnet = s->subnet,
+                         .netmask = s->netmask};
+            say(c, "%s: from the DHCP file's host adapter %s (no networking file)", key,
+                nat ? "and nat.conf's gateway" : "");
+            net_from_vnet(c, in, nets, &v);
+        }
+    }
+}
+
 /* The network a VMware NIC is on: nat vmnet8, hostonly vmnet1, bridged (or none) vmnet0,
  * custom the named vnet. NULL with a summary line when it cannot be placed. */
 static Net *net_for_nic(Ctx *c, const VmwImportInput *in, Nets *nets, const VmwNic *nic,
@@ -488,7 +530,7 @@ static void node_from_vm(Ctx *c, const VmwImportInput *in, Nets *nets, Node *nod
                 say(c, "dropped: %s's disk %s: %s", node->name, x->disks[i].slot,
                     !vm->paths || !vm->paths[i] ? "it names no file"
                     : !vm->exists[i]            ? "its file is not there"
-                                                : "its path is not UTF-8 text a lab file can hold");
+                                                : "its path has bytes a lab file cannot hold (not UTF-8, or control characters)");
         say(c, "dropped: %s (%s): no disk could be imported, so it has nothing to boot from",
             node->name, text_ok(vm->vmx_path) ? vm->vmx_path : "a .vmx");
         node->dropped = true;
@@ -633,7 +675,7 @@ static void write_node(Ctx *c, FILE *f, const Node *node, bool convert)
             say(c, "dropped: %s's disk %s: %s", node->name, d->slot,
                 !p               ? "it names no file"
                 : !vm->exists[i] ? "its file is not there"
-                                 : "its path is not UTF-8 text a lab file can hold");
+                                 : "its path has bytes a lab file cannot hold (not UTF-8, or control characters)");
             continue;
         } else if (convert) {
             if (!n_disks++)
@@ -704,6 +746,8 @@ int vmw_import_build(const VmwImportInput *in, char **ret_text, VmwWarnings *sum
         return error_set(err, -ENOMEM, "Out of memory");
     for (size_t i = 0; in->networking && i < in->networking->n; i++)
         net_from_vnet(&c, in, &nets, &in->networking->v[i]);
+    if (!in->networking)
+        nets_from_adapters(&c, in, &nets);
     for (size_t i = 0; i < in->n_vms && !c.oom; i++) {
         Node *node = &nodes[n_nodes];
         node->name = node_name(&in->vms[i], nodes, n_nodes);

@@ -234,6 +234,8 @@ int vmw_natconf_parse(const char *text, size_t len, const char *file, VmwNatConf
         r = parse_line(&c, number, copy);
         free(copy);
     }
+    if (r >= 0 && it.oom)
+        r = -ENOMEM; /* the iterator stopped early: the file was not read to its end */
     vmw_lines_clear(&it);
     if (r < 0) {
         vmw_natconf_clear(&c.out);

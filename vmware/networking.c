@@ -442,6 +442,8 @@ int vmw_networking_parse(const char *text, size_t len, const char *file, VmwNetw
         r = parse_line(&c, number, copy);
         free(copy);
     }
+    if (r >= 0 && it.oom)
+        r = -ENOMEM; /* the iterator stopped early: the file was not read to its end */
     vmw_lines_clear(&it);
     if (r >= 0 && !c.version_seen)
         r = vmw_warn(w, file, 0, "no 'VERSION=1,0' line: read as version 1,0");

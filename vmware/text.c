@@ -63,8 +63,9 @@ bool vmw_lines_next(VmwLineIter *it, const char **ret_line, unsigned *ret_number
     if (need > it->cap) {
         char *b = realloc(it->buf, need);
         if (!b) {
-            /* out of memory: the rest of the text is not read */
+            /* out of memory: the rest of the text is not read, and the parser says so */
             it->pos = it->len;
+            it->oom = true;
             return false;
         }
         it->buf = b;

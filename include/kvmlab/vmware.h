@@ -40,6 +40,7 @@ typedef struct VmwLineIter {
     unsigned line;
     char *buf; /* the current line, owned by the iterator */
     size_t cap;
+    bool oom; /* vmw_lines_next() stopped for lack of memory, not at the end */
 } VmwLineIter;
 void vmw_lines_init(VmwLineIter *it, const char *text, size_t len);
 bool vmw_lines_next(VmwLineIter *it, const char **ret_line, unsigned *ret_number);
@@ -112,6 +113,13 @@ typedef struct VmwDhcpd {
     VmwDhcpHost *hosts; /* guest reservations only: the block VMware writes for the host's own
                            adapter (host vmnetN, MAC 00:50:56:C0:00:xx) is left out */
     size_t n_hosts;
+    /* the host's own adapters: (vnet number from the MAC's last byte, its fixed address), what
+     * tells on Windows, which has no networking file, which subnet is which vmnet */
+    struct {
+        unsigned vnet;
+        uint32_t ip;
+    } *adapters;
+    size_t n_adapters;
 } VmwDhcpd;
 
 int vmw_dhcpd_parse(const char *text, size_t len, const char *file, VmwDhcpd *ret, VmwWarnings *w,

@@ -318,7 +318,7 @@ static void test_hostile(void **state)
     /* two disk paths dropped: a newline, non-UTF-8; the quote is quoted */
     assert_int_equal(lab->nodes[0].n_disks, 1);
     assert_non_null(strstr(text, "{path: \"/vm/o\\\"k.vmdk\", controller: sata}"));
-    assert_true(summary_has(&summary, "not UTF-8 text"));
+    assert_true(summary_has(&summary, "bytes a lab file cannot hold"));
     /* the custom vnet: a safe network name */
     assert_int_equal(lab->nodes[0].n_nics, 1);
     for (const char *c = lab->nodes[0].nics[0].network; *c; c++)
@@ -335,12 +335,86 @@ static void test_hostile(void **state)
     vmw_networking_clear(&n);
 }
 
+static char *net_fixture(const char *name, size_t *ret_len)
+{
+    const char *root = getenv("KVMLAB_SOURCE_ROOT");
+    _cleanup_free_ char *p = NULL;
+    assert_true(asprintf(&p, "%s/tests/data/vmware/net/%s", root, name) > 0);
+    char *text = NULL;
+    assert_int_equal(fs_read_all(p, &text, ret_len, NULL), 0);
+    return text;
+}
+
+/* Windows: no networking file (the registry has it), one vmnetdhcp.conf and one vmnetnat.conf.
+ * The vmnets come from the host adapters' blocks, vmnet8 is NAT because vmnetnat.conf's gateway
+ * is in its subnet; a forward whose address a VM's reservation holds becomes that node's. */
+static void test_windows(void **state)
+{
+    (void)state;
+    size_t l1 = 0, l2 = 0;
+    _cleanup_free_ char *dt = net_fixture("vmnetdhcp-windows.conf", &l1);
+    _cleanup_free_ char *nt = net_fixture("vmnetnat-windows.conf", &l2);
+    VmwDhcpd d = {0};
+    VmwNatConf nc = {0};
+    VmwWarnings w = {0};
+    assert_int_equal(vmw_dhcpd_parse(dt, l1, "vmnetdhcp.conf", &d, &w, NULL), 0);
+    assert_int_equal(vmw_natconf_parse(nt, l2, "vmnetnat.conf", &nc, &w, NULL), 0);
+    /* a VM whose NIC has the reservation 00:0c:29:4f:5a:6b -> 192.168.174.140 */
+    static const char vmx[] = "displayName = \"win10\"\nguestOS = \"windows9-64\"\n"
+                              "sata0.present = \"TRUE\"\nsata0:0.present = \"TRUE\"\n"
+                              "sata0:0.fileName = \"w.vmdk\"\nethernet0.present = \"TRUE\"\n"
+                              "ethernet0.connectionType = \"nat\"\n"
+                              "ethernet0.address = \"00:0C:29:4F:5A:6B\"\n"
+                              "ethernet0.addressType = \"static\"\n";
+    VmwVmx x = {0};
+    assert_int_equal(vmw_vmx_parse(vmx, sizeof(vmx) - 1, "w.vmx", &x, &w, NULL), 0);
+    char *paths[] = {strdup("/vm/w.vmdk")};
+    bool exists[] = {true};
+    VmwImportVm vm = {.vmx_path = "w.vmx", .vmx = &x, .paths = paths, .exists = exists};
+    VmwImportInput in = {.lab = "win", .windows = true, .vms = &vm, .n_vms = 1};
+    in.dhcpd[0] = &d;
+    in.nat[0] = &nc;
+    char *text = NULL;
+    VmwWarnings summary = {0};
+    assert_int_equal(vmw_import_build(&in, &text, &summary, NULL), 0);
+    comment(text);
+    Lab *lab = load(text);
+    char cidr[CIDR_STRLEN];
+    const LabNetwork *n1 = lab_find_network(lab, "vmnet1");
+    assert_non_null(n1);
+    assert_int_equal(n1->type, VMNET_HOSTONLY);
+    assert_string_equal(addr_cidr_format(&n1->subnet, cidr), "192.168.80.0/24");
+    const LabNetwork *n8 = lab_find_network(lab, "vmnet8");
+    assert_non_null(n8);
+    assert_int_equal(n8->type, VMNET_NAT);
+    assert_string_equal(addr_cidr_format(&n8->subnet, cidr), "192.168.174.0/24");
+    assert_int_equal(n8->lease_seconds, 3600);
+    /* 3389 goes to the VM (its reservation became its address); 8889 is on vmnet1: not NAT */
+    assert_int_equal(n8->n_port_forwards, 1);
+    assert_int_equal(n8->port_forwards[0].host_port, 3389);
+    assert_string_equal(n8->port_forwards[0].node, "win10");
+    const LabNode *node = lab_find_node(lab, "win10");
+    assert_non_null(node);
+    assert_true(node->nics[0].has_ip);
+    assert_int_equal(node->nics[0].ip, ip("192.168.174.140"));
+    assert_true(summary_has(&summary, "8889 -> 192.168.80.130:22"));
+    lab_free(lab);
+    free(text);
+    free(paths[0]);
+    vmw_warnings_clear(&summary);
+    vmw_warnings_clear(&w);
+    vmw_vmx_clear(&x);
+    vmw_dhcpd_clear(&d);
+    vmw_natconf_clear(&nc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_fixture_set),
             cmocka_unit_test(test_convert),
             cmocka_unit_test(test_hostile),
+            cmocka_unit_test(test_windows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
