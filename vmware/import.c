@@ -530,7 +530,8 @@ static void node_from_vm(Ctx *c, const VmwImportInput *in, Nets *nets, Node *nod
                 say(c, "dropped: %s's disk %s: %s", node->name, x->disks[i].slot,
                     !vm->paths || !vm->paths[i] ? "it names no file"
                     : !vm->exists[i]            ? "its file is not there"
-                                                : "its path has bytes a lab file cannot hold (not UTF-8, or control characters)");
+                                     : "its path has bytes a lab file cannot hold (not UTF-8, or "
+                                       "control characters)");
         say(c, "dropped: %s (%s): no disk could be imported, so it has nothing to boot from",
             node->name, text_ok(vm->vmx_path) ? vm->vmx_path : "a .vmx");
         node->dropped = true;
@@ -675,7 +676,8 @@ static void write_node(Ctx *c, FILE *f, const Node *node, bool convert)
             say(c, "dropped: %s's disk %s: %s", node->name, d->slot,
                 !p               ? "it names no file"
                 : !vm->exists[i] ? "its file is not there"
-                                 : "its path has bytes a lab file cannot hold (not UTF-8, or control characters)");
+                                 : "its path has bytes a lab file cannot hold (not UTF-8, or "
+                                   "control characters)");
             continue;
         } else if (convert) {
             if (!n_disks++)

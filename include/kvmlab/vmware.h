@@ -118,7 +118,7 @@ typedef struct VmwDhcpd {
     struct {
         unsigned vnet;
         uint32_t ip;
-    } *adapters;
+    } * adapters;
     size_t n_adapters;
 } VmwDhcpd;
 
