@@ -458,6 +458,23 @@ static char *holder_name(const char *lab, const char *key)
     return h;
 }
 
+/* Whether link @name is there: a failed look is an error, never "absent". */
+static int link_exists(HostLink *h, const char *name, bool *ret, Error *err)
+{
+    HostLinkInfo l = {0};
+    Error why = ERROR_INIT;
+    int r = hostlink_get(h, name, &l, &why);
+    host_link_info_clear(&l);
+    *ret = r >= 0;
+    if (r < 0 && r != -ENODEV) {
+        r = error_set(err, r, "%s", why.message ? why.message : "Cannot look at the bridge");
+        error_clear(&why);
+        return r;
+    }
+    error_clear(&why);
+    return 0;
+}
+
 /* A lab bridge of @s with its addresses, forwarding and dnsmasq, as @s says. Also converges an
  * existing one (update, start): every step is idempotent. */
 static int lab_bridge_converge(const VmnetBridgeCtx *c, const VmnetSpec *s, bool *ret_made,
@@ -481,17 +498,10 @@ static int lab_bridge_converge(const VmnetBridgeCtx *c, const VmnetSpec *s, bool
         r = hostlink_open(c->netns, &h, err);
     if (r < 0)
         return r;
-    HostLinkInfo have = {0};
-    Error why = ERROR_INIT;
-    r = hostlink_get(h, s->bridge, &have, &why);
-    bool exists = r >= 0;
-    host_link_info_clear(&have);
-    if (r < 0 && r != -ENODEV) {
-        r = error_set(err, r, "%s", why.message ? why.message : "Cannot look at the bridge");
-        error_clear(&why);
+    bool exists = false;
+    r = link_exists(h, s->bridge, &exists, err);
+    if (r < 0)
         return r;
-    }
-    error_clear(&why);
     if (!exists) {
         /* a fixed MAC, so a re-created bridge looks the same to guests and ARP caches */
         MacAddr mac = addr_mac_derive(s->lab, what, 0);
@@ -595,17 +605,10 @@ static int nic_attach(const VmnetBridgeCtx *c, const VmnetSpec *s, Error *err)
         r = hostlink_open(c->netns, &h, err);
     if (r < 0)
         return r;
-    HostLinkInfo br = {0};
-    Error why = ERROR_INIT;
-    r = hostlink_get(h, s->bridge, &br, &why);
-    bool exists = r >= 0;
-    host_link_info_clear(&br);
-    if (r < 0 && r != -ENODEV) {
-        r = error_set(err, r, "%s", why.message ? why.message : "Cannot look at the bridge");
-        error_clear(&why);
+    bool exists = false;
+    r = link_exists(h, s->bridge, &exists, err);
+    if (r < 0)
         return r;
-    }
-    error_clear(&why);
     if (!exists) {
         /* the first lab on this NIC: snapshot, kept before anything changes, then the move */
         _cleanup_(nic_snapshot_freep) NicSnapshot *snap = NULL;
