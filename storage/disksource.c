@@ -68,6 +68,8 @@ static int read_one(const Lab *lab, const LabNode *node, size_t index, DiskSourc
         QemuImgInfo qi = {0};
         Error qerr = ERROR_INIT;
         int r = qemu_img_info(path, &qi, &qerr);
+        if (r >= 0)
+            r = qemu_img_info_confined(path, &qi, &qerr);
         if (r < 0) {
             error_set(err, r, "%s:%d:%d: disk %zu of node '%s': %s", file_of(lab),
                       d->content_loc.line, d->content_loc.col, index, node->name, qerr.message);

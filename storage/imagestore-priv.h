@@ -42,6 +42,14 @@ int qemu_img_info(const char *path, QemuImgInfo *ret, Error *err);
 void qemu_img_info_clear(QemuImgInfo *i);
 
 /*
+ * Every other file image @path reads (backing file, qcow2 data file, vmdk extents) must lie in
+ * @path's own directory: a file probed as qcow2 or vmdk could otherwise name any file of the
+ * host (a raw disk whose guest wrote a qcow2 header; a descriptor whose extent is /dev/sda),
+ * and a guest would read it. 0, or -EPERM with @err naming the file and what it reaches.
+ */
+int qemu_img_info_confined(const char *path, const QemuImgInfo *qi, Error *err);
+
+/*
  * `qemu-img convert -f @format -O qcow2 @src @dst`: a standalone qcow2 (a backing chain is read
  * through). Progress is what qemu-img has read against @expected (the source's allocated size;
  * capped below 100% until qemu-img is done), reported as @what. A pending interrupt

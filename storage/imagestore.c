@@ -913,7 +913,9 @@ static int import_path(Import *im, const char *src, const char *tmp, Error *err)
     QemuImgInfo qi = {0};
     if ((r = qemu_img_info(src, &qi, err)) < 0)
         return r;
-    r = check_format(src, &qi, (uint64_t)before.st_size, err);
+    r = qemu_img_info_confined(src, &qi, err);
+    if (r == 0)
+        r = check_format(src, &qi, (uint64_t)before.st_size, err);
     if (r == 0 && qi.backing) {
         /* flattened: qemu-img convert reads through the chain; a missing link is named here
          * rather than in qemu-img's words */

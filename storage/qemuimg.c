@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* qemu-img: what it says a file is (info, JSON read with libfyaml) and conversion to qcow2. */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -17,6 +18,7 @@
 
 #include "imagestore-priv.h"
 #include "kvmlab/cleanup.h"
+#include "kvmlab/fsutil.h"
 #include "kvmlab/interrupt.h"
 #include "kvmlab/spawn.h"
 
@@ -307,4 +309,43 @@ int qemu_img_convert(const char *src, const char *format, const char *dst, uint6
     if (r < 0)
         unlink(dst);
     return r;
+}
+
+/* @file (relative to @dir unless absolute) resolved, inside @real_dir? */
+static bool inside(const char *dir, const char *real_dir, const char *file)
+{
+    _cleanup_free_ char *full = file[0] == '/' ? strdup(file) : fs_path_join(dir, file);
+    char real[PATH_MAX];
+    if (!full)
+        return false;
+    /* a file that is not there stays where its name says (qemu-img reports a missing one) */
+    const char *p = realpath(full, real) ? real : full;
+    size_t n = strlen(real_dir);
+    return strncmp(p, real_dir, n) == 0 && p[n] == '/' && !strchr(p + n + 1, '/');
+}
+
+int qemu_img_info_confined(const char *path, const QemuImgInfo *qi, Error *err)
+{
+    _cleanup_free_ char *copy = strdup(path);
+    if (!copy)
+        return error_set(err, -ENOMEM, "Out of memory");
+    char *slash = strrchr(copy, '/');
+    const char *dir = slash ? (*slash = '\0', *copy ? copy : "/") : ".";
+    char real_dir[PATH_MAX];
+    if (!realpath(dir, real_dir))
+        return error_set_errno(err, -errno, "Cannot resolve the directory of '%s'", path);
+    const char *what = NULL, *file = NULL;
+    if (qi->backing && !inside(dir, real_dir, qi->backing))
+        what = "backing file", file = qi->backing;
+    else if (qi->data_file && !inside(dir, real_dir, qi->data_file))
+        what = "data file", file = qi->data_file;
+    for (size_t i = 0; !what && i < qi->n_extents; i++)
+        if (!inside(dir, real_dir, qi->extents[i]))
+            what = "extent", file = qi->extents[i];
+    if (what)
+        return error_set(err, -EPERM,
+                         "'%s' (%s) reads the %s '%s' outside its own directory; kvmlab uses "
+                         "only disks whose files sit together",
+                         path, qi->format ? qi->format : "?", what, file);
+    return 0;
 }

@@ -613,6 +613,13 @@ static char *content_dir(void)
     assert_int_equal(fixture_run(NULL, mk, NULL, 30000), 0);
     const char *mkraw[] = {"qemu-img", "create", "-q", "-f", "raw", fake, "96M", NULL};
     assert_int_equal(fixture_run(NULL, mkraw, NULL, 30000), 0);
+    /* a disk whose bytes say qcow2 on top of a file elsewhere on the host (a guest can write
+     * such a header into a raw disk): kvmlab must not follow it */
+    _cleanup_free_ char *evil = NULL;
+    assert_true(asprintf(&evil, "%s/evil.img", dir) > 0);
+    const char *mkevil[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-b", "/etc/hostname",
+                            "-F", "raw", evil, NULL};
+    assert_int_equal(fixture_run(NULL, mkevil, NULL, 30000), 0);
     FILE *f = fopen(iso, "w");
     assert_non_null(f);
     fputs("not really an ISO, but a file to attach", f);
@@ -783,6 +790,8 @@ static void test_disk_content_refused(void **state)
              "lab.yaml:13:20: CD-ROM 1 of node 'v': "
              "cannot read '",
              -ENOENT},
+            {"{path: x.vmdk, controller: lsilogic}", "{path: evil.img}",
+             "lab.yaml:9:16: disk 0 of node 'v': '", -EPERM},
             {"{path: x.vmdk, controller: lsilogic}", "{path: x.vmdk, size: 32M}",
              "lab.yaml:9:9: "
              "disk 0 of node 'v' asks 33554432 bytes but its content 'x.vmdk' is 67108864 bytes",
@@ -799,6 +808,9 @@ static void test_disk_content_refused(void **state)
             fail_msg("case %zu: %d, want %d (%s)", i, r, cases[i].code, err.message);
         if (!strstr(err.message, cases[i].want))
             fail_msg("case %zu: '%s' lacks '%s'", i, err.message, cases[i].want);
+        if (cases[i].code == -EPERM &&
+            !strstr(err.message, "reads the backing file '/etc/hostname' outside its own directory"))
+            fail_msg("case %zu: '%s' does not name the file outside", i, err.message);
         error_clear(&err);
     }
     /* a plan without the files read (observation skipped) refuses rather than guessing */
