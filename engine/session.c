@@ -327,6 +327,13 @@ static char *link_manager(const HostLinkInfo *l)
     snprintf(path, sizeof(path), "/run/NetworkManager/devices/%d", l->ifindex);
     if (access(path, F_OK) == 0)
         return strdup("NetworkManager");
+    /* systemd-networkd (netplan's default on servers) keeps a state file per link it manages,
+     * with the .network file that matched it */
+    char nd[96];
+    snprintf(nd, sizeof(nd), "/run/systemd/netif/links/%d", l->ifindex);
+    _cleanup_free_ char *state = NULL;
+    if (fs_read_all(nd, &state, NULL, NULL) >= 0 && strstr(state, "NETWORK_FILE="))
+        return strdup("systemd-networkd");
     static const char *const clients[] = {"dhclient", "dhcpcd", "udhcpc", "dhcpcd5", NULL};
     DIR *d = opendir("/proc");
     struct dirent *de;

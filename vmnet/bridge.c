@@ -73,12 +73,49 @@ static bool alias_parse(const char *alias, char **ret_lab, char **ret_key)
     return *ret_lab && *ret_key;
 }
 
+/* An exclusive lock on STATE/@what/.lock for a read-modify-write of records several labs
+ * share (a NIC's users, the sysctl holders): two labs' `up` run at once. The descriptor, or a
+ * negative errno with @err set. */
+static int state_lock(const VmnetBridgeCtx *c, const char *what, Error *err)
+{
+    _cleanup_free_ char *dir = NULL, *file = NULL;
+    if (asprintf(&dir, "%s/%s", c->state_root, what) < 0 || !(file = fs_path_join(dir, ".lock")))
+        return error_set(err, -ENOMEM, "Out of memory");
+    int r = fs_mkdir_p(dir, 0700, err);
+    if (r < 0)
+        return r;
+    int fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+        r = error_set_errno(err, -errno, "Cannot lock '%s'", file);
+        if (fd >= 0)
+            close(fd);
+        return r;
+    }
+    return fd;
+}
+
+/* Whether "\n"-separated @list has the whole line @line ("LAB KEY\n"), and @list without it. */
+static char *line_find(char *list, const char *line)
+{
+    size_t n = strlen(line);
+    for (char *p = list; p && *p;) {
+        if (strncmp(p, line, n) == 0)
+            return p;
+        p = strchr(p, '\n');
+        p = p ? p + 1 : NULL;
+    }
+    return NULL;
+}
+
 /* --- sysctls held for the labs that need them ---------------------------------------------- */
 
 /* Hold @key at @value for @holder ("lab/net"): the first holder records the value before. */
 static int sysctl_hold(const VmnetBridgeCtx *c, const char *key, const char *value,
                        const char *holder, Error *err)
 {
+    _cleanup_close_ int lock = state_lock(c, "sysctl", err);
+    if (lock < 0)
+        return lock;
     _cleanup_free_ char *dir = NULL, *file = NULL, *text = NULL, *before = NULL;
     if (asprintf(&dir, "%s/sysctl/%s", c->state_root, c->netns ? c->netns : "host") < 0 ||
         !(file = fs_path_join(dir, key)))
@@ -100,7 +137,7 @@ static int sysctl_hold(const VmnetBridgeCtx *c, const char *key, const char *val
     _cleanup_free_ char *line = NULL;
     if (asprintf(&line, "holder=%s\n", holder) < 0)
         return error_set(err, -ENOMEM, "Out of memory");
-    if (!strstr(text, line)) {
+    if (!line_find(text, line)) {
         _cleanup_free_ char *more = NULL;
         if (asprintf(&more, "%s%s", text, line) < 0)
             return error_set(err, -ENOMEM, "Out of memory");
@@ -114,6 +151,9 @@ static int sysctl_hold(const VmnetBridgeCtx *c, const char *key, const char *val
 /* Let go of @key for @holder; the last holder puts back the value from before the first. */
 static int sysctl_release(const VmnetBridgeCtx *c, const char *key, const char *holder, Error *err)
 {
+    _cleanup_close_ int lock = state_lock(c, "sysctl", err);
+    if (lock < 0)
+        return lock;
     _cleanup_free_ char *dir = NULL, *file = NULL, *text = NULL, *line = NULL;
     if (asprintf(&dir, "%s/sysctl/%s", c->state_root, c->netns ? c->netns : "host") < 0 ||
         !(file = fs_path_join(dir, key)) || asprintf(&line, "holder=%s\n", holder) < 0)
@@ -123,7 +163,7 @@ static int sysctl_release(const VmnetBridgeCtx *c, const char *key, const char *
             *s = '.';
     if (fs_read_all(file, &text, NULL, NULL) < 0)
         return 0;
-    char *hit = strstr(text, line);
+    char *hit = line_find(text, line);
     if (hit)
         memmove(hit, hit + strlen(line), strlen(hit + strlen(line)) + 1);
     if (strstr(text, "holder="))
@@ -274,12 +314,120 @@ static int observe_nic_users(const VmnetBridgeCtx *c, const char *nic, const Hos
     return 0;
 }
 
+/* A lab network's record in this namespace: "LAB KEY BRIDGE" of STATE/labs/LAB/net/KEY/spec
+ * whose netns file names this namespace (bridged networks are recorded per NIC instead). */
+typedef struct Record {
+    char *lab, *key, *bridge;
+    bool seen; /* its bridge was found */
+} Record;
+
+static const char *ns_name(const VmnetBridgeCtx *c)
+{
+    return c->netns ? c->netns : "host";
+}
+
+static int records_read(const VmnetBridgeCtx *c, Record **ret, size_t *ret_n)
+{
+    _cleanup_free_ char *labs = fs_path_join(c->state_root, "labs");
+    Record *v = NULL;
+    size_t n = 0;
+    DIR *d = labs ? opendir(labs) : NULL;
+    struct dirent *de;
+    int r = labs ? 0 : -ENOMEM;
+    while (d && r >= 0 && (de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        _cleanup_free_ char *nd = NULL;
+        if (asprintf(&nd, "%s/%s/net", labs, de->d_name) < 0) {
+            r = -ENOMEM;
+            break;
+        }
+        DIR *d2 = opendir(nd);
+        struct dirent *ke;
+        while (d2 && r >= 0 && (ke = readdir(d2))) {
+            if (ke->d_name[0] == '.')
+                continue;
+            _cleanup_free_ char *dir = net_dir(c, de->d_name, ke->d_name);
+            _cleanup_free_ char *nsf = dir ? fs_path_join(dir, "netns") : NULL;
+            _cleanup_free_ char *specf = dir ? fs_path_join(dir, "spec") : NULL;
+            _cleanup_free_ char *ns = NULL, *spec = NULL;
+            if (!nsf || !specf) {
+                r = -ENOMEM;
+                break;
+            }
+            if (fs_read_all(nsf, &ns, NULL, NULL) < 0 || strcmp(ns, ns_name(c)) != 0 ||
+                fs_read_all(specf, &spec, NULL, NULL) < 0)
+                continue;
+            Record *nv = realloc(v, (n + 1) * sizeof(*nv));
+            if (!nv) {
+                r = -ENOMEM;
+                break;
+            }
+            v = nv;
+            v[n] = (Record){.lab = strdup(de->d_name),
+                            .key = strdup(ke->d_name),
+                            .bridge = spec_text_get(spec, "bridge")};
+            if (!v[n].lab || !v[n].key || !v[n].bridge) {
+                free(v[n].lab);
+                free(v[n].key);
+                free(v[n].bridge);
+                continue;
+            }
+            n++;
+        }
+        if (d2)
+            closedir(d2);
+    }
+    if (d)
+        closedir(d);
+    *ret = v;
+    *ret_n = n;
+    return r;
+}
+
+static void records_free(Record *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].lab);
+        free(v[i].key);
+        free(v[i].bridge);
+    }
+    free(v);
+}
+
+/* A recorded lab network whose bridge is not there (deleted by hand, a reboot): inactive, so
+ * `up` makes it again (start) and `down` still stops its dnsmasq and lets go of its sysctls. */
+static int observe_record_only(const VmnetBridgeCtx *c, const Record *rec, Observed *o)
+{
+    _cleanup_free_ char *dir = net_dir(c, rec->lab, rec->key);
+    _cleanup_free_ char *file = dir ? fs_path_join(dir, "spec") : NULL;
+    char *spec = NULL;
+    *o = (Observed){.kind = RESOURCE_BRIDGE, .autostart = true};
+    if (!file || fs_read_all(file, &spec, NULL, NULL) < 0)
+        return -ENOMEM;
+    o->spec = spec;
+    o->lab = strdup(rec->lab);
+    o->key = strdup(rec->key);
+    o->definition = strdup(spec);
+    o->name = spec_text_get(spec, "name");
+    o->bridge = strdup(rec->bridge);
+    if (asprintf(&o->hash, "%016llx",
+                 (unsigned long long)hash_fnv1a(HASH_FNV_INIT, spec, strlen(spec))) < 0)
+        o->hash = NULL;
+    _cleanup_free_ char *sub = spec_text_get(spec, "subnet");
+    if (sub && addr_cidr_parse(sub, &o->subnet) == 0)
+        o->has_subnet = true;
+    return o->lab && o->key && o->definition && o->name && o->bridge && o->hash ? 0 : -ENOMEM;
+}
+
 static int observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
 {
     const VmnetBridgeCtx *c = ctx;
     _cleanup_(hostlink_freep) HostLink *h = NULL;
     HostLinkInfo *links = NULL;
     size_t n_links = 0;
+    Record *recs = NULL;
+    size_t n_recs = 0;
     Observed *v = NULL;
     size_t n = 0;
     int r = hostlink_open(c->netns, &h, err);
@@ -288,13 +436,22 @@ static int observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
     r = hostlink_list(h, &links, &n_links, err);
     if (r < 0)
         return r;
+    r = records_read(c, &recs, &n_recs);
     for (size_t i = 0; i < n_links && r >= 0; i++) {
         const HostLinkInfo *l = &links[i];
         char *lab = NULL, *key = NULL;
         Observed o;
         if (strcmp(l->kind, "bridge") != 0)
             continue;
-        if (alias_parse(l->alias, &lab, &key)) {
+        Record *rec = NULL;
+        for (size_t k = 0; k < n_recs && !rec; k++)
+            if (strcmp(recs[k].bridge, l->name) == 0)
+                rec = &recs[k];
+        if (alias_parse(l->alias, &lab, &key) ||
+            /* made, but killed before its alias was set: the record knows it */
+            (!l->alias && rec && (lab = strdup(rec->lab)) && (key = strdup(rec->key)))) {
+            if (rec)
+                rec->seen = true;
             r = observe_lab_bridge(c, l, lab, key, &o);
             if (r >= 0)
                 r = observed_push(&v, &n, &o);
@@ -316,10 +473,19 @@ static int observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
             }
         }
     }
+    for (size_t k = 0; k < n_recs && r >= 0; k++) {
+        Observed o;
+        if (recs[k].seen)
+            continue;
+        r = observe_record_only(c, &recs[k], &o);
+        if (r >= 0)
+            r = observed_push(&v, &n, &o);
+        else
+            observed_clear(&o);
+    }
     /* labs bridging a NIC whose bridge is gone (removed by hand): recorded, not running */
     _cleanup_free_ char *bdir = NULL;
-    if (r >= 0 &&
-        asprintf(&bdir, "%s/bridged/%s", c->state_root, c->netns ? c->netns : "host") >= 0) {
+    if (r >= 0 && asprintf(&bdir, "%s/bridged/%s", c->state_root, ns_name(c)) >= 0) {
         DIR *d = opendir(bdir);
         struct dirent *de;
         while (d && (de = readdir(d)) && r >= 0) {
@@ -335,6 +501,7 @@ static int observe(void *ctx, Observed **ret, size_t *ret_n, Error *err)
         if (d)
             closedir(d);
     }
+    records_free(recs, n_recs);
     for (size_t i = 0; i < n_links; i++)
         host_link_info_clear(&links[i]);
     free(links);
@@ -475,6 +642,25 @@ static int link_exists(HostLink *h, const char *name, bool *ret, Error *err)
     return 0;
 }
 
+/* Is link @name the bridge of lab @lab's network @key: its alias says so, or it has none (made
+ * and killed before the alias was set)? Never a link someone else named so since. */
+static bool link_is_ours(HostLink *h, const char *name, const char *lab, const char *key)
+{
+    HostLinkInfo l = {0};
+    char *a_lab = NULL, *a_key = NULL;
+    bool ours = false;
+    if (hostlink_get(h, name, &l, NULL) < 0)
+        return false;
+    if (!l.alias)
+        ours = strcmp(l.kind, "bridge") == 0;
+    else if (alias_parse(l.alias, &a_lab, &a_key))
+        ours = strcmp(a_lab, lab) == 0 && strcmp(a_key, key) == 0;
+    free(a_lab);
+    free(a_key);
+    host_link_info_clear(&l);
+    return ours;
+}
+
 /* A lab bridge of @s with its addresses, forwarding and dnsmasq, as @s says. Also converges an
  * existing one (update, start): every step is idempotent. */
 static int lab_bridge_converge(const VmnetBridgeCtx *c, const VmnetSpec *s, bool *ret_made,
@@ -491,7 +677,12 @@ static int lab_bridge_converge(const VmnetBridgeCtx *c, const VmnetSpec *s, bool
         return error_set(err, -ENOMEM, "Out of memory");
     /* the record first: a crash after it leaves a record of nothing (ignored), never a bridge
      * that looks foreign */
+    _cleanup_free_ char *nsfile = fs_path_join(dir, "netns");
+    if (!nsfile)
+        return error_set(err, -ENOMEM, "Out of memory");
     int r = fs_mkdir_p(dir, 0755, err);
+    if (r >= 0)
+        r = fs_write_atomic(nsfile, ns_name(c), 0644, err);
     if (r >= 0)
         r = fs_write_atomic(file, text, 0644, err);
     if (r >= 0)
@@ -545,7 +736,7 @@ static int lab_bridge_remove(const VmnetBridgeCtx *c, const Observed *have, Erro
     int r = dnsmasq_stop_in(dir, err);
     if (r >= 0)
         r = hostlink_open(c->netns, &h, err);
-    if (r >= 0 && have->bridge)
+    if (r >= 0 && have->bridge && link_is_ours(h, have->bridge, have->lab, have->key))
         r = hostlink_link_del(h, have->bridge, err);
     if (r >= 0)
         r = sysctl_release(c, "net/ipv4/ip_forward", holder, err);
@@ -562,27 +753,9 @@ static int lab_bridge_remove(const VmnetBridgeCtx *c, const Observed *have, Erro
 
 /* --- a host NIC moved onto the bridge every lab bridging it shares --------------------------- */
 
-static int nic_lock(const VmnetBridgeCtx *c, Error *err)
-{
-    _cleanup_free_ char *dir = NULL, *file = NULL;
-    if (asprintf(&dir, "%s/bridged", c->state_root) < 0 || !(file = fs_path_join(dir, ".lock")))
-        return error_set(err, -ENOMEM, "Out of memory");
-    int r = fs_mkdir_p(dir, 0700, err);
-    if (r < 0)
-        return r;
-    int fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0 || flock(fd, LOCK_EX) < 0) {
-        r = error_set_errno(err, -errno, "Cannot lock '%s'", file);
-        if (fd >= 0)
-            close(fd);
-        return r;
-    }
-    return fd;
-}
-
 static int nic_attach(const VmnetBridgeCtx *c, const VmnetSpec *s, Error *err)
 {
-    _cleanup_close_ int lock = nic_lock(c, err);
+    _cleanup_close_ int lock = state_lock(c, "bridged", err);
     if (lock < 0)
         return lock;
     _cleanup_free_ char *dir = nic_dir(c, s->interface);
@@ -609,6 +782,40 @@ static int nic_attach(const VmnetBridgeCtx *c, const VmnetSpec *s, Error *err)
     r = link_exists(h, s->bridge, &exists, err);
     if (r < 0)
         return r;
+    (void)fs_read_all(users, &list, NULL, NULL);
+    if (exists) {
+        /* the NIC's bridge: kvmlab's for this NIC, with the NIC as its port */
+        HostLinkInfo br = {0}, nic = {0};
+        bool ok_alias = hostlink_get(h, s->bridge, &br, NULL) >= 0 && br.alias &&
+                        strcmp(br.alias, alias) == 0;
+        bool ok_port = hostlink_get(h, s->interface, &nic, NULL) >= 0 &&
+                       strcmp(nic.master, s->bridge) == 0;
+        host_link_info_clear(&br);
+        host_link_info_clear(&nic);
+        if (!ok_alias)
+            return error_set(err, -EEXIST,
+                             "Bridge '%s' exists and is not kvmlab's bridge for '%s'; remove or "
+                             "rename it",
+                             s->bridge, s->interface);
+        _cleanup_free_ char *st = NULL;
+        if ((!list || !*list) && fs_read_all(snapfile, &st, NULL, NULL) >= 0) {
+            /* no lab recorded yet, a snapshot kept: a move that was stopped half-way (the users
+             * are written last); put the NIC back as it was, then move it again */
+            _cleanup_(nic_snapshot_freep) NicSnapshot *old = NULL;
+            r = nic_snapshot_parse(st, &old, err);
+            if (r >= 0)
+                r = hostlink_nic_restore(h, old, s->bridge, err);
+            if (r < 0)
+                return r;
+            unlink(snapfile);
+            exists = false;
+        } else if (!ok_port) {
+            return error_set(err, -EBUSY,
+                             "'%s' is not a port of kvmlab's bridge '%s' any more; the labs "
+                             "recorded in '%s' must go down first",
+                             s->interface, s->bridge, users);
+        }
+    }
     if (!exists) {
         /* the first lab on this NIC: snapshot, kept before anything changes, then the move */
         _cleanup_(nic_snapshot_freep) NicSnapshot *snap = NULL;
@@ -628,8 +835,7 @@ static int nic_attach(const VmnetBridgeCtx *c, const VmnetSpec *s, Error *err)
             return r;
         }
     }
-    (void)fs_read_all(users, &list, NULL, NULL);
-    if (list && strstr(list, line))
+    if (line_find(list, line))
         return 0;
     _cleanup_free_ char *more = NULL;
     if (asprintf(&more, "%s%s", list ? list : "", line) < 0)
@@ -646,7 +852,7 @@ static int nic_detach(const VmnetBridgeCtx *c, const Observed *have, Error *err)
         return error_set(err, -ENOMEM, "Out of memory");
     if (!nic || !bridge)
         return fs_rm_rf(ndir, err); /* no record of which NIC: nothing kvmlab can put back */
-    _cleanup_close_ int lock = nic_lock(c, err);
+    _cleanup_close_ int lock = state_lock(c, "bridged", err);
     if (lock < 0)
         return lock;
     _cleanup_free_ char *dir = nic_dir(c, nic), *line = NULL, *list = NULL;
@@ -655,7 +861,7 @@ static int nic_detach(const VmnetBridgeCtx *c, const Observed *have, Error *err)
     if (!users || !snapfile || asprintf(&line, "%s %s\n", have->lab, have->key) < 0)
         return error_set(err, -ENOMEM, "Out of memory");
     (void)fs_read_all(users, &list, NULL, NULL);
-    char *hit = list ? strstr(list, line) : NULL;
+    char *hit = line_find(list, line);
     if (hit)
         memmove(hit, hit + strlen(line), strlen(hit + strlen(line)) + 1);
     int r;
@@ -671,10 +877,25 @@ static int nic_detach(const VmnetBridgeCtx *c, const Observed *have, Error *err)
         r = nic_snapshot_parse(st, &snap, err);
         if (r >= 0)
             r = hostlink_open(c->netns, &h, err);
-        if (r >= 0)
-            r = hostlink_nic_restore(h, snap, bridge, err);
         if (r < 0)
-            return r; /* the record stays: the next down tries again */
+            return r;
+        /* only a NIC that is still on kvmlab's bridge is put back: after a reboot the bridge
+         * is gone and the NIC has what the host gave it since, which the old snapshot must not
+         * overwrite */
+        _cleanup_free_ char *alias = NULL;
+        HostLinkInfo br = {0}, port = {0};
+        if (asprintf(&alias, HOSTLINK_ALIAS_PREFIX "nic=%s", nic) < 0)
+            return error_set(err, -ENOMEM, "Out of memory");
+        bool on_ours = hostlink_get(h, bridge, &br, NULL) >= 0 && br.alias &&
+                       strcmp(br.alias, alias) == 0 && hostlink_get(h, nic, &port, NULL) >= 0 &&
+                       strcmp(port.master, bridge) == 0;
+        host_link_info_clear(&br);
+        host_link_info_clear(&port);
+        if (on_ours) {
+            r = hostlink_nic_restore(h, snap, bridge, err);
+            if (r < 0)
+                return r; /* the record stays: the next down tries again */
+        }
     }
     unlink(snapfile);
     unlink(users);

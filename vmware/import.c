@@ -595,9 +595,9 @@ static void write_net(Ctx *c, FILE *f, const Net *n, const Node *nodes, size_t n
         yq(f, n->interface);
         fputs("\n    backend: bridge\n", f);
         say(c,
-            "%s: bridged to %s; `up` moves %s onto kvmlab's bridge kvbr-%s (say macvtap: "
+            "%s: bridged to %s; `up` moves %s onto a bridge kvmlab makes for it (say macvtap: "
             "true and drop backend to leave the host as it is)",
-            n->key, n->interface, n->interface, n->interface);
+            n->key, n->interface, n->interface);
         return;
     }
     if (n->has_subnet)

@@ -76,6 +76,8 @@ leftovers() {
   ip netns list | awk '{print $1}' | grep -qx "$NS" && left="$left namespace"
   [ -e "$SB" ] && left="$left state-dir"
   [ -e "$KVMLAB_STATE_DIR/labs/$LAB" ] && left="$left lab-state"
+  [ -e "$KVMLAB_STATE_DIR/sysctl/$NS" ] && [ -n "$(ls "$KVMLAB_STATE_DIR/sysctl/$NS" 2>/dev/null)" ] && left="$left sysctl-holds"
+  [ -e "$KVMLAB_STATE_DIR/bridged/$NS" ] && [ -n "$(ls "$KVMLAB_STATE_DIR/bridged/$NS" 2>/dev/null)" ] && left="$left bridged-records"
   [ -e "$LOCK" ] && left="$left lock-file"
   # (a zombie has ended: only its parent, here init, has yet to reap it)
   for p in $(echo $PIDS | tr ' ' '\n' | sort -u); do

@@ -19,11 +19,14 @@ T=$(mktemp -d)
 NS=kbn-$$
 LANNS=kbl-$$
 LAB=bda$(($$ % 100000))
+# the first lab's name ends with the second's: "LAB2 vmnet0" is inside "xLAB2 vmnet0" (a defect
+# the review found: the second lab was taken for recorded and the first down took the bridge)
 LAB2=bdb$(($$ % 100000))
 cleanup() {
   [ -n "${DHCPC:-}" ] && kill "$DHCPC" 2>/dev/null
   ip netns exec "$NS" "$K" -q down "$T/a.yaml" >/dev/null 2>&1
   ip netns exec "$NS" "$K" -q down "$T/b.yaml" >/dev/null 2>&1
+  ip netns exec "$NS" "$K" -q down "$T/x.yaml" >/dev/null 2>&1
   ip netns del "$NS" 2>/dev/null
   ip netns del "$LANNS" 2>/dev/null
   rm -rf "$T" "$KVMLAB_STATE_DIR"
@@ -58,6 +61,7 @@ networks:
   vmnet0: {type: bridged, interface: lan0, backend: bridge}
 EOL
 sed "s/^lab: .*/lab: $LAB2/" "$T/a.yaml" > "$T/b.yaml"
+sed "s/^lab: .*/lab: x$LAB2/" "$T/a.yaml" > "$T/x.yaml"
 
 # --- a refused netlink request at every step of the move leaves the NIC as it was
 i=1; fails=0; refused=0; went=0
@@ -100,17 +104,41 @@ check "the gateway answers through the bridge" 0 in_ns busybox ping -c 1 -W 2 10
 check "a second up changes nothing" 0 in_ns "$K" --json plan "$T/a.yaml"
 grep_out "converged" out '"changes":0'
 
-# --- a second lab bridging the same NIC shares the bridge; the last down puts the NIC back
-check "the second lab's up" 0 in_ns "$K" up "$T/b.yaml"
-check "still one bridge for lan0" 0 sh -c "[ \$(ip netns exec $NS ip -o link show type bridge | grep -c kvbr-lan0) = 1 ]"
+# --- labs bridging the same NIC share the bridge; only the last down puts the NIC back
 check "down of the first lab" 0 in_ns "$K" down "$T/a.yaml"
-check "the bridge stays for the second" 0 in_ns ip link show kvbr-lan0
+snap "$T/after"
+check "alone, its down puts the NIC back byte for byte" 0 cmp "$T/before" "$T/after"
+check "up of lab x$LAB2" 0 in_ns "$K" up "$T/x.yaml"
+check "up of lab $LAB2 (its name ends x$LAB2's)" 0 in_ns "$K" up "$T/b.yaml"
+check "still one bridge for lan0" 0 sh -c "[ \$(ip netns exec $NS ip -o link show type bridge | grep -c kvbr-lan0) = 1 ]"
+check "down of x$LAB2" 0 in_ns "$K" down "$T/x.yaml"
+check "the bridge stays for $LAB2" 0 in_ns ip link show kvbr-lan0
+check "lan0 is still its port" 0 in_ns ip -d link show lan0
+grep_out "  ... master kvbr-lan0" out "master kvbr-lan0"
 check "the gateway still answers" 0 in_ns busybox ping -c 1 -W 2 10.77.0.1
-check "down of the second lab" 0 in_ns "$K" down "$T/b.yaml"
+check "down of $LAB2" 0 in_ns "$K" down "$T/b.yaml"
 check "the bridge is gone" 1 in_ns ip link show kvbr-lan0
 snap "$T/after"
 check "ip addr, ip route and the NIC: byte for byte as before" 0 cmp "$T/before" "$T/after"
 diff "$T/before" "$T/after" | sed 's/^/# /'
+
+# --- a reboot: the bridge is gone and the NIC has what the host gave it since; down drops the
+# records and leaves the NIC alone (the old snapshot must not overwrite it)
+check "up before the 'reboot'" 0 in_ns "$K" up "$T/a.yaml"
+in_ns ip link del kvbr-lan0
+in_ns ip addr add 10.77.0.9/24 dev lan0
+in_ns ip link set lan0 up
+in_ns ip route replace default via 10.77.0.1
+snap "$T/reboot"
+check "plan sees the bridged network not running" 0 in_ns "$K" plan "$T/a.yaml"
+check "down after the 'reboot'" 0 in_ns "$K" down "$T/a.yaml"
+snap "$T/after"
+check "the NIC keeps what it has now, byte for byte" 0 cmp "$T/reboot" "$T/after"
+diff "$T/reboot" "$T/after" | sed 's/^/# /'
+check "no record of the NIC is left" 1 test -e "$KVMLAB_STATE_DIR/bridged/host/lan0/snapshot"
+in_ns ip addr del 10.77.0.9/24 dev lan0
+in_ns ip addr add 10.77.0.5/24 dev lan0 2>/dev/null
+in_ns ip route replace default via 10.77.0.1
 
 # --- NAT and host-only on the bridge backend in this host's namespace: bridge, addresses,
 # dnsmasq and the nft table exist after up and are gone after down, with ip_forward put back
@@ -123,16 +151,28 @@ networks:
   vmnet1: {type: hostonly, backend: bridge, subnet: 10.93.1.0/24}
 EOL
 check "up of NAT and host-only in the host's namespace" 0 in_ns "$K" up "$T/n.yaml"
-check "the NAT bridge has N.1 and N.2" 0 in_ns ip -4 -o addr show dev "${LAB}n-v8"
+B8=$(sed -n 's/^bridge=//p' "$KVMLAB_STATE_DIR/labs/${LAB}n/net/vmnet8/spec")
+B1=$(sed -n 's/^bridge=//p' "$KVMLAB_STATE_DIR/labs/${LAB}n/net/vmnet1/spec")
+check "the NAT bridge has N.1 and N.2" 0 in_ns ip -4 -o addr show dev "$B8"
 grep_out "N.2 on the NAT bridge" out "inet 10.93.8.2/24"
-check "the host-only bridge has N.1" 0 in_ns ip -4 -o addr show dev "${LAB}n-v1"
+check "the host-only bridge has N.1" 0 in_ns ip -4 -o addr show dev "$B1"
 grep_out "N.1 on the host-only bridge" out "inet 10.93.1.1/24"
 check "the lab's nft table is there" 0 in_ns nft list table ip "kvmlab-${LAB}n"
 check "ip_forward is on" 0 test "$(in_ns cat /proc/sys/net/ipv4/ip_forward)" = 1
 PIDS=$(cat "$KVMLAB_STATE_DIR"/labs/${LAB}n/net/*/pid)
 check "two dnsmasq run ($(echo $PIDS))" 0 test "$(echo $PIDS | wc -w)" = 2
+# the NAT bridge deleted by hand: plan says it is not running, up makes it again
+in_ns ip link del "$B8"
+check "plan after the bridge was deleted by hand" 0 in_ns "$K" plan "$T/n.yaml"
+grep_out "  ... starts it again" out "${LAB}n-vmnet8 .*not running"
+check "up makes it again" 0 in_ns "$K" up "$T/n.yaml"
+check "  ... with N.2" 0 in_ns ip -4 -o addr show dev "$B8"
+grep_out "  ... N.2 back" out "inet 10.93.8.2/24"
+PIDS=$(cat "$KVMLAB_STATE_DIR"/labs/${LAB}n/net/*/pid)
+# and deleted by hand again just before down: down still stops dnsmasq and lets go of ip_forward
+in_ns ip link del "$B8"
 check "down" 0 in_ns "$K" down "$T/n.yaml"
-check "the bridges are gone" 1 in_ns ip link show "${LAB}n-v8"
+check "the bridges are gone" 1 in_ns ip link show "$B8"
 check "the nft table is gone" 1 in_ns nft list table ip "kvmlab-${LAB}n"
 gone=0; for p in $PIDS; do [ -r /proc/$p/stat ] && ! grep -q '^[0-9]* ([^)]*) Z' /proc/$p/stat && gone=1; done
 check "the dnsmasq processes are gone" 0 test $gone = 0

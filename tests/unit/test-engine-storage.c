@@ -617,8 +617,8 @@ static char *content_dir(void)
      * such a header into a raw disk): kvmlab must not follow it */
     _cleanup_free_ char *evil = NULL;
     assert_true(asprintf(&evil, "%s/evil.img", dir) > 0);
-    const char *mkevil[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-b", "/etc/hostname",
-                            "-F", "raw", evil, NULL};
+    const char *mkevil[] = {"qemu-img",      "create", "-q",  "-f", "qcow2", "-b",
+                            "/etc/hostname", "-F",     "raw", evil, NULL};
     assert_int_equal(fixture_run(NULL, mkevil, NULL, 30000), 0);
     FILE *f = fopen(iso, "w");
     assert_non_null(f);
@@ -809,7 +809,8 @@ static void test_disk_content_refused(void **state)
         if (!strstr(err.message, cases[i].want))
             fail_msg("case %zu: '%s' lacks '%s'", i, err.message, cases[i].want);
         if (cases[i].code == -EPERM &&
-            !strstr(err.message, "reads the backing file '/etc/hostname' outside its own directory"))
+            !strstr(err.message,
+                    "reads the backing file '/etc/hostname' outside its own directory"))
             fail_msg("case %zu: '%s' does not name the file outside", i, err.message);
         error_clear(&err);
     }
