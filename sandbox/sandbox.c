@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -43,7 +44,17 @@ static const struct {
 char *sandbox_state_root(void)
 {
     const char *e = getenv("KVMLAB_STATE_DIR");
-    return strdup(e && *e ? e : "/var/lib/kvmlab");
+    if (!e || !*e)
+        return strdup("/var/lib/kvmlab");
+    if (e[0] == '/')
+        return strdup(e);
+    /* made absolute: daemons kvmlab starts (libvirtd, dnsmasq) do not run where kvmlab runs,
+     * and a relative path in their configuration would name another place */
+    char cwd[PATH_MAX];
+    char *abs = NULL;
+    if (!getcwd(cwd, sizeof(cwd)) || asprintf(&abs, "%s/%s", cwd, e) < 0)
+        return NULL;
+    return abs;
 }
 
 void sandbox_free(Sandbox *sb)

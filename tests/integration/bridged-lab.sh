@@ -16,6 +16,7 @@ if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root"; exit 0; fi
 export KVMLAB_STATE_DIR=${KVMLAB_BUILD_ROOT:?}/test-state-bridged-$$
 SRC=${KVMLAB_SOURCE_ROOT:?}
 T=$(mktemp -d)
+chmod 755 "$T"  # dnsmasq, unprivileged, reads its hosts files below it
 NS=kbn-$$
 LANNS=kbl-$$
 LAB=bda$(($$ % 100000))
@@ -178,6 +179,18 @@ gone=0; for p in $PIDS; do [ -r /proc/$p/stat ] && ! grep -q '^[0-9]* ([^)]*) Z'
 check "the dnsmasq processes are gone" 0 test $gone = 0
 check "ip_forward is put back to 0" 0 test "$(in_ns cat /proc/sys/net/ipv4/ip_forward)" = 0
 check "no record of the lab's networks or sysctls is left" 1 sh -c "ls $KVMLAB_STATE_DIR/labs/${LAB}n/net $KVMLAB_STATE_DIR/sysctl/host 2>/dev/null | grep -q ."
+
+# --- a relative --state-dir: dnsmasq does not run where kvmlab runs, so the paths it gets are
+# absolute (the bench found `up` failing with "failed to open pidfile state/labs/...")
+cat > "$T/r.yaml" <<EOL
+lab: ${LAB}r
+connect: "test:///default"
+networks:
+  vmnet1: {type: hostonly, backend: bridge, subnet: 10.93.2.0/24}
+EOL
+check "up with a relative --state-dir" 0 sh -c "cd '$T' && ip netns exec '$NS' '$K' --state-dir rel up r.yaml"
+check "  ... its dnsmasq runs" 0 sh -c "kill -0 \$(cat '$T/rel/labs/${LAB}r/net/vmnet1/pid')"
+check "down with a relative --state-dir" 0 sh -c "cd '$T' && ip netns exec '$NS' '$K' --state-dir rel down r.yaml"
 
 # --- a NIC a DHCP client manages is refused before anything changes
 in_ns ip link add kbd0 type veth peer name kbd1
