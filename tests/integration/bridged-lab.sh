@@ -137,9 +137,39 @@ snap "$T/after"
 check "the NIC keeps what it has now, byte for byte" 0 cmp "$T/reboot" "$T/after"
 diff "$T/reboot" "$T/after" | sed 's/^/# /'
 check "no record of the NIC is left" 1 test -e "$KVMLAB_STATE_DIR/bridged/host/lan0/snapshot"
+# the test puts the NIC back as it was before the "reboot"
 in_ns ip addr del 10.77.0.9/24 dev lan0
-in_ns ip addr add 10.77.0.5/24 dev lan0 2>/dev/null
+in_ns ip addr flush dev lan0 scope global
+in_ns ip addr add 10.77.0.5/24 dev lan0
 in_ns ip route replace default via 10.77.0.1
+in_ns ip route add 10.88.0.0/16 via 10.77.0.1 metric 50
+i=0; while in_ns ip addr | grep -q tentative && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+snap "$T/after"
+check "(the test's own repair of the NIC after the 'reboot')" 0 cmp "$T/before" "$T/after"
+diff "$T/before" "$T/after" | sed 's/^/# /'
+
+# --- SIGKILL while the NIC moves: the next up carries on (a half-done move is put back and made
+# again), and down puts the NIC back byte for byte
+bad_kill=0
+for ms in 5 15 30 60 120; do
+  # ip netns exec execs kvmlab: $! is kvmlab itself
+  ip netns exec "$NS" "$K" -q up "$T/a.yaml" >/dev/null 2>&1 &
+  pid=$!
+  sleep "0.$(printf '%03d' $ms)"
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  if ! in_ns "$K" -q up "$T/a.yaml" > "$T/kout" 2>&1; then
+    bad_kill=$((bad_kill + 1)); echo "# killed at $ms ms: the next up failed"; sed 's/^/# /' "$T/kout"
+  elif ! in_ns busybox ping -c 1 -W 2 10.77.0.1 >/dev/null 2>&1; then
+    bad_kill=$((bad_kill + 1)); echo "# killed at $ms ms: the gateway does not answer after the next up"
+  fi
+  in_ns "$K" -q down "$T/a.yaml" >/dev/null 2>&1
+  snap "$T/after"
+  if ! cmp -s "$T/before" "$T/after"; then
+    bad_kill=$((bad_kill + 1)); echo "# killed at $ms ms: not as before after down"; diff "$T/before" "$T/after" | sed 's/^/# /'
+  fi
+done
+check "SIGKILL at 5 points of the move: up carries on, the gateway answers, down puts all back" 0 test $bad_kill = 0
 
 # --- NAT and host-only on the bridge backend in this host's namespace: bridge, addresses,
 # dnsmasq and the nft table exist after up and are gone after down, with ip_forward put back
