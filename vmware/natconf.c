@@ -209,6 +209,11 @@ static int parse_line(Ctx *c, unsigned line, char *s)
     return 0;
 }
 
+static int parse_line_cb(void *ctx, unsigned number, char *line)
+{
+    return parse_line(ctx, number, line);
+}
+
 /**
  * vmw_natconf_parse: read a nat.conf or vmnetnat.conf (@text, @len bytes, may hold NULs;
  * @file names it in warnings). Fills *@ret (clear it with vmw_natconf_clear()): [host] ip
@@ -219,24 +224,7 @@ int vmw_natconf_parse(const char *text, size_t len, const char *file, VmwNatConf
                       VmwWarnings *w, Error *err)
 {
     Ctx c = {.file = file, .w = w};
-    VmwLineIter it;
-    const char *line;
-    unsigned number;
-    int r = 0;
-
-    vmw_lines_init(&it, text, len);
-    while (r >= 0 && vmw_lines_next(&it, &line, &number)) {
-        char *copy = strdup(line);
-        if (!copy) {
-            r = -ENOMEM;
-            break;
-        }
-        r = parse_line(&c, number, copy);
-        free(copy);
-    }
-    if (r >= 0 && it.oom)
-        r = -ENOMEM; /* the iterator stopped early: the file was not read to its end */
-    vmw_lines_clear(&it);
+    int r = vmw_lines_each(text, len, parse_line_cb, &c);
     if (r < 0) {
         vmw_natconf_clear(&c.out);
         return error_set(err, r, "Out of memory while reading VMware's NAT configuration '%s'",

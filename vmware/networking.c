@@ -417,6 +417,11 @@ static int parse_line(Ctx *c, unsigned number, char *line)
     return vmw_warn(c->w, c->file, number, "unknown line '%s' skipped", vmw_net_excerpt(s, ex));
 }
 
+static int parse_line_cb(void *ctx, unsigned number, char *line)
+{
+    return parse_line(ctx, number, line);
+}
+
 /**
  * vmw_networking_parse: read VMware's `networking` file (@text, @len bytes, may hold NULs;
  * @file names it in warnings). Fills *@ret (clear it with vmw_networking_clear()) and adds a
@@ -427,24 +432,7 @@ int vmw_networking_parse(const char *text, size_t len, const char *file, VmwNetw
                          VmwWarnings *w, Error *err)
 {
     Ctx c = {.file = file, .w = w};
-    VmwLineIter it;
-    const char *line;
-    unsigned number;
-    int r = 0;
-
-    vmw_lines_init(&it, text, len);
-    while (r >= 0 && vmw_lines_next(&it, &line, &number)) {
-        char *copy = strdup(line);
-        if (!copy) {
-            r = -ENOMEM;
-            break;
-        }
-        r = parse_line(&c, number, copy);
-        free(copy);
-    }
-    if (r >= 0 && it.oom)
-        r = -ENOMEM; /* the iterator stopped early: the file was not read to its end */
-    vmw_lines_clear(&it);
+    int r = vmw_lines_each(text, len, parse_line_cb, &c);
     if (r >= 0 && !c.version_seen)
         r = vmw_warn(w, file, 0, "no 'VERSION=1,0' line: read as version 1,0");
     if (r < 0) {

@@ -98,3 +98,28 @@ char *vmw_trim(char *s)
         s[--n] = '\0';
     return s;
 }
+
+int vmw_lines_each(const char *text, size_t len, int (*fn)(void *ctx, unsigned number, char *line),
+                   void *ctx)
+{
+    VmwLineIter it;
+    const char *line;
+    unsigned number;
+    int r = 0;
+
+    vmw_lines_init(&it, text, len);
+    while (r >= 0 && vmw_lines_next(&it, &line, &number)) {
+        /* the iterator's buffer is its own; @fn gets a line it may cut up */
+        char *copy = strdup(line);
+        if (!copy) {
+            r = -ENOMEM;
+            break;
+        }
+        r = fn(ctx, number, copy);
+        free(copy);
+    }
+    if (r >= 0 && it.oom)
+        r = -ENOMEM; /* stopped early: the text was not read to its end */
+    vmw_lines_clear(&it);
+    return r;
+}

@@ -46,6 +46,11 @@ void vmw_lines_init(VmwLineIter *it, const char *text, size_t len);
 bool vmw_lines_next(VmwLineIter *it, const char **ret_line, unsigned *ret_number);
 void vmw_lines_clear(VmwLineIter *it);
 
+/* Call @fn(@ctx, number, line) for every line of @text, the line a copy @fn may change, until
+ * @fn returns a negative errno. 0, @fn's error, or -ENOMEM (the text was not read to its end). */
+int vmw_lines_each(const char *text, size_t len, int (*fn)(void *ctx, unsigned number, char *line),
+                   void *ctx);
+
 /* @s with blanks at both ends taken off, in place. */
 char *vmw_trim(char *s);
 
