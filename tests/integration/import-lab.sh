@@ -85,7 +85,11 @@ check "the VMware disks are byte for byte as before" 0 sh -c "[ \"\$(sha256sum '
 check "import --convert" 0 "$K" import vmware --lab "${LAB}c" --convert "$T/vms/win/win.vmx" -o "$T/conv.yaml"
 grep_out "it says what it converted" err "converted: $T/vms/win/win.vmdk"
 check "the lab names the image" 0 grep -q "{image: win-10-disk0, controller: sata}" "$T/conv.yaml"
-check "the store holds it" 0 sh -c "'$K' --json image list | grep -F '\"source\":\"$T/vms/win/win.vmdk\"' | grep -q '\"format\":\"qcow2\"'"
+WIN=$("$K" --json image list | tr '{' '\n' | grep -F "\"source\":\"$T/vms/win/win.vmdk\"" | sed -n 's/.*"path":"\([^"]*\)".*/\1/p')
+check "the store holds it ($WIN)" 0 test -f "$WIN"
+check "  ... as qcow2 (qemu-img says so)" 0 qemu-img info -U "$WIN"
+grep_out "  ... file format qcow2" out "file format: qcow2"
+check "  ... the same bytes as the vmdk" 0 qemu-img compare -q "$T/vms/win/win.vmdk" "$WIN"
 check "validate accepts the converted lab" 0 "$K" validate "$T/conv.yaml"
 # --- a VMware snapshot chain: the .vmx names the newest delta (-000001.vmdk) on its base;
 # --convert follows the chain to the current state
