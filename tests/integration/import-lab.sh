@@ -5,7 +5,8 @@
 # reservations and port forwards (as libvirt and the lab's nft table hold them), and nodes with
 # their MACs, NIC models and disk buses (as the domain XML holds them), each disk an overlay on
 # the VMware disk, whose bytes `up` and `down` leave alone. --convert puts a disk into the shared
-# store as qcow2. Root only. TAP.
+# store as qcow2, following a snapshot chain and the extents of split and flat vmdks. Root only.
+# TAP.
 #   import-lab.sh KVMLAB_BINARY
 set -u
 K=$(realpath "$1")
@@ -110,6 +111,21 @@ pattern() { qemu-io -f qcow2 -r -c "read -P $1 $2 64k" "$STORE" > "$T/qio" 2>&1
 check "  ... the base's data is in it" 0 pattern 0x5a 0
 check "  ... and the delta's" 0 pattern 0x6b 1M
 check "  ... (a pattern that is not there is told apart)" 1 pattern 0x77 0
+
+# --- a split and a flat vmdk (a descriptor and its extent files): --convert reads the extents
+mkdir -p "$T/vms/flat"
+qemu-img create -q -f vmdk -o subformat=twoGbMaxExtentFlat "$T/vms/flat/split.vmdk" 64M
+qemu-img create -q -f vmdk -o subformat=monolithicFlat "$T/vms/flat/flat.vmdk" 64M
+qemu-io -f vmdk -c "write -P 0x3c 0 64k" "$T/vms/flat/split.vmdk" >/dev/null
+qemu-io -f vmdk -c "write -P 0x4d 2M 64k" "$T/vms/flat/flat.vmdk" >/dev/null
+printf 'displayName = "flat"\nguestOS = "debian11-64"\nsata0.present = "TRUE"\nsata0:0.present = "TRUE"\nsata0:0.fileName = "split.vmdk"\nsata0:1.present = "TRUE"\nsata0:1.fileName = "flat.vmdk"\n' > "$T/vms/flat/flat.vmx"
+check "import --convert of a split and a flat vmdk" 0 "$K" import vmware --lab "${LAB}f" --convert "$T/vms/flat/flat.vmx" -o "$T/flat.yaml"
+for d in split flat; do
+  P=$("$K" --json image list | tr '{' '\n' | grep -F "\"source\":\"$T/vms/flat/$d.vmdk\"" | sed -n 's/.*"path":"\([^"]*\)".*/\1/p')
+  check "  ... $d.vmdk stored ($P)" 0 test -f "$P"
+  check "  ... $d.vmdk: the same bytes as its extents" 0 qemu-img compare -q "$T/vms/flat/$d.vmdk" "$P"
+done
+check "  ... both disks in the lab file" 0 sh -c "grep -q 'image: flat-disk0' '$T/flat.yaml' && grep -q 'image: flat-disk1' '$T/flat.yaml'"
 
 echo "1..$n"
 [ "$bad" = 0 ]
