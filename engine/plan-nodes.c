@@ -103,12 +103,15 @@ static int render_seed(const Lab *lab, const HostState *host, const Plan *p, con
     _cleanup_free_ char *tdir = templates_dir(lab);
     /* `plan` before the first `up` has no secrets yet: stand-ins of the same shape (the nodes
      * do not exist then, so nothing compares against them) */
+    static char token[] = "000000.0000000000000000", made[] = "(made by the first up)",
+                hash[] = "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+                pubkey[] = "ssh-ed25519 AAAA(made-by-the-first-up) kvmlab";
     static const LabSecrets pending = {
-            .token = "000000.0000000000000000",
-            .ca_cert_pem = "(made by the first up)",
-            .ca_key_pem = "(made by the first up)",
-            .ca_hash = "sha256:0000000000000000000000000000000000000000000000000000000000000000",
-            .ssh_pubkey = "ssh-ed25519 AAAA(made-by-the-first-up) kvmlab",
+            .token = token,
+            .ca_cert_pem = made,
+            .ca_key_pem = made,
+            .ca_hash = hash,
+            .ssh_pubkey = pubkey,
     };
     const LabSecrets *sec = host->secrets ? host->secrets : &pending;
     _cleanup_free_ SeedNic *nics = calloc(node->n_nics + 1, sizeof(*nics));

@@ -32,19 +32,6 @@
 
 #define GATEWAY_TIMEOUT_MS 5000
 
-static inline void hostlink_freep(HostLink **h)
-{
-    hostlink_free(*h);
-}
-static inline void nic_snapshot_freep(NicSnapshot **s)
-{
-    nic_snapshot_free(*s);
-}
-static inline void vmnet_spec_freep2(VmnetSpec **s)
-{
-    vmnet_spec_free(*s);
-}
-
 static char *net_dir(const VmnetBridgeCtx *c, const char *lab, const char *key)
 {
     char *p = NULL;
@@ -951,7 +938,7 @@ static int update(void *ctx, const Resource *want, const Observed *have, Error *
 /* An object from its record alone (start, restore): the spec read back. */
 static int from_record(void *ctx, const Observed *have, Error *err)
 {
-    _cleanup_(vmnet_spec_freep2) VmnetSpec *s = NULL;
+    _cleanup_(vmnet_spec_freep) VmnetSpec *s = NULL;
     if (!have->definition)
         return error_set(err, -ENOENT, "Network '%s' has no record to make it from", have->name);
     int r = vmnet_spec_parse(have->definition, have->lab, have->key, &s, err);

@@ -21,6 +21,7 @@
 #include <netlink/socket.h>
 
 #include "hostlink-priv.h"
+#include "nftrun.h"
 #include "kvmlab/cleanup.h"
 
 #ifndef SOL_NETLINK
@@ -30,45 +31,29 @@
 /* ---- running code inside the namespace ---------------------------------------------------- */
 
 typedef struct NsJob {
-    const char *netns;
     int (*fn)(void *arg);
     void *arg;
     int rc;
 } NsJob;
 
-/* setns() moves only the calling thread, so a short-lived thread does the work inside the
- * namespace while the rest of the process stays where it is (as nftapply.c does). */
-static void *ns_thread(void *p)
+static void ns_job(void *p)
 {
     NsJob *j = p;
-    if (j->netns) {
-        char path[256];
-        snprintf(path, sizeof(path), "/run/netns/%s", j->netns);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
-            j->rc = -errno;
-            if (fd >= 0)
-                close(fd);
-            return NULL;
-        }
-        close(fd);
-    }
     j->rc = j->fn(j->arg);
-    return NULL;
 }
 
-/* Run @fn(@arg) in a thread inside @netns. Its result, or a negative errno (with @err set) when
- * the namespace cannot be entered. */
+/* Run @fn(@arg) in a thread inside @netns (nftrun.c's netns_call). Its result, or a negative
+ * errno: with @err set when no thread could start, without when the namespace cannot be entered
+ * (the callers check it first with hostlink_check_netns()). */
 int hostlink_run_in_netns(const char *netns, int (*fn)(void *), void *arg, const char *what,
                           Error *err)
 {
-    NsJob j = {.netns = netns, .fn = fn, .arg = arg};
-    pthread_t t;
-    int r = pthread_create(&t, NULL, ns_thread, &j);
-    if (r != 0)
-        return error_set_errno(err, -r, "Cannot %s", what);
-    pthread_join(t, NULL);
-    return j.rc;
+    NsJob j = {.fn = fn, .arg = arg};
+    int setns_failed = 0;
+    int r = netns_call(netns, ns_job, &j, &setns_failed);
+    if (r < 0 && !setns_failed)
+        return error_set_errno(err, r, "Cannot %s", what);
+    return r < 0 ? r : j.rc;
 }
 
 int hostlink_check_netns(const char *netns, const char *what, Error *err)

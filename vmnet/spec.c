@@ -99,8 +99,6 @@ void vmnet_spec_free(VmnetSpec *s)
     free(s);
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(VmnetSpec *, vmnet_spec_free)
-
 static const VmnetHost *host_by_ip(const VmnetSpec *s, uint32_t ip)
 {
     for (size_t i = 0; i < s->n_hosts; i++)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "kvmlab/addr.h"
+#include "kvmlab/cleanup.h"
 #include "kvmlab/error.h"
 
 /*
@@ -72,6 +73,7 @@ typedef struct NicSnapshot {
 } NicSnapshot;
 
 void nic_snapshot_free(NicSnapshot *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(NicSnapshot *, nic_snapshot_free)
 
 /* Pure: the snapshot as text (one "key=value ..." line per fact), kept in a state file so a
  * later process (`down`) puts the NIC back; and the text read back. */
@@ -133,6 +135,7 @@ typedef struct HostLink HostLink;
 
 int hostlink_open(const char *netns, HostLink **ret, Error *err);
 void hostlink_free(HostLink *h);
+DEFINE_TRIVIAL_CLEANUP_FUNC(HostLink *, hostlink_free)
 
 /* Send one built message and wait for the kernel's answer. The only function that sends:
  * tests inject failures here with -Wl,--wrap=hostlink_send. @what names the step for the error

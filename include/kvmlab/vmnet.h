@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "kvmlab/addr.h"
+#include "kvmlab/cleanup.h"
 #include "kvmlab/error.h"
 #include "kvmlab/lab.h"
 #include "kvmlab/xmlns.h"
@@ -95,6 +96,7 @@ char *vmnet_bridge_name_alt(const char *lab, const char *key, unsigned attempt);
 int vmnet_spec_build(const Lab *lab, const LabNetwork *net, const Ipv4Net *subnet, VmnetSpec **ret,
                      Error *err);
 void vmnet_spec_free(VmnetSpec *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(VmnetSpec *, vmnet_spec_free)
 
 /*
  * The canonical text of a spec: one "key=value" line per fact, in a fixed order. It is stored in

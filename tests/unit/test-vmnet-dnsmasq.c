@@ -24,7 +24,6 @@
 #include "kvmlab/vmnet.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Lab *, lab_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(VmnetSpec *, vmnet_spec_free)
 
 typedef struct DnsmasqCase {
     const char *name; /* tests/data/dnsmasq/<name>.in */

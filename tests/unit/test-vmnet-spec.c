@@ -20,7 +20,6 @@
 #include "vmnet-lab.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Lab *, lab_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(VmnetSpec *, vmnet_spec_free)
 
 /* Build the spec of network @key or fail the test, printing the error. */
 static VmnetSpec *build_ok(const Lab *lab, const char *key, const Ipv4Net *subnet)

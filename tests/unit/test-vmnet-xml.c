@@ -25,7 +25,6 @@
 #include "vmnet-lab.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Lab *, lab_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(VmnetSpec *, vmnet_spec_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(virConnectPtr, virConnectClose)
 DEFINE_TRIVIAL_CLEANUP_FUNC(virNetworkPtr, virNetworkFree)
 
